@@ -39,6 +39,19 @@ module.exports = {
       to: { path: "^src/(api|schema|gpu-runner)/" },
     },
     {
+      name: "bus-is-shared-infrastructure",
+      comment: "bus (job transport) may use contracts only; api and gpu-runner both use it.",
+      severity: "error",
+      from: { path: "^src/bus/" },
+      to: { path: "^src/(api|schema|gpu-runner)/" },
+    },
+    {
+      name: "engine-not-bus",
+      severity: "error",
+      from: { path: "^src/gpu-runner/engine/" },
+      to: { path: "^src/bus/" },
+    },
+    {
       name: "schema-only-from-api",
       comment: "schema (the GraphQL surface) is used by api only.",
       severity: "error",
