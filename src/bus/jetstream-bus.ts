@@ -1,0 +1,421 @@
+/**
+ * @module bus/jetstream-bus — the job bus on NATS JetStream (nats-server ≥ 2.9; no 2.11+ features used).
+ *
+ * Ensures, idempotently at connect: stream JOBS (work-queue retention, subjects `jobs.>`, duplicate window), one
+ * durable pull consumer per job kind (`jobs-<kind>`, filter `jobs.<kind>.>`, explicit ack, ack_wait, max_deliver,
+ * max_ack_pending), stream EVENTS (limits retention, `events.job.>`, replayable) and JOBS_DLQ (`dlq.jobs.>`).
+ * Jobs are published with `Nats-Msg-Id` = job id. Dead letters: once a handler is registered, the bus listens to
+ * `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*`, copies the job to JOBS_DLQ, deletes it from JOBS and calls
+ * the handlers (register them in the api only, so one process owns this).
+ */
+import { connect, nanos, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import {
+  JOB_KINDS,
+  parseJobEnvelope,
+  parseJobEvent,
+  type JobEnvelope,
+  type JobEvent,
+  type JobKind,
+} from "../contracts/index.ts";
+import { busNames, type BusNames } from "./names.ts";
+import {
+  BusClosedError,
+  BusTransportError,
+  DEFAULT_JOB_QUEUE_SETTINGS,
+  checkAfterSeq,
+  checkPullOptions,
+  type BusLogger,
+  type DeadLetter,
+  type EventDelivery,
+  type EventHandler,
+  type EventSubscription,
+  type JobBus,
+  type JobDelivery,
+  type JobQueueDepth,
+  type JobQueueSettings,
+  type PublishedJob,
+  type PullJobsOptions,
+  type SubscribeEventsOptions,
+} from "./types.ts";
+
+export interface JetStreamBusOptions {
+  /** Isolates streams and subjects on a shared server (see `busNames`); default "" = contract names. */
+  readonly namespace?: string;
+  readonly settings?: Partial<JobQueueSettings>;
+  /** How long EVENTS keeps events (default 7 days). */
+  readonly eventsMaxAgeMs?: number;
+  readonly log?: BusLogger;
+  /** Client name shown by the server. */
+  readonly connectionName?: string;
+  /** Runs after the connection closed (e.g. stops a nats-server the caller started for this bus). */
+  readonly onClose?: () => Promise<void>;
+}
+
+const silent: BusLogger = { info: () => {}, warn: () => {} };
+const encoder = new TextEncoder();
+const DEFAULT_EVENTS_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+function transportError(action: string, error: unknown): BusTransportError {
+  return new BusTransportError(`${action}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, log: BusLogger): Promise<void> {
+  let existing;
+  try {
+    existing = await jsm.streams.info(config.name);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.streams.add(config);
+    log.info(`created JetStream stream ${config.name}`);
+    return;
+  }
+  if (existing.config.retention !== config.retention) {
+    throw new BusTransportError(
+      `stream ${config.name} exists with retention "${existing.config.retention}", expected "${config.retention}"; delete or rename it`,
+    );
+  }
+  const { name, retention: _retention, storage: _storage, ...updatable } = config;
+  await jsm.streams.update(name, { ...existing.config, ...updatable });
+}
+
+/** Connects to `url` and ensures streams and consumers. Throws {@link BusTransportError} when the server is unusable. */
+export async function connectJetStreamBus(url: string, options: JetStreamBusOptions = {}): Promise<JobBus> {
+  const settings: JobQueueSettings = { ...DEFAULT_JOB_QUEUE_SETTINGS, ...options.settings };
+  const log = options.log ?? silent;
+  const names: BusNames = busNames(options.namespace ?? "");
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: url, name: options.connectionName ?? "parm-bus", maxReconnectAttempts: -1 });
+  } catch (error) {
+    throw transportError(`cannot connect to NATS at ${url}`, error);
+  }
+  let jsm: JetStreamManager;
+  let js: JetStreamClient;
+  try {
+    jsm = await jetstreamManager(nc);
+    js = jetstream(nc);
+    await ensureStream(
+      jsm,
+      {
+        name: names.jobsStream,
+        subjects: [names.jobsWildcard],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        duplicate_window: nanos(settings.duplicateWindowMs),
+      },
+      log,
+    );
+    await ensureStream(
+      jsm,
+      {
+        name: names.eventsStream,
+        subjects: [names.eventsWildcard],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: nanos(options.eventsMaxAgeMs ?? DEFAULT_EVENTS_MAX_AGE_MS),
+      },
+      log,
+    );
+    await ensureStream(
+      jsm,
+      {
+        name: names.dlqStream,
+        subjects: [names.dlqWildcard],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        duplicate_window: nanos(settings.duplicateWindowMs),
+      },
+      log,
+    );
+    for (const kind of JOB_KINDS) {
+      const durable = names.jobConsumer(kind);
+      const tunables = {
+        ack_wait: nanos(settings.ackWaitMs),
+        max_deliver: settings.maxDeliver,
+        max_ack_pending: settings.maxAckPending,
+      };
+      try {
+        const info = await jsm.consumers.info(names.jobsStream, durable);
+        if (info.config.filter_subject !== names.jobFilter(kind)) {
+          throw new BusTransportError(`consumer ${durable} on ${names.jobsStream} filters "${info.config.filter_subject}", expected "${names.jobFilter(kind)}"`);
+        }
+        await jsm.consumers.update(names.jobsStream, durable, tunables);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await jsm.consumers.add(names.jobsStream, {
+          durable_name: durable,
+          filter_subject: names.jobFilter(kind),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ...tunables,
+        });
+      }
+    }
+  } catch (error) {
+    await nc.close().catch(() => {});
+    await options.onClose?.();
+    throw error instanceof BusTransportError ? error : transportError(`cannot set up JetStream on ${url}`, error);
+  }
+
+  let closed = false;
+  const consumers = new Map<JobKind, Consumer>();
+  const subscriptions = new Set<{ stop(): Promise<void> }>();
+  const deadLetterHandlers = new Set<(deadLetter: DeadLetter) => void | Promise<void>>();
+  let advisorySubscription: Subscription | null = null;
+
+  const ensureOpen = () => {
+    if (closed) throw new BusClosedError();
+  };
+
+  const jobConsumer = async (kind: JobKind): Promise<Consumer> => {
+    let consumer = consumers.get(kind);
+    if (!consumer) {
+      consumer = await js.consumers.get(names.jobsStream, names.jobConsumer(kind));
+      consumers.set(kind, consumer);
+    }
+    return consumer;
+  };
+
+  const toDelivery = (message: JsMsg, envelope: JobEnvelope): JobDelivery => ({
+    envelope,
+    subject: message.subject,
+    seq: message.seq,
+    deliveryCount: message.info.deliveryCount,
+    async ack() {
+      try {
+        // false only when this delivery was already acked: a repeated ack is a no-op, as in the in-process bus.
+        await message.ackAck();
+      } catch (error) {
+        throw transportError(`ack of job ${envelope.jobId}`, error);
+      }
+    },
+    nak(delayMs?: number) {
+      message.nak(delayMs && delayMs > 0 ? delayMs : undefined);
+    },
+    working() {
+      message.working();
+    },
+    term() {
+      message.term();
+    },
+  });
+
+  const toEventDelivery = (message: JsMsg | { subject: string; seq: number; data: Uint8Array; time: Date }): EventDelivery | null => {
+    const jobId = names.jobIdOfEventSubject(message.subject);
+    if (jobId === null) return null;
+    try {
+      const event = parseJobEvent(JSON.parse(new TextDecoder().decode(message.data)));
+      return { seq: message.seq, jobId, event, time: message.time };
+    } catch (error) {
+      log.warn(`skipping invalid event at ${names.eventsStream} seq ${message.seq}: ${String(error)}`);
+      return null;
+    }
+  };
+
+  const handleMaxDeliveries = async (data: Uint8Array): Promise<void> => {
+    const advisory = JSON.parse(new TextDecoder().decode(data)) as { stream_seq?: number; deliveries?: number };
+    const seq = advisory.stream_seq;
+    if (typeof seq !== "number") return;
+    const stored = await jsm.streams.getMessage(names.jobsStream, { seq }).catch(() => null);
+    if (!stored) return; // another instance handled it
+    let envelope: JobEnvelope;
+    try {
+      envelope = parseJobEnvelope(stored.json());
+    } catch (error) {
+      log.warn(`dead job at ${names.jobsStream} seq ${seq} is not a valid envelope; deleting it: ${String(error)}`);
+      await jsm.streams.deleteMessage(names.jobsStream, seq).catch(() => false);
+      return;
+    }
+    await js.publish(names.dlqSubject(envelope.kind, envelope.tenantId), stored.data, { msgID: envelope.jobId });
+    await jsm.streams.deleteMessage(names.jobsStream, seq).catch(() => false);
+    const letter: DeadLetter = { envelope, seq, deliveries: advisory.deliveries ?? settings.maxDeliver };
+    log.warn(`job ${envelope.jobId} (${envelope.kind}) dead-lettered after ${letter.deliveries} deliveries`);
+    for (const handler of deadLetterHandlers) {
+      try {
+        await handler(letter);
+      } catch (error) {
+        log.warn(`dead-letter handler failed for job ${envelope.jobId}: ${String(error)}`);
+      }
+    }
+  };
+
+  const lastEventSeq = async (subject: string): Promise<number> => {
+    try {
+      const last = await jsm.streams.getMessage(names.eventsStream, { last_by_subj: subject });
+      return last?.seq ?? 0;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+  };
+
+  const orderedEventConsumer = (filter: string, afterSeq: number) =>
+    js.consumers.get(names.eventsStream, {
+      filter_subjects: filter, // a string maps to filter_subject (nats-server 2.9 has no filter_subjects)
+      ...(afterSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+
+  return {
+    kind: "jetstream",
+
+    async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
+      ensureOpen();
+      const valid = parseJobEnvelope(JSON.parse(JSON.stringify(envelope)));
+      try {
+        const ack = await js.publish(names.jobSubject(valid.kind, valid.tenantId), encoder.encode(JSON.stringify(valid)), {
+          msgID: valid.jobId,
+        });
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (error) {
+        throw transportError(`publishing job ${valid.jobId}`, error);
+      }
+    },
+
+    async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
+      ensureOpen();
+      checkPullOptions(pull);
+      const deliveries: JobDelivery[] = [];
+      try {
+        const consumer = await jobConsumer(kind);
+        const messages = await consumer.fetch({ max_messages: pull.max, expires: pull.expiresMs });
+        for await (const message of messages) {
+          let envelope: JobEnvelope;
+          try {
+            envelope = parseJobEnvelope(message.json());
+          } catch (error) {
+            log.warn(`terminating invalid job message at ${names.jobsStream} seq ${message.seq}: ${String(error)}`);
+            message.term();
+            continue;
+          }
+          deliveries.push(toDelivery(message, envelope));
+        }
+      } catch (error) {
+        if (closed) return deliveries;
+        throw transportError(`pulling ${kind} jobs`, error);
+      }
+      return deliveries;
+    },
+
+    async publishEvent(jobId: string, event: JobEvent): Promise<{ seq: number }> {
+      ensureOpen();
+      const subject = names.eventSubject(jobId);
+      const valid = parseJobEvent(JSON.parse(JSON.stringify(event)));
+      try {
+        const ack = await js.publish(subject, encoder.encode(JSON.stringify(valid)));
+        return { seq: ack.seq };
+      } catch (error) {
+        throw transportError(`publishing an event of job ${jobId}`, error);
+      }
+    },
+
+    async subscribeEvents(subscribe: SubscribeEventsOptions, handler: EventHandler): Promise<EventSubscription> {
+      ensureOpen();
+      const filter = subscribe.jobId === undefined ? names.eventsWildcard : names.eventSubject(subscribe.jobId);
+      const afterSeq = checkAfterSeq(subscribe.afterSeq);
+      let messages: ConsumerMessages;
+      try {
+        messages = await (await orderedEventConsumer(filter, afterSeq)).consume();
+      } catch (error) {
+        throw transportError("subscribing to job events", error);
+      }
+      const loop = (async () => {
+        for await (const message of messages) {
+          const delivery = toEventDelivery(message);
+          if (!delivery) continue;
+          try {
+            await handler(delivery);
+          } catch (error) {
+            log.warn(`event handler failed at seq ${delivery.seq}: ${String(error)}`);
+          }
+        }
+      })().catch((error: unknown) => log.warn(`event subscription ended: ${String(error)}`));
+      const subscription = {
+        async stop() {
+          subscriptions.delete(subscription);
+          messages.stop();
+          await loop;
+        },
+      };
+      subscriptions.add(subscription);
+      return subscription;
+    },
+
+    async readEvents(jobId: string, afterSeq?: number): Promise<EventDelivery[]> {
+      ensureOpen();
+      const subject = names.eventSubject(jobId);
+      const after = checkAfterSeq(afterSeq);
+      const out: EventDelivery[] = [];
+      try {
+        const last = await lastEventSeq(subject);
+        if (last <= after) return out;
+        const messages = await (await orderedEventConsumer(subject, after)).consume();
+        for await (const message of messages) {
+          const delivery = toEventDelivery(message);
+          if (delivery) out.push(delivery);
+          if (message.seq >= last || message.info.pending === 0) break;
+        }
+        messages.stop();
+      } catch (error) {
+        throw transportError(`reading events of job ${jobId}`, error);
+      }
+      return out;
+    },
+
+    onDeadLetter(handler) {
+      deadLetterHandlers.add(handler);
+      if (!advisorySubscription && !closed) {
+        advisorySubscription = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${names.jobsStream}.*`, {
+          callback: (error, message) => {
+            if (error) return;
+            handleMaxDeliveries(message.data).catch((e: unknown) => log.warn(`dead-letter handling failed: ${String(e)}`));
+          },
+        });
+      }
+      return () => {
+        deadLetterHandlers.delete(handler);
+      };
+    },
+
+    async queueDepth(kind: JobKind): Promise<JobQueueDepth> {
+      ensureOpen();
+      try {
+        const info = await jsm.consumers.info(names.jobsStream, names.jobConsumer(kind));
+        return { pending: info.num_pending, inFlight: info.num_ack_pending };
+      } catch (error) {
+        throw transportError(`reading queue depth of ${kind}`, error);
+      }
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.stop()));
+      advisorySubscription?.unsubscribe();
+      try {
+        await nc.drain();
+      } catch {
+        await nc.close().catch(() => {});
+      }
+      await options.onClose?.();
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * @module test/bus/contract — one behavioural contract for every JobBus implementation. Each test gets a fresh,
+ * isolated bus from the factory (ack wait 1 s, max 3 deliveries) and closes it.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ContractValidationError,
+  InvalidSubjectTokenError,
+  exampleJobEnvelope,
+  type JobEvent,
+  type JobKind,
+} from "../../src/contracts/index.ts";
+import { BusArgumentError, BusClosedError, type DeadLetter, type EventDelivery, type JobBus, type JobQueueSettings } from "../../src/bus/index.ts";
+
+export const CONTRACT_SETTINGS: Partial<JobQueueSettings> = { ackWaitMs: 1000, maxDeliver: 3 };
+
+export type BusFactory = (settings: Partial<JobQueueSettings>) => Promise<JobBus>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const progress = (step: number): JobEvent => ({
+  type: "progress",
+  step,
+  totalSteps: 10,
+  percent: step * 10,
+  etaSeconds: null,
+  lossPerObjective: [0.7, 0.6],
+  tokensPerSecond: 100,
+});
+
+export function runBusContract(label: string, factory: BusFactory): void {
+  const withBus = (name: string, body: (bus: JobBus) => Promise<void>) =>
+    test(`${label}: ${name}`, async () => {
+      const bus = await factory(CONTRACT_SETTINGS);
+      try {
+        await body(bus);
+      } finally {
+        await bus.close();
+      }
+    });
+
+  withBus("publishJob validates, numbers jobs and collapses duplicates by job id", async (bus) => {
+    const first = exampleJobEnvelope("train");
+    const second = exampleJobEnvelope("generate", { tenantId: first.tenantId });
+    const a = await bus.publishJob(first);
+    const b = await bus.publishJob(second);
+    assert.equal(a.duplicate, false);
+    assert.ok(b.seq > a.seq);
+    assert.deepEqual(await bus.publishJob({ ...first }), { seq: a.seq, duplicate: true });
+    assert.deepEqual(await bus.queueDepth("train"), { pending: 1, inFlight: 0 });
+    await assert.rejects(bus.publishJob({ ...exampleJobEnvelope("train"), payload: { method: "PARM" } } as never), ContractValidationError);
+    await assert.rejects(bus.publishJob({ ...exampleJobEnvelope("train"), tenantId: "a.b" }), ContractValidationError);
+  });
+
+  withBus("pullJobs delivers jobs of its kind in publish order, each to one consumer", async (bus) => {
+    const trains = [exampleJobEnvelope("train"), exampleJobEnvelope("train"), exampleJobEnvelope("train")];
+    const evaluate = exampleJobEnvelope("evaluate");
+    for (const envelope of [trains[0], evaluate, trains[1], trains[2]]) await bus.publishJob(envelope);
+
+    const firstTwo = await bus.pullJobs("train", { max: 2, expiresMs: 2000 });
+    assert.deepEqual(firstTwo.map((d) => d.envelope), trains.slice(0, 2));
+    assert.deepEqual(firstTwo.map((d) => d.deliveryCount), [1, 1]);
+    assert.match(firstTwo[0].subject, new RegExp(`(^|\\.)jobs\\.train\\.${trains[0].tenantId}$`));
+    assert.deepEqual(await bus.queueDepth("train"), { pending: 1, inFlight: 2 });
+
+    const rest = await bus.pullJobs("train", { max: 1, expiresMs: 2000 });
+    assert.deepEqual(rest.map((d) => d.envelope.jobId), [trains[2].jobId]);
+    const held = [...firstTwo, ...rest];
+    const keepAlive = setInterval(() => held.forEach((d) => d.working()), 250);
+    try {
+      assert.deepEqual(await bus.pullJobs("train", { max: 5, expiresMs: 1000 }), [], "in-flight jobs are not handed out again");
+    } finally {
+      clearInterval(keepAlive);
+    }
+    const evaluations = await bus.pullJobs("evaluate", { max: 1, expiresMs: 2000 });
+    assert.deepEqual(evaluations.map((d) => d.envelope), [evaluate]);
+
+    for (const d of [...firstTwo, ...rest, ...evaluations]) await d.ack();
+    await firstTwo[0].ack(); // repeating an ack is a no-op
+    assert.deepEqual(await bus.queueDepth("train"), { pending: 0, inFlight: 0 });
+    assert.deepEqual(await bus.pullJobs("train", { max: 1, expiresMs: 1000 }), []);
+  });
+
+  withBus("a waiting pull receives a job published while it waits", async (bus) => {
+    const envelope = exampleJobEnvelope("train-evaluator");
+    const pulling = bus.pullJobs("train-evaluator", { max: 1, expiresMs: 5000 });
+    await sleep(100);
+    const started = Date.now();
+    await bus.publishJob(envelope);
+    const [delivery] = await pulling;
+    assert.equal(delivery.envelope.jobId, envelope.jobId);
+    assert.ok(Date.now() - started < 2500, "returned once max jobs arrived");
+    await delivery.ack();
+  });
+
+  withBus("nak redelivers (at once or after a delay); term drops without redelivery", async (bus) => {
+    const envelope = exampleJobEnvelope("generate");
+    await bus.publishJob(envelope);
+    const [first] = await bus.pullJobs("generate", { max: 1, expiresMs: 2000 });
+    first.nak();
+    const [second] = await bus.pullJobs("generate", { max: 1, expiresMs: 2000 });
+    assert.equal(second.envelope.jobId, envelope.jobId);
+    assert.equal(second.deliveryCount, 2);
+    assert.equal(second.seq, first.seq);
+
+    const naked = Date.now();
+    second.nak(1200);
+    const [third] = await bus.pullJobs("generate", { max: 1, expiresMs: 4000 });
+    assert.ok(Date.now() - naked >= 1000, `delayed nak came back after ${Date.now() - naked} ms`);
+    assert.equal(third.deliveryCount, 3);
+    third.term();
+    assert.deepEqual(await bus.pullJobs("generate", { max: 1, expiresMs: 1500 }), []);
+    assert.deepEqual(await bus.queueDepth("generate"), { pending: 0, inFlight: 0 });
+  });
+
+  withBus("an unacked job is redelivered after the ack wait; working() holds it", async (bus) => {
+    const envelope = exampleJobEnvelope("train");
+    await bus.publishJob(envelope);
+    const [held] = await bus.pullJobs("train", { max: 1, expiresMs: 2000 });
+    const keepAlive = setInterval(() => held.working(), 250);
+    try {
+      assert.deepEqual(await bus.pullJobs("train", { max: 1, expiresMs: 2000 }), [], "working() prevents redelivery past the 1 s ack wait");
+    } finally {
+      clearInterval(keepAlive);
+    }
+    const [again] = await bus.pullJobs("train", { max: 1, expiresMs: 4000 });
+    assert.equal(again.envelope.jobId, envelope.jobId);
+    assert.equal(again.deliveryCount, 2);
+    await again.ack();
+  });
+
+  withBus("after maxDeliver deliveries the job is dead-lettered and leaves the queue", async (bus) => {
+    const letters: DeadLetter[] = [];
+    const unregister = bus.onDeadLetter((letter) => {
+      letters.push(letter);
+    });
+    const envelope = exampleJobEnvelope("evaluate");
+    await bus.publishJob(envelope);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [delivery] = await bus.pullJobs("evaluate", { max: 1, expiresMs: 2000 });
+      assert.equal(delivery.deliveryCount, attempt);
+      delivery.nak();
+    }
+    // JetStream notices the exhausted job when it next tries to deliver: pull once more.
+    assert.deepEqual(await bus.pullJobs("evaluate", { max: 1, expiresMs: 1000 }), []);
+    const [letter] = await waitFor("the dead letter", () => (letters.length > 0 ? letters : undefined));
+    assert.deepEqual(letter.envelope, envelope);
+    assert.equal(letter.deliveries, 3);
+    assert.deepEqual(await bus.queueDepth("evaluate"), { pending: 0, inFlight: 0 });
+    unregister();
+  });
+
+  withBus("events: stored events replay in order, then live ones follow; afterSeq and job filters apply", async (bus) => {
+    const jobA = crypto.randomUUID();
+    const jobB = crypto.randomUUID();
+    const seqA1 = (await bus.publishEvent(jobA, { type: "started", runnerId: "r1", attempt: 1, device: "cpu", resumedFromStep: 0 })).seq;
+    const seqB1 = (await bus.publishEvent(jobB, progress(1))).seq;
+    const seqA2 = (await bus.publishEvent(jobA, progress(2))).seq;
+    assert.ok(seqA1 < seqB1 && seqB1 < seqA2);
+
+    const seenA: EventDelivery[] = [];
+    const subA = await bus.subscribeEvents({ jobId: jobA }, (d) => {
+      seenA.push(d);
+    });
+    const seenAll: EventDelivery[] = [];
+    const subAll = await bus.subscribeEvents({ afterSeq: seqA1 }, async (d) => {
+      await sleep(5); // a slow handler still sees events one at a time, in order
+      seenAll.push(d);
+    });
+    await waitFor("replay", () => (seenA.length === 2 ? true : undefined));
+    assert.deepEqual(seenA.map((d) => [d.seq, d.jobId, d.event.type]), [[seqA1, jobA, "started"], [seqA2, jobA, "progress"]]);
+    assert.ok(seenA[0].time instanceof Date);
+
+    const token: JobEvent = { type: "token", outputIndex: 0, position: 0, tokenId: 5, text: "Hi" };
+    const seqA3 = (await bus.publishEvent(jobA, token)).seq;
+    await waitFor("live event", () => (seenA.length === 3 && seenAll.length === 3 ? true : undefined));
+    assert.deepEqual(seenA[2].event, token);
+    assert.deepEqual(seenAll.map((d) => d.seq), [seqB1, seqA2, seqA3]);
+    await subA.stop();
+    await subAll.stop();
+    await bus.publishEvent(jobA, progress(3));
+    await sleep(100);
+    assert.equal(seenA.length, 3, "no delivery after stop()");
+
+    assert.deepEqual((await bus.readEvents(jobA)).map((d) => d.event.type), ["started", "progress", "token", "progress"]);
+    assert.deepEqual((await bus.readEvents(jobA, seqA2)).map((d) => d.seq).slice(0, 1), [seqA3]);
+    assert.deepEqual(await bus.readEvents(crypto.randomUUID()), []);
+    assert.deepEqual(await bus.readEvents(jobB, seqB1), []);
+  });
+
+  withBus("bad events, ids and pull options are typed errors", async (bus) => {
+    await assert.rejects(bus.publishEvent(crypto.randomUUID(), { type: "progress", step: -1 } as never), ContractValidationError);
+    await assert.rejects(bus.publishEvent("bad.id", progress(1)), InvalidSubjectTokenError);
+    await assert.rejects(bus.pullJobs("train" as JobKind, { max: 0, expiresMs: 1000 }), BusArgumentError);
+    await assert.rejects(bus.pullJobs("train", { max: 1, expiresMs: 10 }), BusArgumentError);
+    await assert.rejects(bus.readEvents(crypto.randomUUID(), -1), BusArgumentError);
+  });
+
+  test(`${label}: a closed bus refuses work`, async () => {
+    const bus = await factory(CONTRACT_SETTINGS);
+    await bus.close();
+    await assert.rejects(bus.publishJob(exampleJobEnvelope("train")), BusClosedError);
+    await assert.rejects(bus.pullJobs("train", { max: 1, expiresMs: 1000 }), BusClosedError);
+    await bus.close(); // idempotent
+  });
+}
