@@ -38,3 +38,41 @@ export {
   referenceNextTokenLogProbs,
 } from "./reference-forward.ts";
 export type { AdaptedProjection, ReferenceForwardOptions } from "./reference-forward.ts";
+
+export {
+  ADAPTER_TARGETS,
+  AdapterSpecError,
+  adapterObjectives,
+  adapterScale,
+  adapterTensorName,
+  adapterTensorShapes,
+  initAdapterTensors,
+  pbloraSpec,
+  validateAdapterSpec,
+} from "./pblora.ts";
+export type { AdapterSpec, AdapterTarget, LoraSpec, PbloraSpec } from "./pblora.ts";
+export {
+  MASK_VALUE,
+  buildDecodeStepGraph,
+  buildLogitsGraph,
+  buildPrefillGraph,
+  cacheMask,
+  emptyCache,
+  frozenWeightFeeds,
+  kvNames,
+  prefillIntoCache,
+  writeStepIntoCache,
+} from "./llama-graph.ts";
+export type { BuiltGraph, DecodeStepGraphOptions, LogitsGraphOptions, WeightsPlacement } from "./llama-graph.ts";
+export {
+  ARM_INPUTS,
+  ARM_OUTPUTS,
+  ArmBatchError,
+  adapterFeeds,
+  armTrainBatchFeeds,
+  buildArmScoreGraph,
+  buildArmTrainGraph,
+  normalizePairWeights,
+  packArmRows,
+} from "./arm-graph.ts";
+export type { ArmGraphOptions, ArmScoreGraph, ArmScoreGraphOptions, ArmTrainGraph } from "./arm-graph.ts";

@@ -1,0 +1,17 @@
+/**
+ * @module engine/session
+ * Public surface: onnxruntime-node sessions for engine-built models.
+ */
+export {
+  createEngineSession,
+  EngineSession,
+  expectTensor,
+  SessionCreateError,
+  SessionRunError,
+  type EngineSessionOptions,
+  type ExecutionProviderChoice,
+  type GraphOptimizationLevel,
+  type HostTensor,
+  type SessionLogger,
+} from "./session.ts";
+export { checkGradients, type GradientCheck, type GradientCheckOptions, type GradientCheckResult } from "./gradient-check.ts";

@@ -1,0 +1,185 @@
+/**
+ * @module engine/session/session
+ * Creates onnxruntime-node inference sessions from models the engine built (bytes plus external data) and runs
+ * them with typed feeds and fetches. The execution provider is chosen here and only here:
+ * - "cpu" (default): the CPU provider.
+ * - "cuda": the CUDA provider or a SessionCreateError (its libraries are not bundled with onnxruntime-node).
+ * - "auto": CUDA when it loads, else CPU, with one log line saying why.
+ * `run` blocks the calling thread for the duration of the native call; interactive callers use a worker thread.
+ */
+import * as ort from "onnxruntime-node";
+import { shapeEquals, sizeOf, type DType, type HostTensor, type SerializedModel, type Shape } from "../onnx/index.ts";
+
+export type { HostTensor };
+
+export type ExecutionProviderChoice = "cpu" | "cuda" | "auto";
+export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
+
+export interface SessionLogger {
+  info(message: string): void;
+}
+
+export interface EngineSessionOptions {
+  readonly executionProvider?: ExecutionProviderChoice;
+  /** Threads inside one op (default: onnxruntime's choice, all cores). */
+  readonly intraOpNumThreads?: number;
+  readonly interOpNumThreads?: number;
+  /** Default "all", or "basic" for models with float64 values; asking "extended"/"all" for those is an error
+   *  (onnxruntime fuses x·sigmoid(x) into the float-only com.microsoft.QuickGelu and scales into FusedMatMul). */
+  readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  readonly enableCpuMemArena?: boolean;
+  readonly enableMemPattern?: boolean;
+  /** Dumps the optimized graph (debugging). */
+  readonly optimizedModelFilePath?: string;
+  readonly logger?: SessionLogger;
+  /** Session factory seam (tests inject failures); defaults to onnxruntime-node's InferenceSession.create. */
+  readonly createSession?: (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
+}
+
+
+export class SessionCreateError extends Error {
+  readonly code = "SESSION_CREATE_FAILED";
+  override readonly name = "SessionCreateError";
+}
+
+export class SessionRunError extends Error {
+  readonly code = "SESSION_RUN_FAILED";
+  override readonly name = "SessionRunError";
+}
+
+const ORT_TYPE: Record<DType, "float32" | "float64" | "int64" | "bool"> = {
+  float32: "float32",
+  float64: "float64",
+  int64: "int64",
+  bool: "bool",
+};
+
+function toOrtTensor(name: string, t: HostTensor): ort.Tensor {
+  if (t.data.length !== sizeOf(t.shape)) {
+    throw new SessionRunError(`feed "${name}": ${t.data.length} elements for shape [${t.shape.join(",")}]`);
+  }
+  return new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, [...t.shape]);
+}
+
+function fromOrtTensor(name: string, t: ort.Tensor): HostTensor {
+  const shape = t.dims.map(Number);
+  switch (t.type) {
+    case "float32":
+      return { dtype: "float32", shape, data: t.data as Float32Array };
+    case "float64":
+      return { dtype: "float64", shape, data: t.data as Float64Array };
+    case "int64":
+      return { dtype: "int64", shape, data: t.data as BigInt64Array };
+    case "bool":
+      return { dtype: "bool", shape, data: t.data as Uint8Array };
+    default:
+      throw new SessionRunError(`output "${name}" has unsupported element type ${t.type}`);
+  }
+}
+
+/** A created session: the provider actually used, its declared inputs/outputs, and typed `run`. */
+export class EngineSession {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly provider: "cpu" | "cuda",
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Runs with `feeds` (every graph input) and returns `fetches` (default: every output) by name. */
+  async run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const missing = this.session.inputNames.filter((n) => !(n in feeds));
+    if (missing.length > 0) throw new SessionRunError(`missing feeds: ${missing.join(", ")}`);
+    const extra = Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n));
+    if (extra.length > 0) throw new SessionRunError(`unknown feeds: ${extra.join(", ")}`);
+    const unknownFetch = (fetches ?? []).filter((n) => !this.session.outputNames.includes(n));
+    if (unknownFetch.length > 0) throw new SessionRunError(`unknown fetches: ${unknownFetch.join(", ")}`);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(name, t);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+    } catch (cause) {
+      throw new SessionRunError(`session run failed: ${(cause as Error).message}`, { cause });
+    }
+    const out: Record<string, HostTensor> = {};
+    for (const [name, t] of Object.entries(result)) out[name] = fromOrtTensor(name, t);
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Creates a session for `model`. See the module comment for provider selection. */
+export async function createEngineSession(model: SerializedModel, options: EngineSessionOptions = {}): Promise<EngineSession> {
+  const create = options.createSession ?? ((bytes, opts) => ort.InferenceSession.create(bytes, opts));
+  const level = options.graphOptimizationLevel ?? (model.usesFloat64 ? "basic" : "all");
+  if (model.usesFloat64 && (level === "extended" || level === "all")) {
+    throw new SessionCreateError(
+      `graphOptimizationLevel "${level}" cannot run a float64 model (onnxruntime fuses into float-only kernels); use "basic" or "disabled"`,
+    );
+  }
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: level,
+    ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    ...(options.interOpNumThreads !== undefined ? { interOpNumThreads: options.interOpNumThreads } : {}),
+    ...(options.enableCpuMemArena !== undefined ? { enableCpuMemArena: options.enableCpuMemArena } : {}),
+    ...(options.enableMemPattern !== undefined ? { enableMemPattern: options.enableMemPattern } : {}),
+    ...(options.optimizedModelFilePath !== undefined ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+    ...(model.externalData.length > 0 ? { externalData: model.externalData.map((f) => ({ path: f.path, data: f.data })) } : {}),
+  };
+  const choice = options.executionProvider ?? "cpu";
+  const tryCreate = async (provider: "cpu" | "cuda"): Promise<EngineSession> =>
+    new EngineSession(await create(model.modelBytes, { ...base, executionProviders: [provider] }), provider);
+  switch (choice) {
+    case "cpu":
+      try {
+        return await tryCreate("cpu");
+      } catch (cause) {
+        throw new SessionCreateError(`cannot create CPU session: ${(cause as Error).message}`, { cause });
+      }
+    case "cuda":
+      try {
+        return await tryCreate("cuda");
+      } catch (cause) {
+        throw new SessionCreateError(`cannot create CUDA session: ${(cause as Error).message}`, { cause });
+      }
+    case "auto": {
+      try {
+        const session = await tryCreate("cuda");
+        options.logger?.info("onnxruntime execution provider: cuda");
+        return session;
+      } catch (cause) {
+        options.logger?.info(`onnxruntime execution provider: cpu (cuda unavailable: ${firstLine((cause as Error).message)})`);
+      }
+      try {
+        return await tryCreate("cpu");
+      } catch (cause) {
+        throw new SessionCreateError(`cannot create CPU session: ${(cause as Error).message}`, { cause });
+      }
+    }
+    default:
+      throw new SessionCreateError(`unknown execution provider "${String(choice satisfies never)}"`);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0].slice(0, 300);
+}
+
+/** Checks that `t` has the expected dtype and shape; throws SessionRunError naming `what` otherwise. */
+export function expectTensor(what: string, t: HostTensor | undefined, dtype: DType, shape: Shape): HostTensor {
+  if (!t) throw new SessionRunError(`${what}: missing`);
+  if (t.dtype !== dtype || !shapeEquals(t.shape, shape)) {
+    throw new SessionRunError(`${what}: expected ${dtype}[${shape.join(",")}], got ${t.dtype}[${t.shape.join(",")}]`);
+  }
+  return t;
+}
