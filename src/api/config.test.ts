@@ -1,0 +1,54 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError, DEFAULT_LIMITS, loadConfig } from "./config.ts";
+
+test("defaults: 127.0.0.1:4000, ./.parm, no DATABASE_URL/NATS_URL/admin key, introspection on", () => {
+  const c = loadConfig({}, "/srv/app");
+  assert.equal(c.port, 4000);
+  assert.equal(c.host, "127.0.0.1");
+  assert.equal(c.dataDir, "/srv/app/.parm");
+  assert.equal(c.staticDir, "/srv/app/web/dist");
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.natsUrl, undefined);
+  assert.equal(c.adminKey, undefined);
+  assert.equal(c.logLevel, "info");
+  assert.deepEqual(c.limits, DEFAULT_LIMITS);
+});
+
+test("NODE_ENV=production turns introspection off unless PARM_INTROSPECTION says otherwise", () => {
+  assert.equal(loadConfig({ NODE_ENV: "production" }).limits.introspection, false);
+  assert.equal(loadConfig({ NODE_ENV: "production", PARM_INTROSPECTION: "1" }).limits.introspection, true);
+  assert.equal(loadConfig({ PARM_INTROSPECTION: "off" }).limits.introspection, false);
+});
+
+test("values are parsed and validated; errors name the variable", () => {
+  const c = loadConfig({
+    PORT: "0",
+    HOST: "0.0.0.0",
+    PARM_DATA_DIR: "/var/lib/parm",
+    DATABASE_URL: "postgresql://u:p@db:5432/parm",
+    NATS_URL: "nats://nats:4222",
+    PARM_ADMIN_KEY: "k".repeat(32),
+    PARM_MAX_DEPTH: "8",
+    PARM_BODY_LIMIT_BYTES: "2048",
+    PARM_RATE_LIMIT: "false",
+    PARM_LOG_LEVEL: "warn",
+  });
+  assert.deepEqual(
+    [c.port, c.host, c.dataDir, c.databaseUrl, c.natsUrl, c.limits.maxDepth, c.limits.bodyLimitBytes, c.limits.rateLimit, c.logLevel],
+    [0, "0.0.0.0", "/var/lib/parm", "postgresql://u:p@db:5432/parm", "nats://nats:4222", 8, 2048, false, "warn"],
+  );
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: "70000" }, "PORT"],
+    [{ PORT: "abc" }, "PORT"],
+    [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL"],
+    [{ NATS_URL: "not a url" }, "NATS_URL"],
+    [{ PARM_ADMIN_KEY: "short" }, "PARM_ADMIN_KEY"],
+    [{ PARM_MAX_DEPTH: "1" }, "PARM_MAX_DEPTH"],
+    [{ PARM_RATE_LIMIT: "maybe" }, "PARM_RATE_LIMIT"],
+    [{ PARM_LOG_LEVEL: "loud" }, "PARM_LOG_LEVEL"],
+  ];
+  for (const [env, variable] of cases) {
+    assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable), variable);
+  }
+});

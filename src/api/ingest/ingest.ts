@@ -1,0 +1,228 @@
+/**
+ * @module api/ingest/ingest — the api side of the job bus: event ingestion, dead letters, and the reconciler.
+ *
+ * - Events: one subscription to the whole EVENTS stream, starting after the highest sequence already in
+ *   PostgreSQL (`job_events.seq`), feeds `ingestJobEvent` (idempotent by (jobId, seq)) one event at a time, in
+ *   stream order. A transient database failure is retried with backoff (the stream waits); an event of a job this
+ *   database does not know is skipped.
+ * - Dead letters: a job that exhausted `max_deliver` is copied to JOBS_DLQ by the bus; this module then appends a
+ *   `failed` MAX_DELIVERIES_EXCEEDED event to its stream, so ingestion marks it FAILED (a no-op when the runner
+ *   already reported the last error as `failed`).
+ * - Reconciler (every `reconcileIntervalMs`): republishes QUEUED jobs older than `republishAfterMs` and RUNNING
+ *   jobs whose runner's heartbeat is gone (same `Nats-Msg-Id` = job id, so duplicates within the window collapse;
+ *   runners ack without running a job whose events already hold its outcome).
+ * - Cancellation (every `cancelPollMs`): each RUNNING job with `cancelRequested` gets a key in KV `job_cancels`;
+ *   runners watch that bucket and stop the job at its next step.
+ * - Runners: `listRunners()` reads the heartbeats in KV `runners` (expired ones are gone: bucket max_age).
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { DeadLetter, EventSubscription, JobBus } from "../../bus/index.ts";
+import {
+  ContractValidationError,
+  RUNNER_HEARTBEAT_TTL_MS,
+  jobKindFromDbName,
+  type JobEnvelope,
+  type RunnerHeartbeat,
+  parseRunnerHeartbeat,
+} from "../../contracts/index.ts";
+import type { Database } from "../db/index.ts";
+import type { ApiPubSub } from "../pubsub/index.ts";
+import type { Logger } from "../server/logger.ts";
+import { EntityNotFoundError } from "../services/errors.ts";
+import { ingestJobEvent } from "../services/job-events.ts";
+import type { JobRow } from "../services/rows.ts";
+import { sharedNatsNames } from "./nats-names.ts";
+
+export interface IngestDeps {
+  readonly db: Pick<Database, "system">;
+  readonly bus: JobBus;
+  readonly pubSub: ApiPubSub;
+  readonly log: Logger;
+  /** The NATS server of the bus; without it there is no cancellation channel, runner list or object store. */
+  readonly natsUrl?: string;
+  readonly namespace?: string;
+  /** Default 15 000 ms. */
+  readonly reconcileIntervalMs?: number;
+  /** QUEUED jobs older than this are republished (default 60 000 ms). */
+  readonly republishAfterMs?: number;
+  /** Default 1000 ms. */
+  readonly cancelPollMs?: number;
+  /** Bucket max_age of KV `runners` when this process creates it (default RUNNER_HEARTBEAT_TTL_MS). */
+  readonly heartbeatTtlMs?: number;
+}
+
+export interface RunnerInfo extends RunnerHeartbeat {
+  /** Extra fields runners write beside the contract's (device name, threads per job). */
+  readonly deviceName: string | null;
+  readonly threads: number | null;
+}
+
+export interface Ingest {
+  /** Highest EVENTS sequence ingested so far. */
+  lastSeq(): number;
+  /** One reconciler pass (also run on the timer); returns what it republished and cancelled. */
+  reconcileOnce(): Promise<{ republished: string[]; cancelled: string[] }>;
+  listRunners(): Promise<RunnerInfo[]>;
+  /** The `artifacts` object store (null without natsUrl). */
+  readonly artifacts: ObjectStore | null;
+  stop(): Promise<void>;
+}
+
+const NON_TERMINAL_STATUSES = ["QUEUED", "RUNNING"] as const;
+
+export function envelopeOf(job: JobRow): JobEnvelope {
+  return {
+    jobId: job.id,
+    tenantId: job.tenantId,
+    createdAt: job.createdAt.toISOString(),
+    kind: jobKindFromDbName(job.kind),
+    payload: job.payload,
+  } as JobEnvelope;
+}
+
+export async function startIngest(deps: IngestDeps): Promise<Ingest> {
+  const { db, bus, pubSub, log } = deps;
+  const names = sharedNatsNames(deps.namespace ?? "");
+  let stopped = false;
+  let nc: NatsConnection | null = null;
+  let runnersKv: KV | null = null;
+  let cancelsKv: KV | null = null;
+  let artifacts: ObjectStore | null = null;
+  if (deps.natsUrl) {
+    nc = await connect({ servers: deps.natsUrl, name: "parm-api-ingest", maxReconnectAttempts: -1 });
+    const kvm = new Kvm(nc);
+    runnersKv = await kvm.create(names.runnersBucket, { ttl: deps.heartbeatTtlMs ?? RUNNER_HEARTBEAT_TTL_MS, history: 1 });
+    cancelsKv = await kvm.create(names.cancelsBucket, { ttl: 24 * 3600 * 1000, history: 1 });
+    artifacts = await new Objm(nc).create(names.artifactsStore);
+  }
+
+  // ---- events ----------------------------------------------------------------------------------------------------
+  const max = await db.system.jobEvent.aggregate({ _max: { seq: true } });
+  let lastSeq = Number(max._max.seq ?? 0n);
+  const ingestOne = async (jobId: string, seq: number, event: unknown): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ingestJobEvent(db, pubSub, jobId, seq, event);
+        return;
+      } catch (error) {
+        if (error instanceof EntityNotFoundError || error instanceof ContractValidationError) {
+          log.debug("skipping an event of an unknown job or with an invalid shape", { jobId, seq, error: String(error) });
+          return;
+        }
+        if (stopped || attempt >= 20) {
+          log.error("event ingestion gave up", { jobId, seq, error: error instanceof Error ? error : new Error(String(error)) });
+          return;
+        }
+        log.warn("event ingestion failed; retrying", { jobId, seq, attempt, error: error instanceof Error ? error.message : String(error) });
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+  };
+  const subscription: EventSubscription = await bus.subscribeEvents({ afterSeq: lastSeq }, async (delivery) => {
+    await ingestOne(delivery.jobId, delivery.seq, delivery.event);
+    lastSeq = Math.max(lastSeq, delivery.seq);
+  });
+
+  // ---- dead letters ----------------------------------------------------------------------------------------------
+  const unregisterDeadLetters = bus.onDeadLetter(async (letter: DeadLetter) => {
+    await bus.publishEvent(letter.envelope.jobId, {
+      type: "failed",
+      code: "MAX_DELIVERIES_EXCEEDED",
+      reason: `the job was delivered ${letter.deliveries} times without finishing (each runner stopped or failed); a copy is in the dead-letter stream — check the runners' logs, then submit it again`,
+      retryable: false,
+    });
+  });
+
+  // ---- reconciler and cancellation -------------------------------------------------------------------------------
+  const announcedCancels = new Set<string>();
+  const pushCancels = async (): Promise<string[]> => {
+    if (!cancelsKv) return [];
+    const jobs = await db.system.job.findMany({ where: { cancelRequested: true, status: "RUNNING" }, select: { id: true } });
+    const fresh: string[] = [];
+    for (const { id } of jobs) {
+      if (announcedCancels.has(id)) continue;
+      await cancelsKv.put(id, JSON.stringify({ at: new Date().toISOString() }));
+      announcedCancels.add(id);
+      fresh.push(id);
+    }
+    return fresh;
+  };
+
+  const liveRunnerIds = async (): Promise<Set<string> | null> => {
+    if (!runnersKv) return null;
+    const ids = new Set<string>();
+    for await (const key of await runnersKv.keys()) ids.add(key);
+    return ids;
+  };
+
+  const reconcileOnce = async () => {
+    const republished: string[] = [];
+    const now = Date.now();
+    const live = await liveRunnerIds();
+    const jobs = (await db.system.job.findMany({
+      where: { status: { in: [...NON_TERMINAL_STATUSES] }, cancelRequested: false },
+      orderBy: { createdAt: "asc" },
+      take: 500,
+    })) as JobRow[];
+    for (const job of jobs) {
+      const stale =
+        job.status === "QUEUED"
+          ? now - job.createdAt.getTime() > (deps.republishAfterMs ?? 60_000)
+          : live !== null && job.runnerId !== null && !live.has(job.runnerId) && now - job.updatedAt.getTime() > (deps.heartbeatTtlMs ?? RUNNER_HEARTBEAT_TTL_MS);
+      if (!stale) continue;
+      try {
+        await bus.publishJob(envelopeOf(job));
+        republished.push(job.id);
+      } catch (error) {
+        log.warn("reconciler could not republish a job", { jobId: job.id, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    if (republished.length > 0) log.info("reconciler republished jobs", { count: republished.length });
+    return { republished, cancelled: await pushCancels() };
+  };
+
+  const guard = (what: string, run: () => Promise<unknown>) => () => {
+    run().catch((error: unknown) => log.warn(`${what} failed`, { error: error instanceof Error ? error.message : String(error) }));
+  };
+  const reconcileTimer = setInterval(guard("reconciler", reconcileOnce), deps.reconcileIntervalMs ?? 15_000);
+  const cancelTimer = setInterval(guard("cancellation relay", pushCancels), deps.cancelPollMs ?? 1000);
+  reconcileTimer.unref();
+  cancelTimer.unref();
+
+  return {
+    lastSeq: () => lastSeq,
+    reconcileOnce,
+    artifacts,
+    async listRunners() {
+      if (!runnersKv) return [];
+      const out: RunnerInfo[] = [];
+      for await (const key of await runnersKv.keys()) {
+        const entry = await runnersKv.get(key);
+        if (!entry || entry.operation !== "PUT") continue;
+        try {
+          const raw = entry.json<Record<string, unknown>>();
+          const heartbeat = parseRunnerHeartbeat(raw);
+          out.push({
+            ...heartbeat,
+            deviceName: typeof raw.deviceName === "string" ? raw.deviceName : null,
+            threads: typeof raw.threads === "number" ? raw.threads : null,
+          });
+        } catch (error) {
+          log.warn("ignoring an invalid runner heartbeat", { key, error: String(error) });
+        }
+      }
+      return out.sort((a, b) => a.runnerId.localeCompare(b.runnerId));
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(reconcileTimer);
+      clearInterval(cancelTimer);
+      unregisterDeadLetters();
+      await subscription.stop();
+      if (nc) await nc.drain().catch(() => nc?.close());
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/** @module api/plugins/metrics
+ *  Prometheus metrics of the API on a registry per server (`parm_` prefix, base units, `_total` counters, bounded
+ *  labels only). Served at `/metrics`. Other modules register their own metrics on `metrics.registry`. */
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { NextFunction, Request, Response } from "express";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ApiContext } from "../../context.ts";
+
+export interface ApiMetrics {
+  registry: Registry;
+  httpRequests: Counter<"method" | "route" | "status">;
+  httpDuration: Histogram<"route">;
+  graphqlOperations: Counter<"type" | "transport" | "outcome">;
+  graphqlDuration: Histogram<"type" | "transport">;
+  rateLimited: Counter;
+  wsConnections: Gauge;
+  /** Express middleware counting requests; `route` is the matched route pattern or a fixed bucket. */
+  httpMiddleware(): (req: Request, res: Response, next: NextFunction) => void;
+  /** Apollo plugin counting HTTP GraphQL operations. */
+  apolloPlugin(): ApolloServerPlugin<ApiContext>;
+}
+
+const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics"]);
+
+export function createApiMetrics(options: { defaultMetrics?: boolean } = {}): ApiMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "parm_api_" });
+  const httpRequests = new Counter({
+    name: "parm_http_requests_total",
+    help: "HTTP requests by method, route pattern and status.",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: "parm_http_request_duration_seconds",
+    help: "HTTP request duration by route pattern.",
+    labelNames: ["route"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const graphqlOperations = new Counter({
+    name: "parm_graphql_operations_total",
+    help: "GraphQL operations by type (query, mutation, subscription, unknown), transport and outcome (ok, error).",
+    labelNames: ["type", "transport", "outcome"] as const,
+    registers: [registry],
+  });
+  const graphqlDuration = new Histogram({
+    name: "parm_graphql_operation_duration_seconds",
+    help: "GraphQL operation execution time (subscriptions: until the first result).",
+    labelNames: ["type", "transport"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: "parm_rate_limited_total",
+    help: "Mutation operations refused by the per-tenant rate limit.",
+    registers: [registry],
+  });
+  const wsConnections = new Gauge({
+    name: "parm_ws_connections",
+    help: "Open GraphQL WebSocket connections.",
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    httpRequests,
+    httpDuration,
+    graphqlOperations,
+    graphqlDuration,
+    rateLimited,
+    wsConnections,
+    httpMiddleware() {
+      return (req, res, next) => {
+        const end = httpDuration.startTimer();
+        res.on("finish", () => {
+          const pattern = (req.route as { path?: unknown } | undefined)?.path;
+          const path = (req.originalUrl.split("?")[0] ?? "").replace(/\/+$/, "") || "/";
+          const route =
+            typeof pattern === "string"
+              ? `${req.baseUrl}${pattern}`
+              : KNOWN_ROUTES.has(path)
+                ? path
+                : req.method === "GET" ? "static" : "other";
+          httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+          end({ route });
+        });
+        next();
+      };
+    },
+    apolloPlugin() {
+      return {
+        async requestDidStart() {
+          const started = process.hrtime.bigint();
+          let type = "unknown";
+          return {
+            async didResolveOperation({ operation }) {
+              type = operation?.operation ?? "unknown";
+            },
+            async willSendResponse({ response }) {
+              const body = response.body;
+              const errors = body.kind === "single" ? body.singleResult.errors : body.initialResult.errors;
+              graphqlOperations.inc({ type, transport: "http", outcome: errors?.length ? "error" : "ok" });
+              graphqlDuration.observe({ type, transport: "http" }, Number(process.hrtime.bigint() - started) / 1e9);
+            },
+          };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/** @module api/resolvers/model
+ *  Models: `models` (connection, optional kind filter) and `registerModel` (a file:// URL / absolute path the
+ *  runners can read, or an inline base64 upload). The file header is inspected at registration. */
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { ConnectionArgs, paginate, toGlobalId, type ConnectionResult } from "../../schema/common/index.ts";
+import {
+  Model,
+  ModelConnection,
+  ModelKind,
+  RegisterModelInput,
+  RegisterModelPayload,
+  RegisterModelSuccess,
+} from "../../schema/model/index.ts";
+import type { ApiContext } from "../context.ts";
+import { serviceDeps } from "../services/context.ts";
+import { InputValidationError } from "../services/errors.ts";
+import { MAX_INLINE_MODEL_BYTES, registerModel, type ModelRow } from "../services/models.ts";
+import { toPayloadError } from "../services/payload-errors.ts";
+import { inputId } from "./dataset.ts";
+import { tenantScopedNode } from "./node-registry.ts";
+
+export const modelNode = tenantScopedNode("Model", "model");
+
+@ArgsType()
+class ModelsArgs extends ConnectionArgs {
+  @Field(() => ModelKind, { nullable: true })
+  kind?: ModelKind | null;
+}
+
+@Resolver(() => Model)
+export class ModelResolver {
+  @FieldResolver(() => ID)
+  id(@Root() row: ModelRow): string {
+    return toGlobalId("Model", row.id);
+  }
+
+  @FieldResolver(() => Float, { nullable: true })
+  sizeBytes(@Root() row: ModelRow): number | null {
+    return row.sizeBytes === null ? null : Number(row.sizeBytes);
+  }
+
+  @FieldResolver(() => ID, { nullable: true })
+  dimensionId(@Root() row: ModelRow): string | null {
+    return row.dimensionId ? toGlobalId("PreferenceDimension", row.dimensionId) : null;
+  }
+
+  @Query(() => ModelConnection, { description: "The tenant's models, newest first." })
+  async models(@Args(() => ModelsArgs) args: ModelsArgs, @Ctx() ctx: ApiContext): Promise<ConnectionResult<ModelRow>> {
+    const { db } = serviceDeps(ctx);
+    const filter = args.kind ? { kind: args.kind } : {};
+    return paginate(args, async (q) =>
+      (await db.model.findMany({ where: { AND: [filter, q.where] }, orderBy: q.orderBy, take: q.take })) as ModelRow[],
+    );
+  }
+
+  @Mutation(() => RegisterModelPayload, {
+    description: "Registers a model file: format, size, sha256, vocabulary size and tokenizer digest come from the file.",
+  })
+  async registerModel(
+    @Arg("input", () => RegisterModelInput) input: RegisterModelInput,
+    @Ctx() ctx: ApiContext,
+  ): Promise<typeof RegisterModelPayload> {
+    const deps = serviceDeps(ctx);
+    try {
+      const dimensionId = input.dimensionId ? inputId(input.dimensionId, "PreferenceDimension", "input.dimensionId") : null;
+      let upload: { fileName: string; bytes: Uint8Array } | null = null;
+      if (input.upload) {
+        if (input.upload.contentBase64.length > Math.ceil((MAX_INLINE_MODEL_BYTES * 4) / 3) + 4) {
+          throw new InputValidationError("input.upload.contentBase64", `inline uploads are limited to ${MAX_INLINE_MODEL_BYTES} bytes; register a location instead`);
+        }
+        upload = { fileName: input.upload.fileName, bytes: Buffer.from(input.upload.contentBase64, "base64") };
+      }
+      const row = await registerModel(deps, { name: input.name, kind: input.kind, location: input.location, upload, dimensionId });
+      return new RegisterModelSuccess(row as unknown as Model);
+    } catch (error) {
+      return toPayloadError(error) as typeof RegisterModelPayload;
+    }
+  }
+}

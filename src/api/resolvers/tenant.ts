@@ -1,0 +1,135 @@
+/** @module api/resolvers/tenant
+ *  Tenants: `tenants` (connection) and `createTenant` are for the platform admin. A tenant key sees its own tenant
+ *  through `viewer.tenant` and `node(id:)`. `createTenant` creates the tenant and its first TENANT_ADMIN key in one
+ *  transaction and returns the key's secret once; `updateTenant` changes quotas (they apply from the next request). */
+import { Arg, Args, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import {
+  ConnectionArgs,
+  CreateTenantInput,
+  CreateTenantPayload,
+  CreateTenantSuccess,
+  Tenant,
+  TenantConnection,
+  NotFoundError,
+  UpdateTenantInput,
+  UpdateTenantPayload,
+  UpdateTenantSuccess,
+  ValidationError,
+  paginate,
+  toGlobalId,
+  type ConnectionResult,
+} from "../../schema/index.ts";
+import { generateTenantKey } from "../auth/index.ts";
+import { requireAdmin, type ApiContext } from "../context.ts";
+import { UnreachableCaseError, isUniqueViolation } from "../errors/index.ts";
+import type { NodeTypeRegistration } from "./node-registry.ts";
+import { decodeIdInput } from "./node-ids.ts";
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  maxConcurrentJobs: number;
+  maxDatasetBytes: bigint;
+  mutationsPerMinute: number;
+  createdAt: Date;
+}
+
+export const tenantNode: NodeTypeRegistration = {
+  typeName: "Tenant",
+  async load(ctx, uuid) {
+    switch (ctx.auth.kind) {
+      case "admin":
+        return await ctx.db.system.tenant.findUnique({ where: { id: uuid } });
+      case "tenant":
+        return uuid === ctx.auth.tenantId ? await ctx.tenantDb().tenant.findFirst({ where: { id: uuid } }) : null;
+      case "anonymous":
+        return null;
+      default:
+        throw new UnreachableCaseError(ctx.auth);
+    }
+  },
+};
+
+@Resolver(() => Tenant)
+export class TenantResolver {
+  @FieldResolver(() => ID)
+  id(@Root() tenant: TenantRow): string {
+    return toGlobalId("Tenant", tenant.id);
+  }
+
+  @FieldResolver(() => Float)
+  maxDatasetBytes(@Root() tenant: TenantRow): number {
+    return Number(tenant.maxDatasetBytes);
+  }
+
+  @Query(() => TenantConnection, { description: "Platform admin: all tenants, newest first." })
+  async tenants(@Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: ApiContext): Promise<ConnectionResult<TenantRow>> {
+    requireAdmin(ctx);
+    return paginate(args, (q) => ctx.db.system.tenant.findMany({ where: q.where, orderBy: q.orderBy, take: q.take }));
+  }
+
+  @Mutation(() => CreateTenantPayload, { description: "Platform admin: a new tenant and its first TENANT_ADMIN key." })
+  async createTenant(
+    @Arg("input", () => CreateTenantInput) input: CreateTenantInput,
+    @Ctx() ctx: ApiContext,
+  ): Promise<typeof CreateTenantPayload> {
+    requireAdmin(ctx);
+    const taken = () =>
+      new ValidationError({ field: "input.name", message: `a tenant named "${input.name}" already exists` });
+    if (await ctx.db.system.tenant.findUnique({ where: { name: input.name }, select: { id: true } })) return taken();
+    const generated = generateTenantKey();
+    try {
+      const { tenant, apiKey } = await ctx.db.system.$transaction(async (tx) => {
+        const tenant = await tx.tenant.create({
+          data: {
+            name: input.name,
+            ...(input.maxConcurrentJobs != null ? { maxConcurrentJobs: input.maxConcurrentJobs } : {}),
+            ...(input.maxDatasetBytes != null ? { maxDatasetBytes: BigInt(Math.floor(input.maxDatasetBytes)) } : {}),
+            ...(input.mutationsPerMinute != null ? { mutationsPerMinute: input.mutationsPerMinute } : {}),
+          },
+        });
+        const apiKey = await tx.apiKey.create({
+          data: {
+            tenantId: tenant.id,
+            name: input.adminKeyName ?? "admin",
+            prefix: generated.prefix,
+            secretHash: generated.secretHash,
+            role: "TENANT_ADMIN",
+          },
+        });
+        return { tenant, apiKey };
+      });
+      ctx.log.info("tenant created", { tenantId: tenant.id, keyId: apiKey.id });
+      return new CreateTenantSuccess({
+        tenant: tenant as unknown as Tenant,
+        apiKey: apiKey as unknown as CreateTenantSuccess["apiKey"],
+        secret: generated.key,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return taken();
+      throw error;
+    }
+  }
+
+  @Mutation(() => UpdateTenantPayload, { description: "Platform admin: change a tenant's quotas." })
+  async updateTenant(
+    @Arg("input", () => UpdateTenantInput) input: UpdateTenantInput,
+    @Ctx() ctx: ApiContext,
+  ): Promise<typeof UpdateTenantPayload> {
+    requireAdmin(ctx);
+    const decoded = decodeIdInput(input.id, "Tenant", "input.id");
+    if (!decoded.ok) return decoded.error;
+    const existing = await ctx.db.system.tenant.findUnique({ where: { id: decoded.uuid }, select: { id: true } });
+    if (!existing) return new NotFoundError({ id: input.id, message: `no tenant with id "${input.id}"` });
+    const tenant = await ctx.db.system.tenant.update({
+      where: { id: existing.id },
+      data: {
+        ...(input.maxConcurrentJobs != null ? { maxConcurrentJobs: input.maxConcurrentJobs } : {}),
+        ...(input.maxDatasetBytes != null ? { maxDatasetBytes: BigInt(Math.floor(input.maxDatasetBytes)) } : {}),
+        ...(input.mutationsPerMinute != null ? { mutationsPerMinute: input.mutationsPerMinute } : {}),
+      },
+    });
+    ctx.log.info("tenant updated", { tenantId: tenant.id });
+    return new UpdateTenantSuccess({ tenant: tenant as unknown as Tenant });
+  }
+}

@@ -1,0 +1,44 @@
+/** @module api/services/context
+ *  Builds the services' dependencies from a GraphQL (or HTTP route) context, and declares the long-lived
+ *  services this module adds to `ApiServices` (built once per server by `domainServiceFactory`). */
+import { requireTenant, type ApiContext, type ServiceFactory } from "../context.ts";
+import type { ModelFileStore, SnapshotWriter, TenantServiceDeps } from "./deps.ts";
+import { join, resolve } from "node:path";
+import { createLocalModelFileStore, createLocalSnapshotWriter } from "./model-store.ts";
+
+declare module "../context.ts" {
+  interface ApiServices {
+    /** Where inline model uploads are stored (default: `<PARM_DATA_DIR>/models`). */
+    modelFiles?: ModelFileStore;
+    /** Where accepted datasets are exported for runners (default: `<PARM_DATA_DIR>/datasets`); absent: datasets
+     *  stay in PostgreSQL only and job payloads announce `obj://artifacts/<key>` for a later export. */
+    datasetSnapshots?: SnapshotWriter;
+  }
+}
+
+/** The caller's tenant dependencies; throws UNAUTHENTICATED / FORBIDDEN (admin) like `requireTenant`. */
+export function serviceDeps(ctx: ApiContext): TenantServiceDeps {
+  const auth = requireTenant(ctx);
+  return {
+    tenantId: auth.tenantId,
+    db: ctx.tenantDb(),
+    bus: ctx.bus,
+    log: ctx.log,
+    pubSub: ctx.pubSub,
+    modelFiles: ctx.services.modelFiles,
+    snapshots: ctx.services.datasetSnapshots,
+  };
+}
+
+/** Local artifact stores under `dataDir` (models/, datasets/). */
+export function localArtifactServiceFactory(dataDir: string): ServiceFactory {
+  const root = resolve(dataDir);
+  return () => ({
+    modelFiles: createLocalModelFileStore(join(root, "models")),
+    datasetSnapshots: createLocalSnapshotWriter(join(root, "datasets")),
+  });
+}
+
+/** Registers the domain's long-lived services (resolvers/index.ts `serviceFactories`): local stores under
+ *  PARM_DATA_DIR (default ./.parm), read when the server starts. */
+export const domainServiceFactory: ServiceFactory = (deps) => localArtifactServiceFactory(process.env.PARM_DATA_DIR || ".parm")(deps);

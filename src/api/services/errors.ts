@@ -1,0 +1,139 @@
+/** @module api/services/errors
+ *
+ * Expected failures of the domain services. Resolvers turn each into the matching GraphQL error type
+ * (a member of the mutation's payload union); anything else is a bug and reaches top-level `errors`.
+ * Every class carries a stable `code`.
+ */
+import type { DatasetValidationReport } from "../../contracts/datasets/types.ts";
+import type { PreferenceProblem } from "../../contracts/preference.ts";
+
+export type DomainErrorCode =
+  | "NOT_FOUND"
+  | "VALIDATION_FAILED"
+  | "INVALID_PREFERENCE_VECTOR"
+  | "QUOTA_EXCEEDED"
+  | "DATASET_VALIDATION_FAILED"
+  | "VOCABULARY_MISMATCH"
+  | "MODEL_FILE_INVALID"
+  | "JOB_NOT_CANCELLABLE"
+  | "NAME_TAKEN";
+
+export abstract class DomainError extends Error {
+  abstract readonly code: DomainErrorCode;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The entity does not exist for this tenant (another tenant's id reads the same as a missing one). */
+export class EntityNotFoundError extends DomainError {
+  readonly code = "NOT_FOUND";
+  constructor(
+    readonly entity: string,
+    readonly id: string,
+  ) {
+    super(`${entity} ${id} was not found`);
+  }
+}
+
+/** An input field is wrong; `field` is its dotted path in the mutation input. */
+export class InputValidationError extends DomainError {
+  readonly code = "VALIDATION_FAILED";
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** A name must be unique per tenant and is taken. */
+export class NameTakenError extends DomainError {
+  readonly code = "NAME_TAKEN";
+  constructor(
+    readonly entity: string,
+    readonly field: string,
+    readonly value: string,
+  ) {
+    super(`${field}: a ${entity} named ${JSON.stringify(value)} already exists`);
+  }
+}
+
+/** α is not on the simplex of the adapter's dimensions; `vectorIndex` names which α of the request. */
+export class PreferenceVectorError extends DomainError {
+  readonly code = "INVALID_PREFERENCE_VECTOR";
+  constructor(
+    readonly problem: PreferenceProblem,
+    readonly vectorIndex: number,
+    readonly field: string,
+  ) {
+    super(`${field}[${vectorIndex}]: ${problem.message}`);
+  }
+}
+
+export type QuotaName = "CONCURRENT_JOBS" | "DATASET_BYTES";
+
+/** A tenant quota would be exceeded. `retryAfterSeconds` is set when waiting can help. */
+export class TenantQuotaError extends DomainError {
+  readonly code = "QUOTA_EXCEEDED";
+  constructor(
+    readonly quota: QuotaName,
+    readonly limit: number,
+    readonly current: number,
+    readonly requested: number,
+    readonly retryAfterSeconds: number | null,
+  ) {
+    super(
+      quota === "CONCURRENT_JOBS"
+        ? `concurrent job quota exceeded: ${current} of ${limit} jobs are queued or running`
+        : `dataset storage quota exceeded: ${current} bytes stored + ${requested} bytes requested > ${limit} bytes`,
+    );
+  }
+}
+
+/** An upload was rejected; nothing was stored. The report lists line numbers, reasons and counts. */
+export class DatasetRejectedError extends DomainError {
+  readonly code = "DATASET_VALIDATION_FAILED";
+  constructor(
+    readonly report: DatasetValidationReport,
+    readonly reason: string,
+  ) {
+    const first = report.fatal ?? report.issues[0];
+    super(`dataset rejected: ${reason}` + (first ? ` (first problem: line ${first.line} ${first.code}: ${first.reason})` : ""));
+  }
+}
+
+/** Two models that must share a vocabulary (base LM and ARM backbone) do not. */
+export class VocabularyMismatchError extends DomainError {
+  readonly code = "VOCABULARY_MISMATCH";
+  constructor(
+    readonly baseModelId: string,
+    readonly otherModelId: string,
+    readonly baseVocabSize: number | null,
+    readonly otherVocabSize: number | null,
+    readonly detail: string,
+  ) {
+    super(`models ${baseModelId} and ${otherModelId} do not share a vocabulary: ${detail}`);
+  }
+}
+
+/** A job in a terminal state cannot be cancelled. */
+export class JobNotCancellableError extends DomainError {
+  readonly code = "JOB_NOT_CANCELLABLE";
+  constructor(
+    readonly jobId: string,
+    readonly status: string,
+  ) {
+    super(`job ${jobId} is ${status} and can no longer be cancelled`);
+  }
+}
+
+/** Thrown by the default branch of an exhaustive `switch`: reaching it is a bug. */
+export class UnreachableCaseError extends Error {
+  override readonly name = "UnreachableCaseError";
+  readonly code = "UNREACHABLE_CASE";
+  constructor(value: never) {
+    super(`unreachable case ${JSON.stringify(value)}`);
+  }
+}

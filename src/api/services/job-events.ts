@@ -1,0 +1,284 @@
+/** @module api/services/job-events
+ *
+ * Ingestion of runner events (contracts/events) into PostgreSQL and the GraphQL pub/sub, and the messages the
+ * `job:`, `generation:` and `evaluation:` topics carry.
+ *
+ * `ingestJobEvent(db, pubSub, jobId, seq, event)`:
+ * - idempotent by (jobId, seq): the JobEvent row is inserted with ON CONFLICT DO NOTHING; a duplicate changes
+ *   nothing and publishes nothing. The row and every side effect commit in ONE transaction.
+ * - side effects, applied only while the job is not terminal (a late event never revives a finished job):
+ *   started → RUNNING (attempts, runner, startedAt); progress → progress + detail; point → ParetoPoint upsert;
+ *   completed → SUCCEEDED plus the kind's result (Generation outputs; Evaluation HV / MIP / reference point /
+ *   front; a TRAIN job's Adapter row; a TRAIN_EVALUATOR job's EVALUATOR Model row); failed → FAILED (CANCELLED
+ *   when the code is CANCELLED) with the reason.
+ * - after commit it publishes: every event on `job:<jobId>`; tokens on `generation:<id>`; points on
+ *   `evaluation:<id>`; and an `end` message on all three once the job is terminal.
+ * It uses the system client (events arrive from runners, not from a tenant request).
+ */
+import { parseJobEvent, type JobEvent, type JobStatus, type TrainEvaluatorPayload, type TrainJobPayload } from "../../contracts/index.ts";
+import type { Database, Prisma } from "../db/index.ts";
+import { Topics, type ApiPubSub } from "../pubsub/index.ts";
+import { EntityNotFoundError, UnreachableCaseError } from "./errors.ts";
+import type { JobRow } from "./rows.ts";
+
+export interface JobEventRow {
+  id: string;
+  tenantId: string;
+  jobId: string;
+  seq: bigint;
+  type: string;
+  payload: unknown;
+  createdAt: Date;
+}
+
+export interface ParetoPointRow {
+  id: string;
+  tenantId: string;
+  evaluationId: string;
+  index: number;
+  alpha: number[];
+  rewards: number[];
+  onFront: boolean;
+  createdAt: Date;
+}
+
+/** One streamed token (uuids, not global ids). */
+export interface GenerationTokenMessage {
+  generationId: string;
+  seq: bigint;
+  outputIndex: number;
+  position: number;
+  tokenId: number;
+  text: string;
+}
+
+export type JobTopicMessage = { kind: "event"; event: JobEventRow } | { kind: "end"; status: JobStatus };
+export type GenerationTopicMessage = { kind: "token"; token: GenerationTokenMessage } | { kind: "end"; status: JobStatus };
+export type EvaluationTopicMessage = { kind: "point"; point: ParetoPointRow } | { kind: "end"; status: JobStatus };
+
+export interface IngestResult {
+  /** False when (jobId, seq) was already ingested: nothing changed, nothing was published. */
+  ingested: boolean;
+  event: JobEventRow | null;
+  /** The job's status after ingestion. */
+  status: JobStatus;
+}
+
+const TERMINAL: readonly JobStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
+
+type SystemTx = Prisma.TransactionClient;
+
+/** Ingests one runner event; see the module comment. Throws ContractValidationError for a malformed event. */
+export async function ingestJobEvent(
+  db: Pick<Database, "system">,
+  pubSub: ApiPubSub,
+  jobId: string,
+  seq: number | bigint,
+  rawEvent: unknown,
+): Promise<IngestResult> {
+  const event = parseJobEvent(rawEvent);
+  const sequence = BigInt(seq);
+  const outcome = await db.system.$transaction(async (tx) => {
+    const job = (await tx.job.findUnique({ where: { id: jobId } })) as JobRow | null;
+    if (!job) throw new EntityNotFoundError("Job", jobId);
+    const inserted = await tx.jobEvent.createManyAndReturn({
+      data: [{ tenantId: job.tenantId, jobId, seq: sequence, type: event.type, payload: event as unknown as Prisma.InputJsonObject }],
+      skipDuplicates: true,
+    });
+    if (inserted.length === 0) return { ingested: false as const, job, status: job.status };
+    const row = inserted[0] as JobEventRow;
+    const effects = await applyEvent(tx, job, event);
+    await tx.job.updateMany({ where: { id: jobId, lastEventSeq: { lt: sequence } }, data: { lastEventSeq: sequence } });
+    return { ingested: true as const, job, row, ...effects };
+  });
+  if (!outcome.ingested) return { ingested: false, event: null, status: outcome.status };
+
+  const { row, status, generationId, evaluationId, point } = outcome;
+  await pubSub.publish(Topics.job(jobId), { kind: "event", event: row } satisfies JobTopicMessage);
+  if (generationId && event.type === "token") {
+    const token: GenerationTokenMessage = {
+      generationId,
+      seq: row.seq,
+      outputIndex: event.outputIndex,
+      position: event.position,
+      tokenId: event.tokenId,
+      text: event.text,
+    };
+    await pubSub.publish(Topics.generation(generationId), { kind: "token", token } satisfies GenerationTopicMessage);
+  }
+  if (evaluationId && point) {
+    await pubSub.publish(Topics.evaluation(evaluationId), { kind: "point", point } satisfies EvaluationTopicMessage);
+  }
+  if (outcome.becameTerminal) await publishEnd(pubSub, jobId, status, generationId, evaluationId);
+  return { ingested: true, event: row, status };
+}
+
+/** Publishes the `end` message of a job that reached a terminal status (also used by cancelJob). */
+export async function publishEnd(
+  pubSub: ApiPubSub,
+  jobId: string,
+  status: JobStatus,
+  generationId: string | null,
+  evaluationId: string | null,
+): Promise<void> {
+  await pubSub.publish(Topics.job(jobId), { kind: "end", status } satisfies JobTopicMessage);
+  if (generationId) await pubSub.publish(Topics.generation(generationId), { kind: "end", status } satisfies GenerationTopicMessage);
+  if (evaluationId) await pubSub.publish(Topics.evaluation(evaluationId), { kind: "end", status } satisfies EvaluationTopicMessage);
+}
+
+interface Effects {
+  status: JobStatus;
+  becameTerminal: boolean;
+  generationId: string | null;
+  evaluationId: string | null;
+  point: ParetoPointRow | null;
+}
+
+async function applyEvent(tx: SystemTx, job: JobRow, event: JobEvent): Promise<Effects> {
+  const generation = job.kind === "GENERATE" ? await tx.generation.findUnique({ where: { jobId: job.id }, select: { id: true } }) : null;
+  const evaluation = job.kind === "EVALUATE" ? await tx.evaluation.findUnique({ where: { jobId: job.id }, select: { id: true } }) : null;
+  const effects: Effects = {
+    status: job.status,
+    becameTerminal: false,
+    generationId: generation?.id ?? null,
+    evaluationId: evaluation?.id ?? null,
+    point: null,
+  };
+  const terminal = TERMINAL.includes(job.status);
+  const setStatus = async (status: JobStatus, data: Prisma.JobUpdateInput) => {
+    await tx.job.update({ where: { id: job.id }, data: { ...data, status } });
+    if (effects.generationId) await tx.generation.update({ where: { id: effects.generationId }, data: { status } });
+    if (effects.evaluationId) await tx.evaluation.update({ where: { id: effects.evaluationId }, data: { status } });
+    effects.status = status;
+    effects.becameTerminal = TERMINAL.includes(status);
+  };
+  switch (event.type) {
+    case "started":
+      if (!terminal) {
+        await setStatus("RUNNING", { attempts: event.attempt, runnerId: event.runnerId, startedAt: job.startedAt ?? new Date() });
+      }
+      break;
+    case "progress":
+      if (!terminal) {
+        await tx.job.update({
+          where: { id: job.id },
+          data: { progress: event.percent, progressDetail: event as unknown as Prisma.InputJsonObject },
+        });
+      }
+      break;
+    case "token":
+    case "artifact":
+      break;
+    case "point":
+      if (effects.evaluationId) {
+        effects.point = (await tx.paretoPoint.upsert({
+          where: { evaluationId_index: { evaluationId: effects.evaluationId, index: event.index } },
+          create: { tenantId: job.tenantId, evaluationId: effects.evaluationId, index: event.index, alpha: event.alpha, rewards: event.rewards },
+          update: { alpha: event.alpha, rewards: event.rewards },
+        })) as ParetoPointRow;
+      }
+      break;
+    case "completed":
+      if (!terminal) {
+        await setStatus("SUCCEEDED", { progress: 100, finishedAt: new Date() });
+        await recordResult(tx, job, event, effects);
+      }
+      break;
+    case "failed":
+      if (!terminal) {
+        await setStatus(event.code === "CANCELLED" ? "CANCELLED" : "FAILED", {
+          error: `${event.code}: ${event.reason}`,
+          finishedAt: new Date(),
+        });
+      }
+      break;
+    default:
+      throw new UnreachableCaseError(event);
+  }
+  return effects;
+}
+
+/** sha256 announced by the job's latest artifact event of `kind` with object key `key`. */
+async function artifactDigest(tx: SystemTx, jobId: string, key: string | undefined): Promise<string | null> {
+  if (!key) return null;
+  const events = await tx.jobEvent.findMany({ where: { jobId, type: "artifact" }, orderBy: { seq: "desc" } });
+  for (const e of events) {
+    const payload = e.payload as { key?: string; sha256?: string };
+    if (payload.key === key && typeof payload.sha256 === "string") return payload.sha256;
+  }
+  return null;
+}
+
+async function recordResult(tx: SystemTx, job: JobRow, event: Extract<JobEvent, { type: "completed" }>, effects: Effects): Promise<void> {
+  switch (job.kind) {
+    case "GENERATE":
+      if (effects.generationId && event.outputs) {
+        await tx.generation.update({ where: { id: effects.generationId }, data: { outputs: event.outputs as unknown as Prisma.InputJsonArray } });
+      }
+      return;
+    case "EVALUATE":
+      if (effects.evaluationId && event.evaluation) {
+        await tx.evaluation.update({
+          where: { id: effects.evaluationId },
+          data: {
+            hypervolume: event.evaluation.hypervolume,
+            mip: event.evaluation.mip,
+            referencePoint: event.evaluation.referencePoint,
+            report: { ...event.evaluation, metrics: event.metrics, durationSeconds: event.durationSeconds } as unknown as Prisma.InputJsonObject,
+          },
+        });
+        await tx.paretoPoint.updateMany({ where: { evaluationId: effects.evaluationId }, data: { onFront: false } });
+        await tx.paretoPoint.updateMany({
+          where: { evaluationId: effects.evaluationId, index: { in: event.evaluation.frontIndices } },
+          data: { onFront: true },
+        });
+      }
+      return;
+    case "TRAIN": {
+      const payload = job.payload as TrainJobPayload;
+      await tx.adapter.create({
+        data: {
+          tenantId: job.tenantId,
+          name: payload.adapterName,
+          method: payload.method,
+          baseModelId: payload.baseModel.id,
+          dimensionIds: payload.dimensions.map((d) => d.id),
+          dimensionNames: payload.dimensions.map((d) => d.name),
+          r1: payload.r1,
+          r2: payload.r2,
+          loraAlpha: payload.loraAlpha,
+          targets: payload.targets,
+          trainingConfig: payload as unknown as Prisma.InputJsonObject,
+          metrics: event.metrics,
+          artifactKey: event.artifactKey ?? null,
+          artifactDigest: await artifactDigest(tx, job.id, event.artifactKey),
+          jobId: job.id,
+        },
+      });
+      return;
+    }
+    case "TRAIN_EVALUATOR": {
+      const payload = job.payload as TrainEvaluatorPayload;
+      const base = await tx.model.findUnique({ where: { id: payload.baseModel.id } });
+      const taken = await tx.model.findFirst({ where: { tenantId: job.tenantId, name: payload.evaluatorName }, select: { id: true } });
+      await tx.model.create({
+        data: {
+          tenantId: job.tenantId,
+          name: taken ? `${payload.evaluatorName} (job ${job.id.slice(0, 8)})` : payload.evaluatorName,
+          kind: "EVALUATOR",
+          format: payload.baseModel.format,
+          location: event.artifactKey ? `obj://artifacts/${event.artifactKey}` : payload.baseModel.location,
+          sha256: await artifactDigest(tx, job.id, event.artifactKey),
+          vocabSize: base?.vocabSize ?? null,
+          tokenizerHash: base?.tokenizerHash ?? null,
+          config: { labelName: payload.labelName, metrics: event.metrics } as Prisma.InputJsonObject,
+          dimensionId: payload.dimension.id,
+          jobId: job.id,
+        },
+      });
+      return;
+    }
+    default:
+      throw new UnreachableCaseError(job.kind);
+  }
+}

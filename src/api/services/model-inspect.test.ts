@@ -1,0 +1,104 @@
+/** @module api/services/model-inspect.test */
+import assert from "node:assert/strict";
+import { copyFile, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
+import {
+  inspectModelFile,
+  ModelFileError,
+  tokenizerDigest,
+  tokensFromTokenizerJson,
+} from "./model-inspect.ts";
+
+const dataDir = new URL("../../../../shared/data/tinyllamas-stories260k/", import.meta.url);
+const ggufUrl = new URL("tinyllamas-stories-260k-f32.gguf", dataDir);
+const tokenizerUrl = new URL("tok512.tokenizer.json", dataDir);
+
+let scratch: string;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "model-inspect-"));
+});
+after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function safetensorsBytes(header: object, dataBytes: number): Buffer {
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, Buffer.alloc(dataBytes)]);
+}
+
+describe("inspectModelFile", () => {
+  it("reads the real GGUF v1 model: format, size, sha256, vocabulary and architecture", async () => {
+    const inspection = await inspectModelFile(ggufUrl.href);
+    assert.equal(inspection.format, "GGUF");
+    assert.equal(inspection.sizeBytes, 1182656n);
+    assert.equal(inspection.sha256, "c14806920629b6c217445c69d7ac61bd0e4047289f8ab824c3f0b4f827a5d1cb");
+    assert.equal(inspection.vocabSize, 512);
+    assert.equal(inspection.config["general.architecture"], "llama");
+    assert.equal(inspection.config["llama.embedding_length"], 64);
+    assert.equal(inspection.config["llama.block_count"], 5);
+    assert.equal(inspection.config.ggufVersion, 1);
+    assert.equal(inspection.config.tensorCount, 48);
+  });
+
+  it("gives the GGUF vocabulary the same digest as its tokenizer.json copy", async () => {
+    const inspection = await inspectModelFile(ggufUrl.pathname);
+    const tokens = tokensFromTokenizerJson(JSON.parse(await readFile(tokenizerUrl, "utf8")));
+    assert.ok(tokens);
+    assert.equal(tokens.length, 512);
+    assert.equal(inspection.tokenizerHash, tokenizerDigest(tokens));
+    assert.notEqual(inspection.tokenizerHash, tokenizerDigest(tokens.slice(0, 511)));
+  });
+
+  it("reads a safetensors header and a sibling Hugging Face tokenizer.json", async () => {
+    const dir = await mkdtemp(join(scratch, "st-"));
+    const bytes = safetensorsBytes(
+      { "model.embed_tokens.weight": { dtype: "F32", shape: [5, 2], data_offsets: [0, 40] }, __metadata__: { format: "pt" } },
+      40,
+    );
+    await writeFile(join(dir, "model.safetensors"), bytes);
+    await writeFile(
+      join(dir, "tokenizer.json"),
+      JSON.stringify({ model: { vocab: { a: 0, b: 1, c: 2, d: 3 } }, added_tokens: [{ id: 4, content: "<eos>" }] }),
+    );
+    const inspection = await inspectModelFile(pathToFileURL(join(dir, "model.safetensors")).href);
+    assert.equal(inspection.format, "SAFETENSORS");
+    assert.equal(inspection.vocabSize, 5);
+    assert.equal(inspection.sizeBytes, BigInt(bytes.length));
+    assert.equal(inspection.tokenizerHash, tokenizerDigest(["a", "b", "c", "d", "<eos>"]));
+    assert.equal(inspection.config.dtype, "F32");
+  });
+
+  it("names a missing file, a relative path, an unknown format and a truncated GGUF header", async () => {
+    const missing = join(scratch, "nope.gguf");
+    await assert.rejects(inspectModelFile(pathToFileURL(missing).href), (e: unknown) => {
+      assert.ok(e instanceof ModelFileError);
+      assert.equal(e.problem, "NOT_FOUND");
+      assert.match(e.message, /nope\.gguf/);
+      return true;
+    });
+    await assert.rejects(inspectModelFile("models/x.gguf"), (e: unknown) => e instanceof ModelFileError && e.problem === "UNSUPPORTED_LOCATION");
+    await assert.rejects(inspectModelFile("s3://bucket/x.gguf"), (e: unknown) => e instanceof ModelFileError && e.problem === "UNSUPPORTED_LOCATION");
+    await assert.rejects(inspectModelFile(scratch), (e: unknown) => e instanceof ModelFileError && e.problem === "NOT_A_FILE");
+
+    const text = join(scratch, "weights.bin");
+    await writeFile(text, "hello, not a model");
+    await assert.rejects(inspectModelFile(text), (e: unknown) => e instanceof ModelFileError && e.problem === "UNKNOWN_FORMAT");
+
+    const truncated = join(scratch, "truncated.gguf");
+    await copyFile(ggufUrl, truncated);
+    const handle = await open(truncated, "r+");
+    await handle.truncate(2000); // inside the tokenizer.ggml.tokens array
+    await handle.close();
+    await assert.rejects(inspectModelFile(truncated), (e: unknown) => {
+      assert.ok(e instanceof ModelFileError);
+      assert.equal(e.problem, "CORRUPT_HEADER");
+      assert.match(e.message, /past end of file/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,60 @@
+/** @module api/services/streams
+ *
+ * Subscription streams with replay: a late subscriber first receives what is already stored, then live
+ * messages, without gaps or duplicates.
+ *
+ * Contract of `replayThenLive`: the pub/sub topic is subscribed BEFORE the stored items are read (so nothing
+ * published in between is lost); live items whose key is ≤ the last replayed key are skipped (so nothing is
+ * delivered twice); the stream ends after an `end` message, or right after the replay when the source is
+ * already finished (re-reading the store once, so items stored while the replay was read are not lost). Keys must increase in publication order (event seq, point index).
+ */
+import type { ApiPubSub } from "../pubsub/index.ts";
+
+export type LiveMessage<T> = { kind: "item"; item: T } | { kind: "end" };
+
+export interface ReplayOptions<T, M> {
+  pubSub: ApiPubSub;
+  topic: string;
+  /** Stored items in key order. */
+  loadStored(): Promise<T[]>;
+  /** Whether the source is finished (checked after the replay). */
+  isFinished(): Promise<boolean>;
+  /** Maps a topic message to an item, an end marker, or null (ignore). */
+  fromMessage(message: M): LiveMessage<T> | null;
+  keyOf(item: T): bigint | number;
+}
+
+export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): AsyncGenerator<T> {
+  const iterator = options.pubSub.subscribe(options.topic)[Symbol.asyncIterator]();
+  // Starting the first `next()` attaches the listener now; messages published from here on are buffered.
+  let pending = iterator.next();
+  try {
+    let lastKey: bigint | number | null = null;
+    for (const item of await options.loadStored()) {
+      lastKey = options.keyOf(item);
+      yield item;
+    }
+    if (await options.isFinished()) {
+      // The source may have finished while the replay was read: deliver what was stored meanwhile.
+      for (const item of await options.loadStored()) {
+        if (lastKey !== null && options.keyOf(item) <= lastKey) continue;
+        lastKey = options.keyOf(item);
+        yield item;
+      }
+      return;
+    }
+    for (;;) {
+      const result = await pending;
+      if (result.done) return;
+      pending = iterator.next();
+      const message = options.fromMessage(result.value as M);
+      if (message === null) continue;
+      if (message.kind === "end") return;
+      if (lastKey !== null && options.keyOf(message.item) <= lastKey) continue;
+      lastKey = options.keyOf(message.item);
+      yield message.item;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}

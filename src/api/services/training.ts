@@ -1,0 +1,222 @@
+/** @module api/services/training
+ *
+ * startTraining (PARM or GenARM ARM) and trainEvaluator: validate the request against the tenant's rows, build
+ * the contract payload, enqueue the job (jobs.ts).
+ *
+ * α order of a trained adapter = the chosen dimensions sorted by their tenant `position`; the payload's
+ * `dimensions` follow it and every preference vector used with the adapter must too.
+ */
+import type { AdapterMethod, DatasetRef, DimensionRef, TrainEvaluatorPayload, TrainJobPayload } from "../../contracts/index.ts";
+import { datasetDimensionMap, datasetSnapshotKey, datasetSplitRatios, checkName, type DatasetRow } from "./datasets.ts";
+import type { TenantServiceDeps } from "./deps.ts";
+import { EntityNotFoundError, InputValidationError } from "./errors.ts";
+import { enqueueJob, type JobRow } from "./jobs.ts";
+import { modelRef, requireModel } from "./models.ts";
+
+export interface TrainingDimensionCommand {
+  dimensionId: string;
+  datasetId: string;
+  betaR?: number | null;
+}
+
+export interface StartTrainingCommand {
+  adapterName: string;
+  method: AdapterMethod;
+  baseModelId: string;
+  dimensions: TrainingDimensionCommand[];
+  r1: number;
+  r2: number;
+  loraAlpha: number;
+  targets: string[];
+  learningRate: number;
+  epochs: number;
+  batchSize: number;
+  gradAccum: number;
+  warmupSteps: number;
+  weightDecay: number;
+  dirichletP: number;
+  seed: number;
+  maxPromptLength: number;
+  maxLength: number;
+  checkpointEvery: number;
+}
+
+export interface DimensionRow {
+  id: string;
+  name: string;
+  betaR: number;
+  position: number;
+}
+
+const MAX_RANK = 256;
+const MAX_SEED = 2 ** 32 - 1;
+
+function positiveInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new InputValidationError(field, `must be an integer in [1, ${max}], got ${value}`);
+}
+function nonNegativeInt(field: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new InputValidationError(field, `must be an integer in [0, ${max}], got ${value}`);
+}
+function positiveFinite(field: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) throw new InputValidationError(field, `must be a finite number > 0, got ${value}`);
+}
+
+/** A READY dataset of the tenant, as the contract's DatasetRef restricted to `dimensionIds`. */
+export async function readyDatasetRef(
+  deps: TenantServiceDeps,
+  datasetId: string,
+  field: string,
+  dimensionIds: ReadonlySet<string>,
+): Promise<{ ref: DatasetRef; row: DatasetRow }> {
+  const row = (await deps.db.dataset.findFirst({ where: { id: datasetId } })) as DatasetRow | null;
+  if (!row) throw new EntityNotFoundError("Dataset", datasetId);
+  if (row.status !== "READY") {
+    throw new InputValidationError(field, `dataset ${row.name} is ${row.status}; upload records that pass validation first`);
+  }
+  const dimensionMap = Object.fromEntries(Object.entries(datasetDimensionMap(row)).filter(([, id]) => dimensionIds.has(id)));
+  const key = row.snapshotKey ?? datasetSnapshotKey(deps.tenantId, row.id);
+  const location = key.includes("://") ? key : `obj://artifacts/${key}`;
+  return {
+    row,
+    ref: {
+      datasetId: row.id,
+      format: row.format,
+      snapshot: { location, encoding: "records-jsonl", sha256: null, recordCount: row.recordCount },
+      splitRatios: datasetSplitRatios(row),
+      dimensionMap,
+    },
+  };
+}
+
+async function loadDimensions(deps: TenantServiceDeps, ids: string[]): Promise<Map<string, DimensionRow>> {
+  const rows = (await deps.db.preferenceDimension.findMany({
+    where: { id: { in: ids } },
+    select: { id: true, name: true, betaR: true, position: true },
+  })) as DimensionRow[];
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+export async function startTraining(deps: TenantServiceDeps, command: StartTrainingCommand): Promise<JobRow> {
+  const adapterName = checkName(command.adapterName, "input.adapterName");
+  positiveInt("input.r1", command.r1, MAX_RANK);
+  positiveInt("input.r2", command.r2, MAX_RANK);
+  positiveFinite("input.loraAlpha", command.loraAlpha);
+  positiveFinite("input.learningRate", command.learningRate);
+  positiveInt("input.epochs", command.epochs, 10_000);
+  positiveInt("input.batchSize", command.batchSize, 65_536);
+  positiveInt("input.gradAccum", command.gradAccum, 65_536);
+  nonNegativeInt("input.warmupSteps", command.warmupSteps);
+  if (!Number.isFinite(command.weightDecay) || command.weightDecay < 0) {
+    throw new InputValidationError("input.weightDecay", `must be a finite number >= 0, got ${command.weightDecay}`);
+  }
+  positiveFinite("input.dirichletP", command.dirichletP);
+  nonNegativeInt("input.seed", command.seed, MAX_SEED);
+  positiveInt("input.maxPromptLength", command.maxPromptLength);
+  positiveInt("input.maxLength", command.maxLength);
+  if (command.maxPromptLength >= command.maxLength) {
+    throw new InputValidationError("input.maxPromptLength", `must be smaller than maxLength (${command.maxLength})`);
+  }
+  nonNegativeInt("input.checkpointEvery", command.checkpointEvery);
+  if (command.targets.length === 0 || command.targets.some((t) => !/^[A-Za-z0-9_.]+$/.test(t))) {
+    throw new InputValidationError("input.targets", "name at least one projection, e.g. q_proj (letters, digits, _ and .)");
+  }
+  if (command.dimensions.length === 0) throw new InputValidationError("input.dimensions", "name at least one dimension");
+  if (command.dimensions.length > 16) throw new InputValidationError("input.dimensions", "at most 16 dimensions");
+  const seen = new Set<string>();
+  command.dimensions.forEach((d, i) => {
+    if (seen.has(d.dimensionId)) throw new InputValidationError(`input.dimensions[${i}].dimensionId`, "each dimension may appear once");
+    seen.add(d.dimensionId);
+    if (d.betaR !== undefined && d.betaR !== null) positiveFinite(`input.dimensions[${i}].betaR`, d.betaR);
+  });
+
+  const baseModel = await requireModel(deps, command.baseModelId);
+  if (baseModel.kind === "EVALUATOR") {
+    throw new InputValidationError("input.baseModelId", "an ARM is trained on a BASE or ARM_BASE model, not an EVALUATOR");
+  }
+  const dimensionRows = await loadDimensions(deps, [...seen]);
+  const missing = command.dimensions.find((d) => !dimensionRows.has(d.dimensionId));
+  if (missing) throw new EntityNotFoundError("PreferenceDimension", missing.dimensionId);
+
+  const ordered = command.dimensions
+    .map((d, inputIndex) => ({ ...d, inputIndex, row: dimensionRows.get(d.dimensionId)! }))
+    .sort((a, b) => a.row.position - b.row.position);
+  const datasets = new Map<string, DatasetRef>();
+  for (const d of ordered) {
+    const field = `input.dimensions[${d.inputIndex}].datasetId`;
+    let ref = datasets.get(d.datasetId);
+    if (!ref) {
+      ref = (await readyDatasetRef(deps, d.datasetId, field, seen)).ref;
+      datasets.set(d.datasetId, ref);
+    }
+    if (!Object.values(ref.dimensionMap).includes(d.dimensionId)) {
+      throw new InputValidationError(field, `dataset ${d.datasetId} has no label mapped to dimension ${d.row.name}`);
+    }
+  }
+  const dimensions: DimensionRef[] = ordered.map((d) => ({ id: d.row.id, name: d.row.name, betaR: d.betaR ?? d.row.betaR }));
+  const payload: TrainJobPayload = {
+    method: command.method,
+    adapterName,
+    baseModel: modelRef(baseModel),
+    dimensions,
+    datasets: [...datasets.values()],
+    r1: command.r1,
+    r2: command.r2,
+    loraAlpha: command.loraAlpha,
+    targets: command.targets,
+    lr: command.learningRate,
+    epochs: command.epochs,
+    batchSize: command.batchSize,
+    gradAccum: command.gradAccum,
+    warmupSteps: command.warmupSteps,
+    weightDecay: command.weightDecay,
+    dirichletP: command.dirichletP,
+    seed: command.seed,
+    maxPromptLength: command.maxPromptLength,
+    maxLength: command.maxLength,
+    checkpointEvery: command.checkpointEvery,
+  };
+  return (await enqueueJob(deps, "train", payload)).job;
+}
+
+export interface TrainEvaluatorCommand {
+  evaluatorName: string;
+  dimensionId: string;
+  baseModelId: string;
+  datasetId: string;
+  learningRate: number;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  maxLength: number;
+}
+
+export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEvaluatorCommand): Promise<JobRow> {
+  const evaluatorName = checkName(command.evaluatorName, "input.evaluatorName");
+  positiveFinite("input.learningRate", command.learningRate);
+  positiveInt("input.epochs", command.epochs, 10_000);
+  positiveInt("input.batchSize", command.batchSize, 65_536);
+  nonNegativeInt("input.seed", command.seed, MAX_SEED);
+  positiveInt("input.maxLength", command.maxLength);
+  if (await deps.db.model.findFirst({ where: { name: evaluatorName }, select: { id: true } })) {
+    throw new InputValidationError("input.evaluatorName", `a model named ${JSON.stringify(evaluatorName)} already exists`);
+  }
+  const baseModel = await requireModel(deps, command.baseModelId);
+  const dimension = (await loadDimensions(deps, [command.dimensionId])).get(command.dimensionId);
+  if (!dimension) throw new EntityNotFoundError("PreferenceDimension", command.dimensionId);
+  const { ref } = await readyDatasetRef(deps, command.datasetId, "input.datasetId", new Set([dimension.id]));
+  const labelName = Object.entries(ref.dimensionMap).find(([, id]) => id === dimension.id)?.[0];
+  if (!labelName) throw new InputValidationError("input.datasetId", `dataset ${command.datasetId} has no label mapped to dimension ${dimension.name}`);
+  const payload: TrainEvaluatorPayload = {
+    evaluatorName,
+    dimension: { id: dimension.id, name: dimension.name, betaR: dimension.betaR },
+    baseModel: modelRef(baseModel),
+    dataset: ref,
+    labelName,
+    lr: command.learningRate,
+    epochs: command.epochs,
+    batchSize: command.batchSize,
+    seed: command.seed,
+    maxLength: command.maxLength,
+  };
+  return (await enqueueJob(deps, "train-evaluator", payload)).job;
+}

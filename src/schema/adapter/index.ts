@@ -1,0 +1,2 @@
+/** @module schema/adapter — GraphQL types of trained ARM adapters. */
+export * from "./types.ts";

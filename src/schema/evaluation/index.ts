@@ -1,0 +1,2 @@
+/** @module schema/evaluation — GraphQL types of Pareto evaluations and their points. */
+export * from "./types.ts";

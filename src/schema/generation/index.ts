@@ -1,0 +1,2 @@
+/** @module schema/generation — GraphQL types of guided generations and streamed tokens. */
+export * from "./types.ts";

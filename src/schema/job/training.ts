@@ -1,0 +1,107 @@
+/** @module schema/job/training — startTraining (PARM / GenARM ARMs) and trainEvaluator inputs and payloads. */
+import { Field, Float, ID, InputType, Int, ObjectType, createUnionType } from "type-graphql";
+import { NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
+import { AdapterMethod } from "../adapter/index.ts";
+import { Job } from "./types.ts";
+
+@InputType("TrainingDimensionInput", { description: "One objective of the ARM and the dataset that labels it." })
+export class TrainingDimensionInput {
+  @Field(() => ID)
+  dimensionId!: string;
+  @Field(() => ID, { description: "A READY dataset whose label map includes this dimension." })
+  datasetId!: string;
+  @Field(() => Float, { nullable: true, description: "β_r of this objective's ARM loss; default: the dimension's betaR." })
+  betaR?: number | null;
+}
+
+@InputType("StartTrainingInput")
+export class StartTrainingInput {
+  @Field(() => String, { description: "Name of the adapter the job will produce." })
+  adapterName!: string;
+  @Field(() => AdapterMethod)
+  method!: AdapterMethod;
+  @Field(() => ID, { description: "The ARM backbone (a BASE or ARM_BASE Model)." })
+  baseModelId!: string;
+  @Field(() => [TrainingDimensionInput], { description: "The objectives in α order; each dimension once." })
+  dimensions!: TrainingDimensionInput[];
+  @Field(() => Int, { defaultValue: 4, description: "Rank r1 of the shared block W1 (GenARM: the LoRA rank)." })
+  r1!: number;
+  @Field(() => Int, { defaultValue: 4, description: "Rank r2 of the preference-aware blocks W2_i." })
+  r2!: number;
+  @Field(() => Float, { defaultValue: 8, description: "lora_alpha; scaling s = loraAlpha / r2." })
+  loraAlpha!: number;
+  @Field(() => [String], { defaultValue: ["q_proj", "k_proj", "v_proj"] })
+  targets!: string[];
+  @Field(() => Float, { defaultValue: 5e-4 })
+  learningRate!: number;
+  @Field(() => Int, { defaultValue: 2 })
+  epochs!: number;
+  @Field(() => Int, { defaultValue: 4 })
+  batchSize!: number;
+  @Field(() => Int, { defaultValue: 1 })
+  gradAccum!: number;
+  @Field(() => Int, { defaultValue: 20 })
+  warmupSteps!: number;
+  @Field(() => Float, { defaultValue: 0.05 })
+  weightDecay!: number;
+  @Field(() => Float, { defaultValue: 0.5, description: "Dirichlet concentration p for sampling α." })
+  dirichletP!: number;
+  @Field(() => Int, { defaultValue: 0 })
+  seed!: number;
+  @Field(() => Int, { defaultValue: 512 })
+  maxPromptLength!: number;
+  @Field(() => Int, { defaultValue: 1024 })
+  maxLength!: number;
+  @Field(() => Int, { defaultValue: 0, description: "Checkpoint every N optimizer steps (0 = only at the end)." })
+  checkpointEvery!: number;
+}
+
+@ObjectType("StartTrainingSuccess")
+export class StartTrainingSuccess {
+  @Field(() => Job)
+  job!: Job;
+  constructor(job?: Job) {
+    if (job) this.job = job;
+  }
+}
+
+export const StartTrainingPayload = createUnionType({
+  name: "StartTrainingPayload",
+  types: () => [StartTrainingSuccess, ValidationError, NotFoundError, QuotaExceeded] as const,
+});
+
+@InputType("TrainEvaluatorInput")
+export class TrainEvaluatorInput {
+  @Field(() => String, { description: "Name of the EVALUATOR Model the job will produce." })
+  evaluatorName!: string;
+  @Field(() => ID)
+  dimensionId!: string;
+  @Field(() => ID, { description: "The backbone of the reward model." })
+  baseModelId!: string;
+  @Field(() => ID, { description: "A READY dataset with a label mapped to the dimension." })
+  datasetId!: string;
+  @Field(() => Float, { defaultValue: 1e-4 })
+  learningRate!: number;
+  @Field(() => Int, { defaultValue: 1 })
+  epochs!: number;
+  @Field(() => Int, { defaultValue: 4 })
+  batchSize!: number;
+  @Field(() => Int, { defaultValue: 0 })
+  seed!: number;
+  @Field(() => Int, { defaultValue: 1024 })
+  maxLength!: number;
+}
+
+@ObjectType("TrainEvaluatorSuccess")
+export class TrainEvaluatorSuccess {
+  @Field(() => Job)
+  job!: Job;
+  constructor(job?: Job) {
+    if (job) this.job = job;
+  }
+}
+
+export const TrainEvaluatorPayload = createUnionType({
+  name: "TrainEvaluatorPayload",
+  types: () => [TrainEvaluatorSuccess, ValidationError, NotFoundError, QuotaExceeded] as const,
+});

@@ -1,0 +1,2 @@
+/** @module schema/model — GraphQL types of registered model files. */
+export * from "./types.ts";

@@ -1,0 +1,118 @@
+/** @module schema/tenant
+ *  Tenants (admin-managed). A tenant owns API keys, dimensions, datasets, models, adapters and jobs. */
+import { Field, Float, ID, InputType, Int, ObjectType, createUnionType } from "type-graphql";
+import { IsInt, IsOptional, Length, Matches, Max, Min } from "class-validator";
+import { Connection, Node, NotFoundError, ValidationError, resolveAbstractType } from "../common/index.ts";
+import { ApiKey } from "../api-key/index.ts";
+
+@ObjectType("Tenant", { implements: Node })
+export class Tenant extends Node {
+  @Field(() => String)
+  name!: string;
+  @Field(() => Int, { description: "Jobs that may be QUEUED or RUNNING at once." })
+  maxConcurrentJobs!: number;
+  @Field(() => Float, { description: "Total bytes of stored datasets." })
+  maxDatasetBytes!: number;
+  @Field(() => Int, { description: "Mutation fields per minute (token bucket) before RATE_LIMITED." })
+  mutationsPerMinute!: number;
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
+export const TenantConnection = Connection(Tenant, "Tenant");
+
+export const TENANT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+@InputType("CreateTenantInput")
+export class CreateTenantInput {
+  @Field(() => String, { description: "Unique; 1–63 of a-z 0-9 . _ - starting with a letter or digit." })
+  @Length(1, 63)
+  @Matches(TENANT_NAME_PATTERN, { message: "name must be 1–63 of a-z 0-9 . _ - starting with a letter or digit" })
+  name!: string;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  maxConcurrentJobs?: number | null;
+
+  @Field(() => Float, { nullable: true })
+  @IsOptional()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  maxDatasetBytes?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  mutationsPerMinute?: number | null;
+
+  @Field(() => String, { nullable: true, description: "Name of the first TENANT_ADMIN key (default \"admin\")." })
+  @IsOptional()
+  @Length(1, 100)
+  adminKeyName?: string | null;
+}
+
+@ObjectType("CreateTenantSuccess")
+export class CreateTenantSuccess {
+  @Field(() => Tenant)
+  tenant!: Tenant;
+  @Field(() => ApiKey, { description: "The tenant's first key, role TENANT_ADMIN." })
+  apiKey!: ApiKey;
+  @Field(() => String, { description: "The full key. Shown once: only its hash is stored." })
+  secret!: string;
+
+  constructor(init?: { tenant: Tenant; apiKey: ApiKey; secret: string }) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+export const CreateTenantPayload = createUnionType({
+  name: "CreateTenantPayload",
+  types: () => [CreateTenantSuccess, ValidationError] as const,
+  resolveType: resolveAbstractType,
+});
+
+@InputType("UpdateTenantInput", { description: "Platform admin: change a tenant's quotas (omitted fields stay)." })
+export class UpdateTenantInput {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  maxConcurrentJobs?: number | null;
+
+  @Field(() => Float, { nullable: true })
+  @IsOptional()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  maxDatasetBytes?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  mutationsPerMinute?: number | null;
+}
+
+@ObjectType("UpdateTenantSuccess")
+export class UpdateTenantSuccess {
+  @Field(() => Tenant)
+  tenant!: Tenant;
+  constructor(init?: { tenant: Tenant }) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+export const UpdateTenantPayload = createUnionType({
+  name: "UpdateTenantPayload",
+  types: () => [UpdateTenantSuccess, ValidationError, NotFoundError] as const,
+  resolveType: resolveAbstractType,
+});

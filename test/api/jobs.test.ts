@@ -1,0 +1,378 @@
+/** @module test/api/jobs — startTraining, trainEvaluator, cancelJob, the jobs query, the JetStream message of a
+ *  new job, the concurrent-job quota, ingestJobEvent and the jobEvents subscription over a real WebSocket. */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { jobSubject, type JobEnvelope } from "../../src/contracts/index.ts";
+import { silentLogger } from "../../src/api/server/index.ts";
+import { ingestJobEvent } from "../../src/api/services/job-events.ts";
+import { enqueueJob } from "../../src/api/services/jobs.ts";
+import { nextWithin } from "../helpers/graphql.ts";
+import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
+import { startTestApi, type TestApi, type TestTenant } from "../helpers/server.ts";
+
+const DATA = new URL("../../../shared/data/", import.meta.url);
+const GGUF = new URL("tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf", DATA);
+const PKU = new URL("pku-saferlhf/alpaca-7b.test.head16.jsonl", DATA);
+
+const START = `mutation($input: StartTrainingInput!) { startTraining(input: $input) {
+  __typename
+  ... on StartTrainingSuccess { job { id kind status payload progress cancelRequested } }
+  ... on ValidationError { message field }
+  ... on NotFoundError { message id }
+  ... on QuotaExceeded { message quota limit retryAfter }
+} }`;
+const TRAIN_EVALUATOR = `mutation($input: TrainEvaluatorInput!) { trainEvaluator(input: $input) {
+  __typename
+  ... on TrainEvaluatorSuccess { job { id kind status payload } }
+  ... on ValidationError { message field }
+  ... on NotFoundError { message id }
+  ... on QuotaExceeded { message quota }
+} }`;
+const CANCEL = `mutation($id: ID!) { cancelJob(input: { jobId: $id }) {
+  __typename
+  ... on CancelJobSuccess { job { id status cancelRequested finishedAt } }
+  ... on JobNotCancellable { message jobId status }
+  ... on NotFoundError { message id }
+} }`;
+
+interface World {
+  tenant: TestTenant;
+  helpful: string;
+  harmless: string;
+  model: string;
+  pku: string;
+  empty: string;
+}
+
+let api: TestApi;
+let artifacts: string;
+let w: World;
+
+const uuidOf = (globalId: string) => Buffer.from(globalId, "base64").toString("utf8").split(":")[1]!;
+
+async function world(key: string): Promise<Omit<World, "tenant">> {
+  const dims: string[] = [];
+  for (const name of ["helpfulness", "harmlessness"]) {
+    const d = await api.gqlOk<any>(`mutation($n: String!) { createDimension(input: { name: $n }) { ... on CreateDimensionSuccess { dimension { id } } } }`, { n: name }, key);
+    dims.push(d.createDimension.dimension.id);
+  }
+  const m = await api.gqlOk<any>(
+    `mutation($l: String!) { registerModel(input: { name: "tiny", kind: ARM_BASE, location: $l }) { ... on RegisterModelSuccess { model { id } } ... on Error { message } } }`,
+    { l: GGUF.href },
+    key,
+  );
+  const create = async (name: string) =>
+    (
+      await api.gqlOk<any>(
+        `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { ... on CreateDatasetSuccess { dataset { id } } } }`,
+        { input: { name, format: "PKU_SAFERLHF", labels: [{ label: "better", dimensionId: dims[0] }, { label: "safer", dimensionId: dims[1] }] } },
+        key,
+      )
+    ).createDataset.dataset.id as string;
+  const pku = await create("pku");
+  const up = await api.gqlOk<any>(
+    `mutation($input: UploadDatasetInput!) { uploadDataset(input: $input) { __typename } }`,
+    { input: { datasetId: pku, contentBase64: (await readFile(PKU)).toString("base64") } },
+    key,
+  );
+  assert.equal(up.uploadDataset.__typename, "UploadDatasetSuccess");
+  return { helpful: dims[0]!, harmless: dims[1]!, model: m.registerModel.model.id, pku, empty: await create("empty") };
+}
+
+function trainingInput(over: Record<string, unknown> = {}) {
+  return {
+    adapterName: "parm-help-harm",
+    method: "PARM",
+    baseModelId: w.model,
+    dimensions: [
+      { dimensionId: w.harmless, datasetId: w.pku },
+      { dimensionId: w.helpful, datasetId: w.pku, betaR: 0.05 },
+    ],
+    r1: 4,
+    r2: 4,
+    loraAlpha: 8,
+    learningRate: 5e-4,
+    epochs: 2,
+    batchSize: 4,
+    dirichletP: 0.5,
+    seed: 7,
+    ...over,
+  };
+}
+
+async function start(input: Record<string, unknown>, key = w.tenant.key) {
+  return (await api.gqlOk<{ startTraining: Record<string, any> }>(START, { input }, key)).startTraining;
+}
+
+before(async () => {
+  artifacts = await mkdtemp(join(tmpdir(), "parm-artifacts-"));
+  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts)] });
+  const tenant = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 50 });
+  w = { tenant, ...(await world(tenant.key)) };
+});
+after(async () => {
+  await api?.stop();
+  await rm(artifacts, { recursive: true, force: true });
+});
+
+describe("startTraining", () => {
+  it("creates a QUEUED TRAIN job and publishes its envelope on jobs.train.<tenant> with the job id", async () => {
+    const payload = await start(trainingInput());
+    assert.equal(payload.__typename, "StartTrainingSuccess", JSON.stringify(payload));
+    const job = payload.job;
+    assert.equal(job.kind, "TRAIN");
+    assert.equal(job.status, "QUEUED");
+    assert.equal(job.progress, 0);
+    // α order = tenant dimension positions (helpfulness was created first), whatever the input order.
+    assert.deepEqual(job.payload.dimensions.map((d: any) => d.name), ["helpfulness", "harmlessness"]);
+    assert.deepEqual(job.payload.dimensions.map((d: any) => d.betaR), [0.05, 0.01]);
+    assert.equal(job.payload.datasets.length, 1);
+    assert.deepEqual(job.payload.datasets[0].dimensionMap, { better: uuidOf(w.helpful), safer: uuidOf(w.harmless) });
+    assert.equal(job.payload.baseModel.id, uuidOf(w.model));
+    assert.deepEqual(job.payload.targets, ["q_proj", "k_proj", "v_proj"]);
+    const snapshot = job.payload.datasets[0].snapshot;
+    assert.equal(snapshot.recordCount, 16);
+    assert.ok(snapshot.location.startsWith("file://"), snapshot.location);
+    assert.equal((await readFile(new URL(snapshot.location))).toString("utf8").trimEnd().split("\n").length, 16);
+
+    const deliveries = await api.bus.pullJobs("train", { max: 5, expiresMs: 1000 });
+    const delivery = deliveries.find((d) => d.envelope.jobId === uuidOf(job.id));
+    assert.ok(delivery, "the job message is on the stream");
+    assert.ok(delivery.subject.endsWith(jobSubject("train", w.tenant.uuid)), delivery.subject);
+    assert.equal(delivery.envelope.kind, "train");
+    assert.equal(delivery.envelope.tenantId, w.tenant.uuid);
+    assert.deepEqual(delivery.envelope.payload, job.payload);
+    // Message id = job id: publishing the same job again is a duplicate.
+    const again = await api.bus.publishJob(delivery.envelope);
+    assert.equal(again.duplicate, true);
+    for (const d of deliveries) await d.ack();
+  });
+
+  it("returns a typed error naming the problem", async () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ r1: 0 }, "ValidationError", "input.r1"],
+      [{ learningRate: -1 }, "ValidationError", "input.learningRate"],
+      [{ dirichletP: 0 }, "ValidationError", "input.dirichletP"],
+      [{ maxPromptLength: 2048, maxLength: 1024 }, "ValidationError", "input.maxPromptLength"],
+      [{ adapterName: "  " }, "ValidationError", "input.adapterName"],
+      [{ dimensions: [] }, "ValidationError", "input.dimensions"],
+      [{ dimensions: [{ dimensionId: w.helpful, datasetId: w.pku }, { dimensionId: w.helpful, datasetId: w.pku }] }, "ValidationError", "input.dimensions[1].dimensionId"],
+      [{ dimensions: [{ dimensionId: w.helpful, datasetId: w.empty }] }, "ValidationError", "input.dimensions[0].datasetId"],
+      [{ dimensions: [{ dimensionId: w.helpful, datasetId: w.pku, betaR: 0 }] }, "ValidationError", "input.dimensions[0].betaR"],
+      [{ baseModelId: w.pku }, "ValidationError", "input.baseModelId"],
+    ];
+    for (const [over, type, field] of cases) {
+      const payload = await start(trainingInput(over));
+      assert.equal(payload.__typename, type, `${JSON.stringify(over)} → ${JSON.stringify(payload)}`);
+      assert.equal(payload.field, field, JSON.stringify(over));
+    }
+    const missingModel = Buffer.from("Model:00000000-0000-4000-8000-000000000000").toString("base64");
+    const notFound = await start(trainingInput({ baseModelId: missingModel }));
+    assert.equal(notFound.__typename, "NotFoundError");
+    assert.equal(notFound.id, missingModel);
+    const missingDimension = Buffer.from("PreferenceDimension:00000000-0000-4000-8000-000000000000").toString("base64");
+    const noDim = await start(trainingInput({ dimensions: [{ dimensionId: missingDimension, datasetId: w.pku }] }));
+    assert.equal(noDim.__typename, "NotFoundError");
+  });
+
+  it("refuses a dataset that has no label for the dimension", async () => {
+    const d = await api.gqlOk<any>(`mutation { createDimension(input: { name: "humor" }) { ... on CreateDimensionSuccess { dimension { id } } } }`, {}, w.tenant.key);
+    const payload = await start(trainingInput({ dimensions: [{ dimensionId: d.createDimension.dimension.id, datasetId: w.pku }] }));
+    assert.equal(payload.__typename, "ValidationError");
+    assert.match(payload.message, /no label mapped to dimension humor/);
+  });
+});
+
+describe("trainEvaluator", () => {
+  it("queues a TRAIN_EVALUATOR job with the label of the dimension, and names bad fields", async () => {
+    const ok = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "safe-rm", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku } }, w.tenant.key)).trainEvaluator;
+    assert.equal(ok.__typename, "TrainEvaluatorSuccess", JSON.stringify(ok));
+    assert.equal(ok.job.kind, "TRAIN_EVALUATOR");
+    assert.equal(ok.job.payload.labelName, "safer");
+    const deliveries = await api.bus.pullJobs("train-evaluator", { max: 5, expiresMs: 1000 });
+    assert.ok(deliveries.some((d) => d.envelope.jobId === uuidOf(ok.job.id)));
+    for (const d of deliveries) await d.ack();
+
+    const empty = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm2", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.empty } }, w.tenant.key)).trainEvaluator;
+    assert.equal(empty.__typename, "ValidationError");
+    assert.equal(empty.field, "input.datasetId");
+    const taken = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "tiny", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku } }, w.tenant.key)).trainEvaluator;
+    assert.equal(taken.__typename, "ValidationError");
+    assert.equal(taken.field, "input.evaluatorName");
+    const badEpochs = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm3", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku, epochs: 0 } }, w.tenant.key)).trainEvaluator;
+    assert.equal(badEpochs.field, "input.epochs");
+    const missingDataset = Buffer.from("Dataset:00000000-0000-4000-8000-000000000000").toString("base64");
+    const notFound = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm4", dimensionId: w.harmless, baseModelId: w.model, datasetId: missingDataset } }, w.tenant.key)).trainEvaluator;
+    assert.equal(notFound.__typename, "NotFoundError");
+    assert.equal(notFound.id, missingDataset);
+
+    const active = await api.db.system.job.count({ where: { tenantId: w.tenant.uuid, status: { in: ["QUEUED", "RUNNING"] } } });
+    await api.db.system.tenant.update({ where: { id: w.tenant.uuid }, data: { maxConcurrentJobs: active } });
+    try {
+      const quota = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm5", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku } }, w.tenant.key)).trainEvaluator;
+      assert.equal(quota.__typename, "QuotaExceeded");
+      assert.equal(quota.quota, "maxConcurrentJobs");
+    } finally {
+      await api.db.system.tenant.update({ where: { id: w.tenant.uuid }, data: { maxConcurrentJobs: 50 } });
+    }
+  });
+});
+
+describe("cancelJob and the concurrent-job quota", () => {
+  it("enforces maxConcurrentJobs; cancelling a QUEUED job frees the slot; finished jobs are not cancellable", async () => {
+    const small = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 1 });
+    const saved = w;
+    w = { tenant: small, ...(await world(small.key)) };
+    try {
+      const first = await start(trainingInput());
+      assert.equal(first.__typename, "StartTrainingSuccess");
+      const second = await start(trainingInput());
+      assert.equal(second.__typename, "QuotaExceeded");
+      assert.equal(second.quota, "maxConcurrentJobs");
+      assert.equal(second.limit, 1);
+      assert.equal(second.retryAfter, 30);
+
+      const cancelled = (await api.gqlOk<any>(CANCEL, { id: first.job.id }, small.key)).cancelJob;
+      assert.equal(cancelled.__typename, "CancelJobSuccess");
+      assert.equal(cancelled.job.status, "CANCELLED");
+      assert.equal(cancelled.job.cancelRequested, true);
+      assert.ok(cancelled.job.finishedAt);
+      const events = await api.bus.readEvents(uuidOf(first.job.id));
+      assert.deepEqual(events.map((e) => [e.event.type, (e.event as { code?: string }).code]), [["failed", "CANCELLED"]]);
+
+      const again = (await api.gqlOk<any>(CANCEL, { id: first.job.id }, small.key)).cancelJob;
+      assert.equal(again.__typename, "JobNotCancellable");
+      assert.equal(again.status, "CANCELLED");
+      assert.equal(again.jobId, first.job.id);
+
+      const third = await start(trainingInput());
+      assert.equal(third.__typename, "StartTrainingSuccess");
+      await ingestJobEvent(api.db, api.server.pubSub, uuidOf(third.job.id), 1, { type: "started", runnerId: "r1", attempt: 1, device: "cpu", resumedFromStep: 0 });
+      const running = (await api.gqlOk<any>(CANCEL, { id: third.job.id }, small.key)).cancelJob;
+      assert.equal(running.__typename, "CancelJobSuccess");
+      assert.equal(running.job.status, "RUNNING");
+      assert.equal(running.job.cancelRequested, true);
+
+      const missing = Buffer.from("Job:00000000-0000-4000-8000-000000000000").toString("base64");
+      const notFound = (await api.gqlOk<any>(CANCEL, { id: missing }, small.key)).cancelJob;
+      assert.equal(notFound.__typename, "NotFoundError");
+      const badId = (await api.gqlOk<any>(CANCEL, { id: "x" }, small.key)).cancelJob;
+      assert.equal(badId.__typename, "ValidationError");
+    } finally {
+      w = saved;
+    }
+  });
+
+  it("keeps the job QUEUED (for the reconciler) when publishing fails", async () => {
+    const failingBus = { publishJob: async (_: JobEnvelope) => Promise.reject(new Error("nats down")) };
+    const deps = { tenantId: w.tenant.uuid, db: api.db.forTenant(w.tenant.uuid), bus: failingBus, log: silentLogger };
+    const existing = (await api.db.system.job.findFirst({ where: { tenantId: w.tenant.uuid, kind: "TRAIN" } }))!;
+    const countBefore = await api.db.system.job.count({ where: { tenantId: w.tenant.uuid } });
+    const result = await enqueueJob(deps, "train", existing.payload as never);
+    assert.equal(result.published, false);
+    assert.equal(await api.db.system.job.count({ where: { tenantId: w.tenant.uuid } }), countBefore + 1);
+    const stored = await api.db.system.job.findUnique({ where: { id: result.job.id } });
+    assert.equal(stored?.status, "QUEUED");
+  });
+});
+
+describe("jobs query", () => {
+  it("filters by kind and status", async () => {
+    const trains = await api.gqlOk<any>(`{ jobs(first: 100, kind: TRAIN) { edges { node { kind status } } } }`, {}, w.tenant.key);
+    assert.ok(trains.jobs.edges.length >= 2);
+    assert.ok(trains.jobs.edges.every((e: any) => e.node.kind === "TRAIN"));
+    const evaluators = await api.gqlOk<any>(`{ jobs(first: 100, kind: TRAIN_EVALUATOR, status: QUEUED) { edges { node { kind status } } } }`, {}, w.tenant.key);
+    assert.equal(evaluators.jobs.edges.length, 1);
+    const succeeded = await api.gqlOk<any>(`{ jobs(first: 100, status: SUCCEEDED) { edges { node { id } } } }`, {}, w.tenant.key);
+    assert.equal(succeeded.jobs.edges.length, 0);
+  });
+});
+
+describe("ingestJobEvent and jobEvents", () => {
+  it("replays stored events to a late subscriber, then live ones, skips duplicates, and completes at the end", async () => {
+    const started = await start(trainingInput({ adapterName: "streamed" }));
+    const jobId = uuidOf(started.job.id);
+    const first = await ingestJobEvent(api.db, api.server.pubSub, jobId, 10, { type: "started", runnerId: "runner-a", attempt: 1, device: "cpu", resumedFromStep: 0 });
+    assert.equal(first.ingested, true);
+    assert.equal(first.status, "RUNNING");
+
+    const { iterator } = await api.subscribe<any>(
+      `subscription($id: ID!) { jobEvents(jobId: $id) { jobId seq type payload } }`,
+      { id: started.job.id },
+      w.tenant.key,
+    );
+    const replayed = await nextWithin(iterator, 5000, "replayed started event");
+    assert.equal(replayed.value.data.jobEvents.type, "started");
+    assert.equal(replayed.value.data.jobEvents.seq, 10);
+    assert.equal(replayed.value.data.jobEvents.jobId, started.job.id);
+
+    const progress = { type: "progress", step: 5, totalSteps: 10, percent: 50, etaSeconds: 3, lossPerObjective: [0.7, 0.6], tokensPerSecond: 100 };
+    assert.equal((await ingestJobEvent(api.db, api.server.pubSub, jobId, 11, progress)).ingested, true);
+    const live = await nextWithin(iterator, 5000, "live progress event");
+    assert.equal(live.value.data.jobEvents.seq, 11);
+    assert.equal(live.value.data.jobEvents.payload.percent, 50);
+
+    const duplicate = await ingestJobEvent(api.db, api.server.pubSub, jobId, 11, progress);
+    assert.equal(duplicate.ingested, false);
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 12, { type: "artifact", kind: "adapter", key: "adapters/streamed.bin", sha256: "a".repeat(64), sizeBytes: 1000 });
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 13, {
+      type: "completed",
+      durationSeconds: 12.5,
+      metrics: { "loss.helpfulness": 0.4 },
+      artifactKey: "adapters/streamed.bin",
+    });
+    const artifact = await nextWithin(iterator, 5000, "artifact event");
+    assert.equal(artifact.value.data.jobEvents.seq, 12, "the duplicate seq 11 was not delivered again");
+    const completed = await nextWithin(iterator, 5000, "completed event");
+    assert.equal(completed.value.data.jobEvents.type, "completed");
+    const end = await nextWithin(iterator, 5000, "end of subscription");
+    assert.equal(end.done, true);
+
+    const job = await api.db.system.job.findUnique({ where: { id: jobId } });
+    assert.equal(job?.status, "SUCCEEDED");
+    assert.equal(job?.progress, 100);
+    assert.equal(job?.lastEventSeq, 13n);
+    assert.equal(await api.db.system.jobEvent.count({ where: { jobId } }), 4);
+    // A late progress event does not revive the finished job.
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 14, { ...progress, percent: 10 });
+    assert.equal((await api.db.system.job.findUnique({ where: { id: jobId } }))?.progress, 100);
+
+    const adapters = await api.gqlOk<any>(
+      `{ adapters(first: 10) { edges { node { id name method r1 r2 loraAlpha dimensionNames dimensionIds artifactDigest jobId baseModel { id } } } } }`,
+      {},
+      w.tenant.key,
+    );
+    const adapter = adapters.adapters.edges.map((e: any) => e.node).find((a: any) => a.name === "streamed");
+    assert.ok(adapter);
+    assert.equal(adapter.method, "PARM");
+    assert.deepEqual(adapter.dimensionNames, ["helpfulness", "harmlessness"]);
+    assert.deepEqual(adapter.dimensionIds, [w.helpful, w.harmless]);
+    assert.equal(adapter.artifactDigest, "a".repeat(64));
+    assert.equal(adapter.jobId, started.job.id);
+    assert.equal(adapter.baseModel.id, w.model);
+
+    const stored = await api.gqlOk<any>(`query($id: ID!) { node(id: $id) { ... on Job { status events(afterSeq: 11) { seq type } } } }`, { id: started.job.id }, w.tenant.key);
+    assert.deepEqual(stored.node.events.map((e: any) => e.seq), [12, 13, 14]);
+  });
+
+  it("a subscriber to a finished job gets the stored events and completes; malformed events are refused", async () => {
+    const jobs = await api.gqlOk<any>(`{ jobs(first: 100, status: SUCCEEDED) { edges { node { id } } } }`, {}, w.tenant.key);
+    const id = jobs.jobs.edges[0].node.id;
+    const { iterator } = await api.subscribe<any>(`subscription($id: ID!) { jobEvents(jobId: $id) { seq } }`, { id }, w.tenant.key);
+    const seqs: number[] = [];
+    for (;;) {
+      const next = await nextWithin(iterator, 5000, "replay");
+      if (next.done) break;
+      seqs.push(next.value.data.jobEvents.seq);
+    }
+    assert.deepEqual(seqs, [10, 11, 12, 13, 14]);
+    await assert.rejects(ingestJobEvent(api.db, api.server.pubSub, uuidOf(id), 99, { type: "progress", percent: 500 }), /JobEvent is invalid/);
+    await assert.rejects(
+      ingestJobEvent(api.db, api.server.pubSub, "00000000-0000-4000-8000-000000000000", 1, { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 }),
+      /was not found/,
+    );
+  });
+});
