@@ -1,8 +1,9 @@
 /**
  * @module engine/decode
  * Decoding: guided combination of base and ARM log-probs (PARM / GenARM) shaped as LogitsProcessors, next-token
- * choice (greedy, temperature, top-k, top-p, seeded), and stop criteria (EOS, stop strings, max new tokens).
- * Pure functions and small stateful helpers; no I/O.
+ * choice (greedy, temperature, top-k, top-p, seeded), stop criteria (EOS, stop strings, max new tokens), the shared
+ * vocabulary rule, KV caches with prefill/step graphs in shape buckets, and guided α-batched generation
+ * (`createGenerator`). No I/O besides onnxruntime sessions.
  */
 export {
   GuidanceInputError,
@@ -47,3 +48,33 @@ export {
   type StopCriteriaOptions,
   type StopStep,
 } from "./stop.ts";
+export { VocabularyMismatchError, type VocabularyErrorCode, type VocabularyHolder, type VocabularyIdentity, assertSharedVocabulary, vocabularyIdentity } from "./vocabulary.ts";
+export { KvCache, KvCacheError, type KvCacheErrorCode, bucketLength } from "./kv-cache.ts";
+export {
+  CachedDecoder,
+  type CachedDecoderOptions,
+  type DecodeAdapter,
+  type DecoderLogits,
+  DecoderInputError,
+  type DecoderInputErrorCode,
+  adapterTensorFeeds,
+} from "./decode-graph.ts";
+export {
+  createGenerator,
+  GenerateRequestError,
+  type GenerateErrorCode,
+  type DecodeModel,
+  type FinishReason,
+  type GenArmGuides,
+  type GenerateOutput,
+  type GenerateRequest,
+  type GenerateResult,
+  type GenerateTimings,
+  type Generator,
+  type GeneratorOptions,
+  type GuidanceMode,
+  type ParmArm,
+  type TokenCallback,
+  type TokenEvent,
+} from "./generate.ts";
+export { decodeAdapterFromFile } from "./generate-adapter.ts";
