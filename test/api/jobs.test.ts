@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { jobSubject, type JobEnvelope } from "../../src/contracts/index.ts";
 import { silentLogger } from "../../src/api/server/index.ts";
-import { ingestJobEvent } from "../../src/api/services/job-events.ts";
+import { ingestJobEvent, startJobEventIngest } from "../../src/api/services/job-events.ts";
 import { enqueueJob } from "../../src/api/services/jobs.ts";
 import { nextWithin } from "../helpers/graphql.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
@@ -374,5 +374,31 @@ describe("ingestJobEvent and jobEvents", () => {
       ingestJobEvent(api.db, api.server.pubSub, "00000000-0000-4000-8000-000000000000", 1, { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 }),
       /was not found/,
     );
+  });
+});
+
+describe("startJobEventIngest", () => {
+  it("ingests events published on the bus (resuming after the last ingested seq) and skips unknown jobs", async () => {
+    const started = await start(trainingInput({ adapterName: "from-bus" }));
+    const jobId = uuidOf(started.job.id);
+    const warnings: string[] = [];
+    const subscription = await startJobEventIngest({ db: api.db, bus: api.bus, pubSub: api.server.pubSub, log: { warn: (m) => warnings.push(m) } });
+    try {
+      await api.bus.publishEvent("00000000-0000-4000-8000-00000000beef", { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 });
+      const { seq } = await api.bus.publishEvent(jobId, { type: "started", runnerId: "runner-bus", attempt: 2, device: "cpu", resumedFromStep: 0 });
+      const deadline = Date.now() + 5000;
+      let job = await api.db.system.job.findUnique({ where: { id: jobId } });
+      while (job?.status !== "RUNNING" && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        job = await api.db.system.job.findUnique({ where: { id: jobId } });
+      }
+      assert.equal(job?.status, "RUNNING");
+      assert.equal(job?.runnerId, "runner-bus");
+      assert.equal(job?.attempts, 2);
+      assert.equal(job?.lastEventSeq, BigInt(seq));
+      assert.ok(warnings.includes("job event not ingested"), "the unknown job's event was skipped with a warning");
+    } finally {
+      await subscription.stop();
+    }
   });
 });

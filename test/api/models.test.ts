@@ -115,6 +115,8 @@ describe("registerModel", () => {
     const badUpload = await register({ name: "m5", kind: "BASE", upload: { fileName: "x.gguf", contentBase64: Buffer.from("GGUF").toString("base64") } });
     assert.equal(badUpload.__typename, "ModelFileInvalid");
     assert.equal(badUpload.problem, "CORRUPT_HEADER");
+    assert.equal(badUpload.location, "upload:x.gguf");
+    assert.doesNotMatch(badUpload.message, /parm-model-upload-/);
   });
 
   it("rejects both or neither of location and upload, a path-like upload name and a taken name", async () => {

@@ -227,6 +227,21 @@ describe("no access", () => {
     }
   });
 
+  it("the platform admin may read any tenant's objects through node(id:), nested fields included", async () => {
+    const q = `query($e: ID!, $j: ID!, $a: ID!, $g: ID!) {
+      e: node(id: $e) { ... on Evaluation { id points { index } job { id } } }
+      j: node(id: $j) { ... on Job { id events { seq } } }
+      a: node(id: $a) { ... on Adapter { id baseModel { id } } }
+      g: node(id: $g) { ... on Generation { id job { id } } } }`;
+    const res = await api.gql<any>(q, { e: a.evaluation, j: a.trainJob, a: a.adapter, g: a.generation }, api.adminKey);
+    assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+    assert.equal(res.data.e.id, a.evaluation);
+    assert.ok(res.data.e.job.id);
+    assert.equal(res.data.a.baseModel.id, a.model);
+    assert.equal(res.data.g.job.id, a.generationJob);
+    assert.deepEqual(res.data.j.events, []);
+  });
+
   it("a WebSocket without a key is closed with 4401 before any subscription", async () => {
     const socket = api.socket({});
     const closed = await socket.closed;

@@ -5,7 +5,7 @@ import { Adapter, AdapterConnection } from "../../schema/adapter/index.ts";
 import { ConnectionArgs, paginate, toGlobalId, type ConnectionResult } from "../../schema/common/index.ts";
 import { Model } from "../../schema/model/index.ts";
 import type { ApiContext } from "../context.ts";
-import { serviceDeps } from "../services/context.ts";
+import { readDb, serviceDeps } from "../services/context.ts";
 import type { AdapterRow } from "../services/generations.ts";
 import type { ModelRow } from "../services/models.ts";
 import { tenantScopedNode } from "./node-registry.ts";
@@ -36,7 +36,7 @@ export class AdapterResolver {
 
   @FieldResolver(() => Model, { nullable: true, description: "The ARM backbone." })
   async baseModel(@Root() row: AdapterRow, @Ctx() ctx: ApiContext): Promise<ModelRow | null> {
-    return (await serviceDeps(ctx).db.model.findFirst({ where: { id: row.baseModelId } })) as ModelRow | null;
+    return (await readDb(ctx).model.findFirst({ where: { id: row.baseModelId } })) as ModelRow | null;
   }
 
   @Query(() => AdapterConnection, { description: "The tenant's trained adapters, newest first." })

@@ -14,7 +14,7 @@ import {
 import { Job } from "../../schema/job/index.ts";
 import type { ApiContext } from "../context.ts";
 import { Topics } from "../pubsub/index.ts";
-import { serviceDeps } from "../services/context.ts";
+import { readDb, serviceDeps } from "../services/context.ts";
 import { startEvaluation, type EvaluationRow } from "../services/generations.ts";
 import type { EvaluationTopicMessage, ParetoPointRow } from "../services/job-events.ts";
 import { isTerminal, type JobRow } from "../services/jobs.ts";
@@ -58,12 +58,12 @@ export class EvaluationResolver {
 
   @FieldResolver(() => [ParetoPoint], { description: "Points evaluated so far, by grid index." })
   async points(@Root() row: EvaluationRow, @Ctx() ctx: ApiContext): Promise<ParetoPointRow[]> {
-    return (await serviceDeps(ctx).db.paretoPoint.findMany({ where: { evaluationId: row.id }, orderBy: { index: "asc" } })) as ParetoPointRow[];
+    return (await readDb(ctx).paretoPoint.findMany({ where: { evaluationId: row.id }, orderBy: { index: "asc" } })) as ParetoPointRow[];
   }
 
   @FieldResolver(() => Job, { nullable: true })
   async job(@Root() row: EvaluationRow, @Ctx() ctx: ApiContext): Promise<JobRow | null> {
-    return (await serviceDeps(ctx).db.job.findFirst({ where: { id: row.jobId } })) as JobRow | null;
+    return (await readDb(ctx).job.findFirst({ where: { id: row.jobId } })) as JobRow | null;
   }
 
   @Query(() => EvaluationConnection, { description: "The tenant's evaluations, newest first." })

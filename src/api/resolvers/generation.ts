@@ -16,7 +16,7 @@ import {
 import { Job } from "../../schema/job/index.ts";
 import type { ApiContext } from "../context.ts";
 import { Topics } from "../pubsub/index.ts";
-import { serviceDeps } from "../services/context.ts";
+import { readDb, serviceDeps } from "../services/context.ts";
 import { generate, type GenerationRow } from "../services/generations.ts";
 import type { GenerationTokenMessage, GenerationTopicMessage } from "../services/job-events.ts";
 import { isTerminal, type JobRow } from "../services/jobs.ts";
@@ -70,7 +70,7 @@ export class GenerationResolver {
 
   @FieldResolver(() => Job, { nullable: true })
   async job(@Root() row: GenerationRow, @Ctx() ctx: ApiContext): Promise<JobRow | null> {
-    return (await serviceDeps(ctx).db.job.findFirst({ where: { id: row.jobId } })) as JobRow | null;
+    return (await readDb(ctx).job.findFirst({ where: { id: row.jobId } })) as JobRow | null;
   }
 
   @Query(() => GenerationConnection, { description: "The tenant's generations, newest first." })

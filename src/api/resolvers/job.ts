@@ -16,7 +16,7 @@ import {
 import { requireTenant, type ApiContext } from "../context.ts";
 import { BadUserInputError } from "../errors/index.ts";
 import { Topics } from "../pubsub/index.ts";
-import { serviceDeps } from "../services/context.ts";
+import { readDb, serviceDeps } from "../services/context.ts";
 import type { JobEventRow, JobTopicMessage } from "../services/job-events.ts";
 import { cancelJob, isTerminal, type JobRow } from "../services/jobs.ts";
 import { toPayloadError } from "../services/payload-errors.ts";
@@ -82,7 +82,7 @@ export class JobResolver {
   async events(@Root() row: JobRow, @Args(() => JobEventsArgs) args: JobEventsArgs, @Ctx() ctx: ApiContext): Promise<JobEventRow[]> {
     const take = Math.min(Math.max(args.first ?? 100, 0), 1000);
     const after = BigInt(Math.max(0, Math.floor(args.afterSeq ?? 0)));
-    return (await serviceDeps(ctx).db.jobEvent.findMany({
+    return (await readDb(ctx).jobEvent.findMany({
       where: { jobId: row.id, seq: { gt: after } },
       orderBy: { seq: "asc" },
       take,

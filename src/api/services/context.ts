@@ -1,7 +1,8 @@
 /** @module api/services/context
  *  Builds the services' dependencies from a GraphQL (or HTTP route) context, and declares the long-lived
  *  services this module adds to `ApiServices` (built once per server by `domainServiceFactory`). */
-import { requireTenant, type ApiContext, type ServiceFactory } from "../context.ts";
+import { requireAuthenticated, requireTenant, type ApiContext, type ServiceFactory } from "../context.ts";
+import type { TenantDb } from "../db/index.ts";
 import type { ModelFileStore, SnapshotWriter, TenantServiceDeps } from "./deps.ts";
 import { join, resolve } from "node:path";
 import { createLocalModelFileStore, createLocalSnapshotWriter } from "./model-store.ts";
@@ -28,6 +29,15 @@ export function serviceDeps(ctx: ApiContext): TenantServiceDeps {
     modelFiles: ctx.services.modelFiles,
     snapshots: ctx.services.datasetSnapshots,
   };
+}
+
+/**
+ * The client for field resolvers of rows the caller already holds: the tenant's scoped client, or for the
+ * platform admin (who may read any node) the system client. Never used to choose which rows to list.
+ */
+export function readDb(ctx: ApiContext): TenantDb {
+  const auth = requireAuthenticated(ctx);
+  return auth.kind === "admin" ? (ctx.db.system as unknown as TenantDb) : ctx.tenantDb();
 }
 
 /** Local artifact stores under `dataDir` (models/, datasets/). */

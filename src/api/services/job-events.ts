@@ -16,8 +16,10 @@
  * It uses the system client (events arrive from runners, not from a tenant request).
  */
 import { parseJobEvent, type JobEvent, type JobStatus, type TrainEvaluatorPayload, type TrainJobPayload } from "../../contracts/index.ts";
+import type { EventSubscription, JobBus } from "../../bus/index.ts";
 import type { Database, Prisma } from "../db/index.ts";
 import { Topics, type ApiPubSub } from "../pubsub/index.ts";
+import type { Logger } from "../server/logger.ts";
 import { EntityNotFoundError, UnreachableCaseError } from "./errors.ts";
 import type { JobRow } from "./rows.ts";
 
@@ -281,4 +283,33 @@ async function recordResult(tx: SystemTx, job: JobRow, event: Extract<JobEvent, 
     default:
       throw new UnreachableCaseError(job.kind);
   }
+}
+
+/** What `startJobEventIngest` needs: the database, the bus's event subscription, the GraphQL pub/sub, a logger. */
+export interface JobEventIngestDeps {
+  db: Pick<Database, "system">;
+  bus: Pick<JobBus, "subscribeEvents">;
+  pubSub: ApiPubSub;
+  log: Pick<Logger, "warn">;
+}
+
+/**
+ * Feeds every job event from the bus into `ingestJobEvent`, resuming after the highest sequence already ingested
+ * (`max(jobs.last_event_seq)`; stream sequences grow across all jobs). Events of unknown jobs and malformed events
+ * are logged and skipped. Returns the subscription; `stop()` ends it.
+ */
+export async function startJobEventIngest(deps: JobEventIngestDeps): Promise<EventSubscription> {
+  const resume = await deps.db.system.job.aggregate({ _max: { lastEventSeq: true } });
+  const afterSeq = Number(resume._max.lastEventSeq ?? 0n);
+  return deps.bus.subscribeEvents({ afterSeq }, async (delivery) => {
+    try {
+      await ingestJobEvent(deps.db, deps.pubSub, delivery.jobId, delivery.seq, delivery.event);
+    } catch (error) {
+      deps.log.warn("job event not ingested", {
+        jobId: delivery.jobId,
+        seq: delivery.seq,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  });
 }

@@ -12,7 +12,7 @@ import type { Prisma } from "../db/index.ts";
 import { checkName } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, NameTakenError, VocabularyMismatchError } from "./errors.ts";
-import { inspectModelFile, type ModelInspection } from "./model-inspect.ts";
+import { inspectModelFile, ModelFileError, type ModelInspection } from "./model-inspect.ts";
 import { isUniqueViolation } from "./prisma-errors.ts";
 
 export type ModelKindName = "BASE" | "ARM_BASE" | "EVALUATOR";
@@ -78,6 +78,12 @@ export async function registerModel(deps: TenantServiceDeps, command: RegisterMo
       const path = join(scratch, fileName);
       await writeFile(path, upload.bytes);
       inspection = await inspectModelFile(path);
+    } catch (error) {
+      // Name the upload, not the private temporary path.
+      if (error instanceof ModelFileError) {
+        throw new ModelFileError(`upload:${fileName}`, error.problem, error.message.slice(error.message.indexOf(": ") + 2));
+      }
+      throw error;
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

@@ -1,6 +1,10 @@
 /** @module api/services/services.test — pure parts of the domain services: α checks, sampling defaults, the
  *  mapping of domain errors to GraphQL union members, report conversion, and replay-then-live streams. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseDataset } from "../../contracts/index.ts";
 import { InvalidPreferenceVector, NotFoundError, QuotaExceeded, ValidationError, toGlobalId } from "../../schema/common/index.ts";
@@ -23,6 +27,7 @@ import { ModelFileError } from "./model-inspect.ts";
 import { assertSameVocabulary, type ModelRow } from "./models.ts";
 import { reportToGraphQL, toPayloadError } from "./payload-errors.ts";
 import { replayThenLive, type LiveMessage } from "./streams.ts";
+import { createLocalModelFileStore, createLocalSnapshotWriter } from "./model-store.ts";
 
 const UUID = "11111111-2222-4333-8444-555555555555";
 
@@ -188,5 +193,38 @@ describe("replayThenLive", () => {
       items.push(n);
     }
     assert.deepEqual(items, [1, 2, 3]);
+  });
+});
+
+describe("local artifact stores", () => {
+  it("write snapshots atomically with their sha256, store model files, and refuse keys escaping the root", async () => {
+    const root = await mkdtemp(join(tmpdir(), "artifact-stores-"));
+    try {
+      const writer = createLocalSnapshotWriter(join(root, "datasets"));
+      async function* lines() {
+        yield Buffer.from('{"line":1}\n');
+        yield Buffer.from('{"line":2}\n');
+      }
+      const snapshot = await writer.putSnapshot("datasets/t/d.records.jsonl", lines());
+      const text = await readFile(new URL(snapshot.location), "utf8");
+      assert.equal(text, '{"line":1}\n{"line":2}\n');
+      assert.equal(snapshot.sha256, createHash("sha256").update(text).digest("hex"));
+      assert.equal(snapshot.sizeBytes, text.length);
+      assert.deepEqual(await readdir(join(root, "datasets", "datasets", "t")), ["d.records.jsonl"]);
+      async function* failing() {
+        yield Buffer.from("partial");
+        throw new Error("source broke");
+      }
+      await assert.rejects(writer.putSnapshot("datasets/t/e.records.jsonl", failing()), /source broke/);
+      assert.deepEqual(await readdir(join(root, "datasets", "datasets", "t")), ["d.records.jsonl"], "no partial file is left");
+      await assert.rejects(writer.putSnapshot("../escape.jsonl", lines()), /escapes/);
+
+      const models = createLocalModelFileStore(join(root, "models"));
+      const stored = await models.putModelFile("models/t/abc/m.gguf", Buffer.from("GGUF"));
+      assert.equal(await readFile(new URL(stored.location), "utf8"), "GGUF");
+      await assert.rejects(models.putModelFile("../../m.gguf", Buffer.from("x")), /escapes/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
