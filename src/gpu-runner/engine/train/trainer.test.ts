@@ -1,0 +1,201 @@
+/** @module engine/train/trainer.test
+ * The training loop on a tiny random LLaMA (V=37, d=16, 2 layers) with a character tokenizer: determinism
+ * (same seed → bit-identical adapter, resume from a mid-run checkpoint → identical final adapter, across an
+ * epoch boundary and gradient accumulation), PARM learning an α-dependent preference (two objectives that
+ * disagree), GenARM training one LoRA ARM per objective, progress/history bookkeeping, cancellation, and
+ * typed errors for bad options.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mulberry32 } from "../onnx/index.ts";
+import { randomTinyWeights, tinyConfig } from "../model/arm-graph-reference.ts";
+import type { ModelWeights } from "../model/config.ts";
+import { importAdapter } from "./adapter-file.ts";
+import { deserializeCheckpoint } from "./checkpoint.ts";
+import type { PairTokenizer, PreferencePair } from "./pairs.ts";
+import { exportTrainedArm, trainArm, TrainerError, type TrainArmOptions, type TrainProgress } from "./trainer.ts";
+
+const config = tinyConfig({ maxSeqLen: 64 });
+const weights: ModelWeights = randomTinyWeights(config, mulberry32(7));
+
+/** Letters a…z → ids 3…28, space → 29, anything else → 30. */
+const tokenizer: PairTokenizer = {
+  bosId: 1,
+  eosId: 2,
+  encode: (text) => Array.from(text, (c) => (c >= "a" && c <= "z" ? 3 + c.charCodeAt(0) - 97 : c === " " ? 29 : 30)),
+};
+const model = { config, weights, tokenizer, source: { sha256: "ab".repeat(32) } };
+
+function randomWord(random: () => number, letters: string, length: number): string {
+  return Array.from({ length }, () => letters[Math.floor(random() * letters.length)]).join("");
+}
+
+/**
+ * Pairs whose responses are "x…" (letters x/y) or "q…" (letters q/r) of equal length. Objective 0 prefers the x
+ * response, objective 1 the q response; half the pairs carry only one label (HH style), half both (PKU style).
+ */
+function conflictingPairs(n: number, seed: number): PreferencePair[] {
+  const random = mulberry32(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const prompt = randomWord(random, "abcdefgh", 2 + Math.floor(random() * 4));
+    const length = 3 + Math.floor(random() * 4);
+    const xr = randomWord(random, "xy", length);
+    const qr = randomWord(random, "qr", length);
+    const xFirst = random() < 0.5;
+    const responses: [string, string] = xFirst ? [xr, qr] : [qr, xr];
+    const x = xFirst ? 0 : 1;
+    const q = xFirst ? 1 : 0;
+    const kind = i % 4;
+    const preferred: (0 | 1 | null)[] = kind === 0 ? [x, null] : kind === 1 ? [null, q] : [x, q];
+    return { prompt, responses, preferred: preferred as (0 | 1 | null)[] };
+  });
+}
+
+const train = conflictingPairs(48, 11);
+const held = conflictingPairs(24, 12);
+
+function baseOptions(overrides: Partial<TrainArmOptions> = {}): TrainArmOptions {
+  return {
+    model,
+    objectives: [{ name: "x-lover", beta: 0.5 }, { name: "q-lover", beta: 0.5 }],
+    pairs: train,
+    r1: 2,
+    r2: 2,
+    loraAlpha: 4,
+    lr: 2e-2,
+    epochs: 1,
+    batchPairs: 4,
+    maxLength: 16,
+    maxPromptLength: 8,
+    lengthBuckets: [12, 16],
+    threads: 1,
+    seed: 5,
+    evaluateBefore: false,
+    ...overrides,
+  };
+}
+
+function sameTensors(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, x] of a) {
+    const y = b.get(name);
+    if (!y || y.length !== x.length) return false;
+    const xb = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    const yb = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
+    for (let i = 0; i < xb.length; i++) if (xb[i] !== yb[i]) return false;
+  }
+  return true;
+}
+
+describe("trainArm determinism and resume", () => {
+  test("the same seed gives a bit-identical adapter; another seed does not", async () => {
+    const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 2 });
+    const a = await trainArm(opts);
+    const b = await trainArm(opts);
+    const c = await trainArm({ ...opts, seed: 6 });
+    assert.ok(sameTensors(a.adapters[0].tensors, b.adapters[0].tensors));
+    assert.ok(!sameTensors(a.adapters[0].tensors, c.adapters[0].tensors));
+    assert.deepEqual(a.history.map((h) => h.loss), b.history.map((h) => h.loss));
+  });
+
+  test("resuming from a mid-run checkpoint (across an epoch boundary, with accumulation) reproduces the run", async () => {
+    const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5 });
+    const checkpoints = new Map<number, Uint8Array>();
+    const full = await trainArm({ ...opts, checkpointEvery: 1, onCheckpoint: (bytes, step) => void checkpoints.set(step, bytes) });
+    const total = full.metrics.steps;
+    assert.equal(checkpoints.size, total);
+    const perEpoch = total / 2;
+    for (const at of [Math.floor(perEpoch / 2), perEpoch, perEpoch + 1]) {
+      const checkpoint = deserializeCheckpoint(checkpoints.get(at)!);
+      assert.equal(checkpoint.step, at);
+      const resumed = await trainArm({ ...opts, resumeFrom: checkpoints.get(at) });
+      assert.ok(sameTensors(full.adapters[0].tensors, resumed.adapters[0].tensors), `resume from update ${at} of ${total}`);
+      assert.equal(resumed.history.length, total - at);
+      assert.deepEqual(resumed.history.map((h) => h.loss), full.history.slice(at).map((h) => h.loss));
+    }
+  });
+
+  test("a checkpoint from a different configuration is refused", async () => {
+    let bytes: Uint8Array | undefined;
+    await trainArm(baseOptions({ checkpointEvery: 2, onCheckpoint: (b) => void (bytes = b) }));
+    await assert.rejects(trainArm(baseOptions({ lr: 1e-3, resumeFrom: bytes })), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /lr/.test(e.message));
+  });
+});
+
+describe("trainArm learning", () => {
+  test("PARM learns opposite preferences selected by α (held-out accuracy at α = e_i)", async () => {
+    const result = await trainArm(baseOptions({ epochs: 6, lr: 3e-2, validationPairs: held, evaluateBefore: true, evaluationAlphas: [[0.5, 0.5]] }));
+    const before = result.metrics.heldOutBefore!;
+    const after = result.metrics.heldOutAfter!;
+    assert.ok(after.meanLoss < before.meanLoss, `held-out loss ${before.meanLoss} → ${after.meanLoss}`);
+    for (const o of after.objectives) assert.ok(o.accuracy >= 0.8, `${o.name}: accuracy ${o.accuracy} at its vertex`);
+    // At e_0 the ARM prefers x responses, so it gets objective 1 (q-lover) mostly wrong, and vice versa.
+    const [e0, e1, mid] = after.front;
+    assert.deepEqual(e0.alpha, [1, 0]);
+    assert.deepEqual(mid.alpha, [0.5, 0.5]);
+    assert.ok(e0.objectives[1].accuracy <= 0.3, `q-lover accuracy at e_0: ${e0.objectives[1].accuracy}`);
+    assert.ok(e1.objectives[0].accuracy <= 0.3, `x-lover accuracy at e_1: ${e1.objectives[0].accuracy}`);
+    const first = result.history.slice(0, 3).reduce((s, h) => s + h.loss, 0);
+    const last = result.history.slice(-3).reduce((s, h) => s + h.loss, 0);
+    assert.ok(last < first, `training loss ${first / 3} → ${last / 3}`);
+  });
+
+  test("GenARM trains one LoRA ARM per objective on that objective's pairs; files import", async () => {
+    const result = await trainArm(baseOptions({ method: "GENARM", epochs: 4, lr: 3e-2, validationPairs: held, loraRank: 3 }));
+    assert.equal(result.adapters.length, 2);
+    assert.deepEqual(result.adapters.map((a) => a.dimensions), [["x-lover"], ["q-lover"]]);
+    const labelled = [train.filter((p) => p.preferred[0] !== null).length, train.filter((p) => p.preferred[1] !== null).length];
+    const perPhase = [0, 1].map((phase) => result.history.filter((h) => h.phase === phase).length);
+    // 4 epochs of ≥ ceil(n_i / 4) micro-batches over objective i's n_i labelled pairs (more when buckets split them).
+    perPhase.forEach((updates, i) => assert.ok(updates >= 4 * Math.ceil(labelled[i] / 4) && updates <= 4 * (Math.ceil(labelled[i] / 4) + 1), `phase ${i}: ${updates} updates`));
+    for (const [i, arm] of result.adapters.entries()) {
+      assert.equal(arm.spec.mode, "lora");
+      const file = importAdapter(exportTrainedArm(arm, config), { config, baseModelDigest: model.source.sha256, dimensions: arm.dimensions });
+      assert.equal(file.metadata.method, "GENARM");
+      assert.equal(file.metadata.r1, 3);
+      assert.ok(result.metrics.heldOutAfter!.objectives[i].accuracy >= 0.75, `${arm.dimensions[0]}: ${result.metrics.heldOutAfter!.objectives[i].accuracy}`);
+    }
+  });
+});
+
+describe("trainArm bookkeeping and errors", () => {
+  test("progress reaches 100% once per update; accumulation divides the update count", async () => {
+    const seen: TrainProgress[] = [];
+    const result = await trainArm(baseOptions({ gradAccum: 3, onProgress: (p) => void seen.push(p) }));
+    const micro = result.metrics.microBatches;
+    assert.equal(result.metrics.steps, Math.ceil(micro / 3));
+    assert.equal(seen.length, result.metrics.steps);
+    assert.deepEqual(seen.map((p) => p.step), seen.map((_, i) => i + 1));
+    assert.equal(seen.at(-1)!.percent, 100);
+    assert.ok(seen.every((p) => p.tokensPerSecond > 0 && p.lossPerObjective.length === 2));
+    assert.equal(result.history.reduce((s, h) => s + h.microBatches, 0), micro);
+    assert.ok(result.history.every((h) => h.alphas.length === h.microBatches && h.alphas.every((a) => Math.abs(a[0] + a[1] - 1) < 1e-12)));
+    const file = importAdapter(exportTrainedArm(result.adapters[0], config), { config, dimensions: ["x-lover", "q-lover"] });
+    assert.equal(file.metadata.method, "PARM");
+    assert.equal(file.metadata.scale, 2);
+  });
+
+  test("an aborted signal stops the run with CANCELLED", async () => {
+    const controller = new AbortController();
+    await assert.rejects(
+      trainArm(baseOptions({ signal: controller.signal, onProgress: (p) => (p.step === 2 ? controller.abort() : undefined) })),
+      (e: unknown) => e instanceof TrainerError && e.code === "CANCELLED" && /after 2 of/.test(e.message),
+    );
+  });
+
+  test("bad options are typed errors naming the problem", async () => {
+    const cases: [Partial<TrainArmOptions>, RegExp][] = [
+      [{ objectives: [] }, /objectives/],
+      [{ objectives: [{ name: "a", beta: 0.1 }, { name: "a", beta: 0.1 }] }, /repeats/],
+      [{ objectives: [{ name: "a", beta: 0 }, { name: "b", beta: 0.1 }] }, /beta/],
+      [{ maxLength: 100 }, /context/],
+      [{ lengthBuckets: [8] }, /largest length bucket/],
+      [{ pairs: [{ prompt: "ab", responses: ["x", "q"], preferred: [0] }] }, /training pair 0.*expected 2/],
+      [{ pairs: [] }, /no training pairs/],
+      [{ batchPairs: 0 }, /batchPairs/],
+    ];
+    for (const [overrides, pattern] of cases) {
+      await assert.rejects(trainArm(baseOptions(overrides)), (e: unknown) => e instanceof TrainerError && pattern.test(e.message), String(pattern));
+    }
+  });
+});
