@@ -24,8 +24,6 @@ import {
   RUNNER_HEARTBEAT_TTL_MS,
   jobKindFromDbName,
   type JobEnvelope,
-  type RunnerHeartbeat,
-  parseRunnerHeartbeat,
 } from "../../contracts/index.ts";
 import type { Database } from "../db/index.ts";
 import type { ApiPubSub } from "../pubsub/index.ts";
@@ -34,6 +32,7 @@ import { EntityNotFoundError } from "../services/errors.ts";
 import { ingestJobEvent } from "../services/job-events.ts";
 import type { JobRow } from "../services/rows.ts";
 import { sharedNatsNames } from "./nats-names.ts";
+import { readRunnerHeartbeats, type RunnerInfo } from "./runner-registry.ts";
 
 export interface IngestDeps {
   readonly db: Pick<Database, "system">;
@@ -51,12 +50,6 @@ export interface IngestDeps {
   readonly cancelPollMs?: number;
   /** Bucket max_age of KV `runners` when this process creates it (default RUNNER_HEARTBEAT_TTL_MS). */
   readonly heartbeatTtlMs?: number;
-}
-
-export interface RunnerInfo extends RunnerHeartbeat {
-  /** Extra fields runners write beside the contract's (device name, threads per job). */
-  readonly deviceName: string | null;
-  readonly threads: number | null;
 }
 
 export interface Ingest {
@@ -197,23 +190,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     artifacts,
     async listRunners() {
       if (!runnersKv) return [];
-      const out: RunnerInfo[] = [];
-      for await (const key of await runnersKv.keys()) {
-        const entry = await runnersKv.get(key);
-        if (!entry || entry.operation !== "PUT") continue;
-        try {
-          const raw = entry.json<Record<string, unknown>>();
-          const heartbeat = parseRunnerHeartbeat(raw);
-          out.push({
-            ...heartbeat,
-            deviceName: typeof raw.deviceName === "string" ? raw.deviceName : null,
-            threads: typeof raw.threads === "number" ? raw.threads : null,
-          });
-        } catch (error) {
-          log.warn("ignoring an invalid runner heartbeat", { key, error: String(error) });
-        }
-      }
-      return out.sort((a, b) => a.runnerId.localeCompare(b.runnerId));
+      return readRunnerHeartbeats(runnersKv, (key, error) => log.warn("ignoring an invalid runner heartbeat", { key, error: String(error) }));
     },
     async stop() {
       if (stopped) return;

@@ -1,0 +1,10 @@
+/** @module gpu-runner/artifacts — the artifact store (NATS object store or in-memory) and the runner's local cache by digest. */
+export { objectStoreArtifacts, memoryArtifacts, sha256Hex, ArtifactStoreError, type ArtifactStore, type StoredArtifact } from "./store.ts";
+export {
+  createArtifactCache,
+  parseLocation,
+  ArtifactUnavailableError,
+  ArtifactDigestMismatchError,
+  type ArtifactCache,
+  type ParsedLocation,
+} from "./cache.ts";

@@ -1,0 +1,200 @@
+/**
+ * @module engine/evaluate/reward-graph
+ * Scalar reward-model graphs (the evaluators of an evaluation sweep): the LLaMA backbone (final hidden state,
+ * after the final RMSNorm) with a plain LoRA adapter (model/pblora.ts, mode "lora") and a linear score head
+ * `score.weight` [1, dim] read at one position per row — the last token of the sequence (its EOS when the
+ * response was not truncated). r(x, y) = h_last · score.weightᵀ.
+ *
+ * Train graph (forward + appended backward). Rows: B2 = 2·pairs; row p is pair p's first response, row pairs+p
+ * its second (as in model/arm-graph.ts).
+ *   inputs   input_ids      [B2, T] int64   right-padded BOS + prompt + response + EOS
+ *            last_positions [B2, 1] int64   index of each row's last real token
+ *            pair_sign      [pairs] float   +1 when the first response is preferred, −1 when the second is
+ *            pair_weight    [pairs] float   1/n for the n real pairs of the batch, 0 for padding pairs
+ *            adapter tensors (lora_A, lora_B per layer and target) and `score.weight`
+ *   outputs  loss [] = Σ_p w_p · softplus(−s_p · (r_first − r_second))   (Bradley–Terry: mean −log σ(r_w − r_l))
+ *            rewards [B2], margins [pairs] = r_first − r_second, grad.<tensor> for every trainable tensor
+ * Score graph: input_ids, last_positions → rewards [B].
+ */
+import { appendGradients, GraphBuilder, GraphShapeError, type FloatDType, type HostTensor, type Value } from "../onnx/index.ts";
+import type { LlamaConfig, ModelWeights } from "../model/config.ts";
+import { buildDecoder, declareAdapterTensors, finish, FrozenWeights, gatherPositions, type BuiltGraph, type WeightsPlacement } from "../model/llama-graph.ts";
+import { adapterTensorShapes, type LoraSpec } from "../model/pblora.ts";
+import { EngineError } from "../util/errors.ts";
+
+export const REWARD_INPUTS = {
+  inputIds: "input_ids",
+  lastPositions: "last_positions",
+  pairSign: "pair_sign",
+  pairWeight: "pair_weight",
+} as const;
+
+export const REWARD_OUTPUTS = {
+  loss: "loss",
+  rewards: "rewards",
+  margins: "margins",
+} as const;
+
+/** Name of the score head tensor, shape [1, dim]. */
+export const SCORE_HEAD = "score.weight";
+
+export type RewardBatchErrorCode = "INVALID_BATCH" | "INVALID_TENSORS";
+
+export class RewardBatchError extends EngineError<RewardBatchErrorCode> {}
+
+/** One tokenized sequence for the reward model: ids, the reward is read at the last one. */
+export interface RewardRow {
+  readonly ids: readonly number[];
+}
+
+export interface RewardPair {
+  readonly first: RewardRow;
+  readonly second: RewardRow;
+  /** +1 when `first` is preferred, −1 when `second` is. */
+  readonly sign: 1 | -1;
+}
+
+export interface RewardGraphOptions {
+  readonly seqLen: number;
+  readonly dtype: FloatDType;
+  readonly weightsAs: WeightsPlacement;
+  readonly externalDataMinBytes?: number;
+}
+
+export interface RewardTrainGraph extends BuiltGraph {
+  readonly kind: "reward-train";
+  readonly spec: LoraSpec;
+  readonly batchPairs: number;
+  readonly seqLen: number;
+  readonly dtype: FloatDType;
+  /** Trainable tensor name (adapter tensors and `score.weight`) → graph output holding its gradient. */
+  readonly gradientNames: ReadonlyMap<string, string>;
+}
+
+export interface RewardScoreGraph extends BuiltGraph {
+  readonly kind: "reward-score";
+  readonly spec: LoraSpec;
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly dtype: FloatDType;
+}
+
+/** Every trainable tensor (LoRA tensors, then the score head) and its shape. */
+export function rewardTensorShapes(config: LlamaConfig, spec: LoraSpec): Map<string, readonly number[]> {
+  const shapes = adapterTensorShapes(config, spec);
+  shapes.set(SCORE_HEAD, [1, config.dim]);
+  return shapes;
+}
+
+function checkBucket(config: LlamaConfig, rows: number, seqLen: number): void {
+  if (!Number.isInteger(rows) || rows < 1) throw new GraphShapeError(`batch must be a positive integer, got ${rows}`);
+  if (!Number.isInteger(seqLen) || seqLen < 1) throw new GraphShapeError(`seqLen must be a positive integer, got ${seqLen}`);
+  if (seqLen > config.maxSeqLen) throw new GraphShapeError(`seqLen ${seqLen} exceeds maxSeqLen ${config.maxSeqLen}`);
+}
+
+/** Appends backbone + LoRA + score head; returns rewards [rows]. */
+function rewards(b: GraphBuilder, config: LlamaConfig, frozen: FrozenWeights, spec: LoraSpec, rows: number, seqLen: number, dtype: FloatDType, values: Map<string, Value>): Value {
+  const ids = b.input(REWARD_INPUTS.inputIds, "int64", [rows, seqLen]);
+  const last = b.input(REWARD_INPUTS.lastPositions, "int64", [rows, 1]);
+  const hidden = buildDecoder(b, config, frozen, ids, { spec, values });
+  const picked = gatherPositions(b, hidden, last); // [rows, 1, dim]
+  const head = values.get(SCORE_HEAD)!;
+  if (head.dtype !== dtype) throw new GraphShapeError(`score head is ${head.dtype}, activations are ${dtype}`);
+  return b.reshape(b.matMul(picked, b.transpose(head)), [rows]);
+}
+
+function declareTrainables(b: GraphBuilder, config: LlamaConfig, spec: LoraSpec, dtype: FloatDType): Map<string, Value> {
+  const values = declareAdapterTensors(b, config, spec, dtype, { as: "inputs" });
+  values.set(SCORE_HEAD, b.input(SCORE_HEAD, dtype, [1, config.dim]));
+  return values;
+}
+
+/** Builds the Bradley–Terry train-step graph for one (batchPairs, seqLen) bucket. */
+export function buildRewardTrainGraph(config: LlamaConfig, weights: ModelWeights, spec: LoraSpec, options: RewardGraphOptions & { readonly batchPairs: number }): RewardTrainGraph {
+  const { batchPairs, seqLen, dtype } = options;
+  checkBucket(config, batchPairs, seqLen);
+  const rows = 2 * batchPairs;
+  const b = new GraphBuilder("reward-train");
+  const values = declareTrainables(b, config, spec, dtype);
+  const frozen = new FrozenWeights(b, config, weights, dtype, options.weightsAs);
+  const sign = b.input(REWARD_INPUTS.pairSign, dtype, [batchPairs]);
+  const weight = b.input(REWARD_INPUTS.pairWeight, dtype, [batchPairs]);
+  const r = rewards(b, config, frozen, spec, rows, seqLen, dtype, values);
+  b.output(r, REWARD_OUTPUTS.rewards);
+  const [first, second] = b.split(r, 0, [batchPairs, batchPairs]);
+  const margin = b.sub(first, second);
+  b.output(margin, REWARD_OUTPUTS.margins);
+  const perPair = b.stableSoftplus(b.neg(b.mul(sign, margin)));
+  const loss = b.output(b.reduceSum(b.mul(perPair, weight), [0], false), REWARD_OUTPUTS.loss);
+  const grads = appendGradients(b, loss, [...values.values()]);
+  const gradientNames = new Map<string, string>();
+  for (const [name, g] of grads) gradientNames.set(name, b.output(g, `grad.${name}`).name);
+  return { ...finish(b, frozen, options.externalDataMinBytes), kind: "reward-train", spec, batchPairs, seqLen, dtype, gradientNames };
+}
+
+/** Builds the score graph for one (batch, seqLen) bucket: rewards [batch]. */
+export function buildRewardScoreGraph(config: LlamaConfig, weights: ModelWeights, spec: LoraSpec, options: RewardGraphOptions & { readonly batch: number }): RewardScoreGraph {
+  const { batch, seqLen, dtype } = options;
+  checkBucket(config, batch, seqLen);
+  const b = new GraphBuilder("reward-score");
+  const values = declareTrainables(b, config, spec, dtype);
+  const frozen = new FrozenWeights(b, config, weights, dtype, options.weightsAs);
+  b.output(rewards(b, config, frozen, spec, batch, seqLen, dtype, values), REWARD_OUTPUTS.rewards);
+  return { ...finish(b, frozen, options.externalDataMinBytes), kind: "reward-score", spec, batch, seqLen, dtype };
+}
+
+// ------------------------------------------------------------------------------------------------ feeds
+
+function floatArray(dtype: FloatDType, values: ArrayLike<number>): Float32Array | Float64Array {
+  return dtype === "float32" ? Float32Array.from(values) : Float64Array.from(values);
+}
+
+/** input_ids and last_positions for `rows` padded to `bucketRows` (a padding row is one pad token read at 0). */
+export function packRewardRows(rows: readonly RewardRow[], bucketRows: number, seqLen: number, padId: number): Record<string, HostTensor> {
+  if (rows.length > bucketRows) throw new RewardBatchError("INVALID_BATCH", `${rows.length} rows do not fit a bucket of ${bucketRows}`);
+  const ids = new BigInt64Array(bucketRows * seqLen).fill(BigInt(padId));
+  const last = new BigInt64Array(bucketRows);
+  rows.forEach((row, r) => {
+    if (row.ids.length === 0) throw new RewardBatchError("INVALID_BATCH", `row ${r} is empty`);
+    if (row.ids.length > seqLen) throw new RewardBatchError("INVALID_BATCH", `row ${r}: ${row.ids.length} tokens exceed seqLen ${seqLen}`);
+    row.ids.forEach((id, t) => (ids[r * seqLen + t] = BigInt(id)));
+    last[r] = BigInt(row.ids.length - 1);
+  });
+  return {
+    [REWARD_INPUTS.inputIds]: { dtype: "int64", shape: [bucketRows, seqLen], data: ids },
+    [REWARD_INPUTS.lastPositions]: { dtype: "int64", shape: [bucketRows, 1], data: last },
+  };
+}
+
+/** Every feed of a train graph except trainable tensors and frozen weights. */
+export function rewardTrainBatchFeeds(graph: RewardTrainGraph, pairs: readonly RewardPair[], padId: number): Record<string, HostTensor> {
+  const { batchPairs, seqLen, dtype } = graph;
+  const n = pairs.length;
+  if (n === 0 || n > batchPairs) throw new RewardBatchError("INVALID_BATCH", `${n} pairs for a bucket of ${batchPairs}`);
+  const rows: RewardRow[] = new Array(2 * batchPairs).fill({ ids: [padId] });
+  const sign = new Array<number>(batchPairs).fill(0);
+  const weight = new Array<number>(batchPairs).fill(0);
+  pairs.forEach((p, i) => {
+    if (p.sign !== 1 && p.sign !== -1) throw new RewardBatchError("INVALID_BATCH", `pair ${i}: sign must be +1 or −1, got ${String(p.sign)}`);
+    rows[i] = p.first;
+    rows[batchPairs + i] = p.second;
+    sign[i] = p.sign;
+    weight[i] = 1 / n;
+  });
+  return {
+    ...packRewardRows(rows, 2 * batchPairs, seqLen, padId),
+    [REWARD_INPUTS.pairSign]: { dtype, shape: [batchPairs], data: floatArray(dtype, sign) },
+    [REWARD_INPUTS.pairWeight]: { dtype, shape: [batchPairs], data: floatArray(dtype, weight) },
+  };
+}
+
+/** Trainable tensors as feeds in `dtype`; throws INVALID_TENSORS naming a missing or mis-sized tensor. */
+export function rewardTensorFeeds(config: LlamaConfig, spec: LoraSpec, tensors: ReadonlyMap<string, Float32Array>, dtype: FloatDType): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  for (const [name, shape] of rewardTensorShapes(config, spec)) {
+    const data = tensors.get(name);
+    if (!data || data.length !== shape[0] * shape[1]) throw new RewardBatchError("INVALID_TENSORS", `reward tensor "${name}" is missing or not [${shape.join(",")}]`);
+    feeds[name] = { dtype, shape, data: dtype === "float32" ? data : Float64Array.from(data) };
+  }
+  return feeds;
+}

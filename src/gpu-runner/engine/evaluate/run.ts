@@ -1,0 +1,165 @@
+/**
+ * @module engine/evaluate/run
+ * The evaluation sweep (design.md §5, parm-method.md §5): for each α of a simplex grid, generate a response for
+ * every held-out prompt, score each response with every evaluator (one per dimension, α order), and take the mean
+ * reward vector r̄(α); then the Pareto front, hypervolume (with its stored reference point) and MIP
+ * (pareto/report.ts), plus the SVG plot.
+ *
+ * Generation is α-batched: `generate(prompt, alphas)` returns one response per α (the decode generator runs them
+ * as one batch). α values are processed in chunks of `alphaBatch` (default: all at once); a point is finished,
+ * scored and reported through `onPoint` when its chunk has run over every prompt, so a smaller chunk streams
+ * earlier at the price of more generator calls.
+ */
+import { buildParetoReport, renderParetoSvg, simplexGrid, type BaselinePoint, type ParetoPlotOptions, type ParetoReport, type ReportReferenceRule } from "../pareto/index.ts";
+import { checkSimplexVector } from "../pareto/grid.ts";
+import { EngineError } from "../util/errors.ts";
+import type { Evaluator } from "./evaluator.ts";
+
+export type EvaluationRunErrorCode = "INVALID_OPTIONS" | "GENERATION_FAILED" | "CANCELLED";
+
+export class EvaluationRunError extends EngineError<EvaluationRunErrorCode> {}
+
+/** Generates one response per α for one prompt (α order of the evaluators). */
+export type BatchGenerate = (prompt: string, alphas: readonly (readonly number[])[]) => Promise<readonly string[]>;
+
+export interface EvaluatedPoint {
+  readonly index: number;
+  readonly alpha: readonly number[];
+  /** Mean reward per objective over the prompts. */
+  readonly rewards: readonly number[];
+  /** Standard error of each mean (sample std / √n; 0 for a single prompt). */
+  readonly standardErrors: readonly number[];
+  /** Response per prompt. */
+  readonly responses: readonly string[];
+  /** Reward per prompt per objective ([prompt][objective]). */
+  readonly perPrompt: readonly (readonly number[])[];
+  readonly seconds: number;
+}
+
+export interface RunEvaluationOptions {
+  /** Grid step (e.g. 0.1 → 11 points for k = 2); ignored when `alphas` is given. */
+  readonly step?: number;
+  readonly alphas?: readonly (readonly number[])[];
+  readonly prompts: readonly string[];
+  readonly generate: BatchGenerate;
+  /** One per objective, in α order; their names are the report's objective names unless `objectiveNames`. */
+  readonly evaluators: readonly Evaluator[];
+  readonly objectiveNames?: readonly string[];
+  readonly baselines?: readonly BaselinePoint[];
+  readonly referencePoint?: readonly number[];
+  readonly rule?: ReportReferenceRule;
+  /** α values per generator call (default all). */
+  readonly alphaBatch?: number;
+  readonly onPoint?: (point: EvaluatedPoint, done: number, total: number) => void | Promise<void>;
+  readonly signal?: AbortSignal;
+  readonly plot?: ParetoPlotOptions;
+}
+
+export interface EvaluationResult {
+  readonly report: ParetoReport;
+  readonly svg: string;
+  readonly points: readonly EvaluatedPoint[];
+  readonly seconds: number;
+}
+
+/** Mean and standard error of each column of rows [n][k]. */
+export function meanAndStandardError(rows: readonly (readonly number[])[], k: number): { mean: number[]; se: number[] } {
+  const n = rows.length;
+  const mean = new Array<number>(k).fill(0);
+  for (const r of rows) for (let j = 0; j < k; j++) mean[j] += r[j] / n;
+  const se = mean.map((m, j) => {
+    if (n < 2) return 0;
+    let ss = 0;
+    for (const r of rows) ss += (r[j] - m) ** 2;
+    return Math.sqrt(ss / (n - 1) / n);
+  });
+  return { mean, se };
+}
+
+/** Scores texts with every evaluator: [i][objective]. */
+export async function scoreResponses(evaluators: readonly Evaluator[], prompts: readonly string[], responses: readonly string[]): Promise<number[][]> {
+  const columns: Float64Array[] = [];
+  for (const e of evaluators) {
+    const scores = await e.score(prompts, responses);
+    if (scores.length !== prompts.length) throw new EvaluationRunError("INVALID_OPTIONS", `evaluator ${e.name} returned ${scores.length} scores for ${prompts.length} responses`);
+    scores.forEach((v, i) => {
+      if (!Number.isFinite(v)) throw new EvaluationRunError("INVALID_OPTIONS", `evaluator ${e.name} scored response ${i} as ${v}`);
+    });
+    columns.push(scores);
+  }
+  return prompts.map((_, i) => columns.map((c) => c[i]));
+}
+
+function resolveAlphas(options: RunEvaluationOptions, k: number): number[][] {
+  if (options.alphas !== undefined) {
+    if (!Array.isArray(options.alphas) || options.alphas.length === 0) throw new EvaluationRunError("INVALID_OPTIONS", "alphas must list at least one preference vector");
+    options.alphas.forEach((a, i) => checkSimplexVector(a, k, `alphas[${i}]`));
+    return options.alphas.map((a) => [...a]);
+  }
+  if (options.step === undefined) throw new EvaluationRunError("INVALID_OPTIONS", "give a grid step or explicit alphas");
+  return simplexGrid(k, options.step);
+}
+
+/** Runs the sweep; see the module comment. */
+export async function runEvaluation(options: RunEvaluationOptions): Promise<EvaluationResult> {
+  const started = performance.now();
+  const { evaluators, prompts } = options;
+  if (!Array.isArray(evaluators) || evaluators.length === 0) throw new EvaluationRunError("INVALID_OPTIONS", "give one evaluator per objective (α order)");
+  const k = evaluators.length;
+  const names = options.objectiveNames ? [...options.objectiveNames] : evaluators.map((e) => e.name);
+  if (names.length !== k) throw new EvaluationRunError("INVALID_OPTIONS", `${names.length} objective names for ${k} evaluators`);
+  if (!Array.isArray(prompts) || prompts.length === 0) throw new EvaluationRunError("INVALID_OPTIONS", "give at least one prompt");
+  prompts.forEach((p, i) => {
+    if (typeof p !== "string") throw new EvaluationRunError("INVALID_OPTIONS", `prompts[${i}] is not a string`);
+  });
+  const alphas = resolveAlphas(options, k);
+  const chunkSize = options.alphaBatch ?? alphas.length;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new EvaluationRunError("INVALID_OPTIONS", `alphaBatch must be an integer ≥ 1, got ${chunkSize}`);
+
+  const points: EvaluatedPoint[] = [];
+  for (let c = 0; c < alphas.length; c += chunkSize) {
+    const chunk = alphas.slice(c, c + chunkSize);
+    const chunkStarted = performance.now();
+    const responses: string[][] = chunk.map(() => []);
+    for (const [p, prompt] of prompts.entries()) {
+      if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", `evaluation cancelled after ${points.length} of ${alphas.length} points`);
+      let texts: readonly string[];
+      try {
+        texts = await options.generate(prompt, chunk);
+      } catch (cause) {
+        throw new EvaluationRunError("GENERATION_FAILED", `generation failed for prompt ${p} at α ${JSON.stringify(chunk)}: ${(cause as Error).message}`, { cause });
+      }
+      if (!Array.isArray(texts) || texts.length !== chunk.length) {
+        throw new EvaluationRunError("GENERATION_FAILED", `generate returned ${Array.isArray(texts) ? texts.length : typeof texts} responses for ${chunk.length} preference vectors`);
+      }
+      texts.forEach((t, j) => responses[j].push(t));
+    }
+    const generatedSeconds = (performance.now() - chunkStarted) / 1000;
+    for (const [j, alpha] of chunk.entries()) {
+      const scoreStarted = performance.now();
+      const perPrompt = await scoreResponses(evaluators, prompts, responses[j]);
+      const { mean, se } = meanAndStandardError(perPrompt, k);
+      const point: EvaluatedPoint = {
+        index: c + j,
+        alpha,
+        rewards: mean,
+        standardErrors: se,
+        responses: responses[j],
+        perPrompt,
+        seconds: generatedSeconds / chunk.length + (performance.now() - scoreStarted) / 1000,
+      };
+      points.push(point);
+      await options.onPoint?.(point, points.length, alphas.length);
+    }
+  }
+  const report = buildParetoReport(
+    points.map((p) => ({ alpha: p.alpha, rewards: p.rewards })),
+    {
+      objectiveNames: names,
+      ...(options.baselines ? { baselines: options.baselines } : {}),
+      ...(options.referencePoint ? { referencePoint: options.referencePoint } : {}),
+      ...(options.rule ? { rule: options.rule } : {}),
+    },
+  );
+  return { report, svg: renderParetoSvg(report, options.plot), points, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,63 @@
+/**
+ * @module gpu-runner/handlers/evaluate — `evaluate` jobs: sweep the simplex grid (`gridStep`), generate for the
+ * first `count` prompts of the dataset split, score every response with one evaluator per dimension (an evaluator
+ * file trained on the base model, or an ONNX reward model), and stream one `point` event per α. The `completed`
+ * event holds hypervolume with its reference point, MIP and the front's point indices.
+ */
+import type { EvaluateTaskResult } from "../worker/index.ts";
+import { loadSnapshot, resolveAdapterFiles, resolveModel } from "./inputs.ts";
+import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
+
+export const evaluateHandler: JobHandler<"evaluate"> = {
+  kind: "evaluate",
+  async run(ctx: JobContext<"evaluate">) {
+    const { payload } = ctx.envelope;
+    const base = await resolveModel(ctx.cache, payload.base, "base model");
+    const armModel = await resolveModel(ctx.cache, payload.adapter.armBase, "ARM backbone");
+    const adapters = await resolveAdapterFiles(ctx.cache, payload.adapter);
+    const evaluators = [];
+    for (const [i, ref] of payload.evaluators.entries()) {
+      const file = await resolveModel(ctx.cache, ref, `evaluator for ${payload.adapter.dimensions[i]?.name ?? `dimension ${i}`}`);
+      evaluators.push({ ...file, format: ref.format });
+    }
+    const snapshot = await loadSnapshot(ctx.cache, payload.prompts.dataset);
+    const prompts = [...new Set(snapshot.records.filter((r) => r.split === payload.prompts.split).map((r) => r.prompt))].slice(0, payload.prompts.count);
+    if (prompts.length === 0) {
+      throw new JobFailureError("INVALID_PAYLOAD", `the dataset has no ${payload.prompts.split} records to take prompts from; choose another split`, false);
+    }
+    await ctx.start(0);
+    const result = (await ctx.pool.run(
+      {
+        kind: "evaluate",
+        base,
+        arm: { model: armModel, method: payload.adapter.method, adapters },
+        evaluators,
+        objectiveNames: payload.adapter.dimensions.map((d) => d.name),
+        prompts,
+        gridStep: payload.gridStep,
+        referencePoint: payload.referencePoint,
+        beta: payload.beta,
+        sampling: payload.sampling,
+        maxTokens: payload.maxTokens,
+        runtime: { provider: ctx.device.provider, threads: ctx.device.threads },
+      },
+      (message) => {
+        switch (message.type) {
+          case "point":
+            ctx.emit({ type: "point", index: message.index, alpha: message.alpha, rewards: message.rewards, promptCount: message.promptCount });
+            return;
+          case "progress":
+            ctx.emit({ type: "progress", ...message.progress, lossPerObjective: [], metrics: {} });
+            return;
+          default:
+            return;
+        }
+      },
+      ctx.signal,
+    )) as EvaluateTaskResult;
+    return {
+      metrics: { points: result.points, seconds: result.seconds, prompts: prompts.length },
+      evaluation: { hypervolume: result.hypervolume, referencePoint: result.referencePoint, mip: result.mip, frontIndices: result.frontIndices },
+    };
+  },
+};

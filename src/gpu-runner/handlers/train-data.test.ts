@@ -1,0 +1,39 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { adapterTargets, parseSnapshot, SnapshotFormatError, trainingPairs, UnknownTargetError } from "./train-data.ts";
+
+const hash = "a".repeat(64);
+const record = (line: number, split: string, preferences: Record<string, 0 | 1>) =>
+  JSON.stringify({ line, prompt: `p${line}`, response0: `a${line}`, response1: `b${line}`, preferences, pairHash: hash, split });
+
+describe("train-data", () => {
+  it("parses a snapshot and names the first bad line", () => {
+    const text = [record(1, "TRAIN", { better: 0 }), "", record(2, "VALIDATION", { better: 1 })].join("\n");
+    assert.equal(parseSnapshot(text, "ds").length, 2);
+    assert.throws(() => parseSnapshot(`${record(1, "TRAIN", {})}\n{"line":2}`, "ds"), (e: unknown) => e instanceof SnapshotFormatError && /ds: line 2: /.test(e.message));
+    assert.throws(() => parseSnapshot("not json", "ds"), /line 1 is not JSON/);
+  });
+
+  it("builds pairs in α order from each dataset's label map; splits TRAIN / VALIDATION; drops TEST and unlabelled", () => {
+    const pku = parseSnapshot(
+      [record(1, "TRAIN", { better: 1, safer: 0 }), record(2, "VALIDATION", { better: 0, safer: 1 }), record(3, "TEST", { better: 0, safer: 0 })].join("\n"),
+      "pku",
+    );
+    const hh = parseSnapshot([record(4, "TRAIN", { preferred: 1 }), record(5, "TRAIN", { other: 1 })].join("\n"), "hh");
+    const { train, validation } = trainingPairs(
+      [
+        { records: pku, dimensionMap: { safer: "d-safe", better: "d-help" } },
+        { records: hh, dimensionMap: { preferred: "d-humor" } },
+      ],
+      ["d-safe", "d-help", "d-humor"],
+    );
+    assert.deepEqual(train.map((p) => p.preferred), [[0, 1, null], [null, null, 1]]);
+    assert.deepEqual(train[0].responses, ["a1", "b1"]);
+    assert.deepEqual(validation.map((p) => p.preferred), [[1, 0, null]]);
+  });
+
+  it("maps projection names to adapter targets and rejects unknown ones", () => {
+    assert.deepEqual(adapterTargets(["q_proj", "v_proj", "q", "down_proj"]), ["q", "v", "down"]);
+    assert.throws(() => adapterTargets(["qkv"]), (e: unknown) => e instanceof UnknownTargetError && /"qkv"/.test(e.message));
+  });
+});

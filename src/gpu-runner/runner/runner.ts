@@ -1,0 +1,377 @@
+/**
+ * @module gpu-runner/runner/runner — the runner: pulls jobs of its kinds from JetStream, runs them on the engine
+ * worker pool through the JobHandler of each kind, and publishes their events.
+ *
+ * Contracts:
+ * - Setup (idempotent): the bus ensures JOBS (work queue, one durable pull consumer per kind), EVENTS and JOBS_DLQ;
+ *   the runner ensures KV `runners` (bucket max_age = heartbeat TTL), KV `job_cancels` and object store `artifacts`.
+ * - Slots: a job is pulled only while a slot is free (one pull loop per kind, each holding a slot while it pulls).
+ * - Liveness: heartbeats every TTL/3 into KV `runners` (key = runner id); every in-flight delivery gets `working()`
+ *   every ackWait/3, from the main thread, which stays free because the engine runs in worker threads.
+ * - Before running a delivery: a job whose events already hold `completed` or `failed` is acked without running
+ *   (completion is idempotent; a job cancelled while QUEUED has a `failed` CANCELLED event); a job with a key in
+ *   `job_cancels` ends CANCELLED.
+ * - Outcome: success → `completed` then ack. Cancel (a `job_cancels` key appears while it runs) → the engine stops at
+ *   its next step → `failed` CANCELLED, ack. A retryable failure before the last delivery → nak with backoff (no
+ *   event). A failure that is not retryable → `failed`, term. A retryable failure on the last delivery
+ *   (maxDeliver) → `failed` with that error, then nak, so JetStream's max-deliveries advisory lets the api copy
+ *   the job to JOBS_DLQ.
+ * - Graceful stop: stop pulling, abort in-flight jobs (the trainer stops at its next micro-batch; its last periodic
+ *   checkpoint is in the object store), nak them for immediate redelivery elsewhere, remove the heartbeat.
+ */
+import { hostname } from "node:os";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { connectJetStreamBus, type JobBus, type JobDelivery } from "../../bus/index.ts";
+import type { JobEvent, JobKind, RunnerHeartbeat } from "../../contracts/index.ts";
+import { createArtifactCache, objectStoreArtifacts, type ArtifactCache, type ArtifactStore } from "../artifacts/index.ts";
+import type { DeviceChoice } from "../device/index.ts";
+import { handlerFor, type JobContext, type RunnerLogger } from "../handlers/index.ts";
+import { createWorkerPool, type WorkerPool } from "../worker/index.ts";
+import { classifyFailure } from "./failures.ts";
+import { runnerNatsNames } from "./nats-names.ts";
+import { Semaphore } from "./semaphore.ts";
+
+export const RUNNER_VERSION = "0.1.0";
+
+export interface RunnerOptions {
+  readonly natsUrl: string;
+  readonly runnerId: string;
+  readonly slots: number;
+  readonly kinds: readonly JobKind[];
+  readonly device: DeviceChoice;
+  readonly cacheDir: string;
+  readonly namespace?: string;
+  readonly ackWaitMs?: number;
+  readonly maxDeliver?: number;
+  readonly heartbeatTtlMs?: number;
+  /** Longest wait of one pull (default 2000 ms, minimum 1000). */
+  readonly pullExpiresMs?: number;
+  readonly log?: RunnerLogger;
+  /** Worker pool seam (default: `slots` engine worker threads). */
+  readonly pool?: WorkerPool;
+}
+
+export interface RunningJobInfo {
+  readonly jobId: string;
+  readonly kind: JobKind;
+  readonly attempt: number;
+}
+
+export interface Runner {
+  readonly id: string;
+  readonly bus: JobBus;
+  readonly artifacts: ArtifactStore;
+  readonly cache: ArtifactCache;
+  running(): RunningJobInfo[];
+  /** The heartbeat as last written. */
+  heartbeat(): RunnerHeartbeat & { deviceName: string; threads: number };
+  /** Graceful stop (see the module comment). Resolves when in-flight work was handed back and connections closed. */
+  stop(): Promise<void>;
+}
+
+type StopReason = "cancel" | "shutdown";
+
+interface InFlight {
+  readonly info: RunningJobInfo;
+  readonly controller: AbortController;
+  stopReason: StopReason | null;
+}
+
+const silent: RunnerLogger = { info: () => {}, warn: () => {} };
+const TERMINAL_EVENT_TYPES = new Set<JobEvent["type"]>(["completed", "failed"]);
+
+function retryDelayMs(attempt: number): number {
+  return Math.min(30_000, 1000 * 2 ** (attempt - 1));
+}
+
+async function ensureKv(kvm: Kvm, name: string, ttlMs: number): Promise<KV> {
+  return kvm.create(name, { ttl: ttlMs, history: 1 });
+}
+
+export async function startRunner(options: RunnerOptions): Promise<Runner> {
+  const log = options.log ?? silent;
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const maxDeliver = options.maxDeliver ?? 5;
+  const heartbeatTtlMs = options.heartbeatTtlMs ?? 30_000;
+  const pullExpiresMs = Math.max(1000, options.pullExpiresMs ?? 2000);
+  const names = runnerNatsNames(options.namespace ?? "");
+
+  const bus = await connectJetStreamBus(options.natsUrl, {
+    namespace: options.namespace,
+    settings: { ackWaitMs, maxDeliver },
+    log,
+    connectionName: `parm-runner-${options.runnerId}`,
+  });
+  let nc: NatsConnection;
+  let runnersKv: KV;
+  let cancelsKv: KV;
+  let artifacts: ArtifactStore;
+  try {
+    nc = await connect({ servers: options.natsUrl, name: `parm-runner-${options.runnerId}-kv`, maxReconnectAttempts: -1 });
+    const kvm = new Kvm(nc);
+    runnersKv = await ensureKv(kvm, names.runnersBucket, heartbeatTtlMs);
+    cancelsKv = await ensureKv(kvm, names.cancelsBucket, 24 * 3600 * 1000);
+    artifacts = objectStoreArtifacts(await new Objm(nc).create(names.artifactsStore));
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  const cache = createArtifactCache(artifacts, options.cacheDir);
+  const pool = options.pool ?? createWorkerPool(options.slots);
+  const slots = new Semaphore(options.slots);
+  const inFlight = new Map<string, InFlight>();
+  const cancelled = new Set<string>();
+  let stopping = false;
+  const host = hostname() || "unknown-host";
+
+  // ---- cancellation channel: KV job_cancels, key = job id -----------------------------------------------------
+  const cancelWatch = await cancelsKv.watch();
+  const watchLoop = (async () => {
+    for await (const entry of cancelWatch) {
+      if (entry.operation !== "PUT") continue;
+      cancelled.add(entry.key);
+      const job = inFlight.get(entry.key);
+      if (job && job.stopReason === null) {
+        job.stopReason = "cancel";
+        log.info(`job ${entry.key}: cancellation requested; stopping at the next step`);
+        job.controller.abort();
+      }
+    }
+  })().catch((error: unknown) => log.warn(`cancel watch ended: ${String(error)}`));
+
+  const isCancelled = async (jobId: string): Promise<boolean> => {
+    if (cancelled.has(jobId)) return true;
+    try {
+      const entry = await cancelsKv.get(jobId);
+      return entry !== null && entry.operation === "PUT";
+    } catch {
+      return false;
+    }
+  };
+
+  // ---- heartbeats ---------------------------------------------------------------------------------------------
+  let lastHeartbeat = makeHeartbeat();
+  function makeHeartbeat(): RunnerHeartbeat & { deviceName: string; threads: number; cachedArtifacts: number } {
+    return {
+      runnerId: options.runnerId,
+      version: RUNNER_VERSION,
+      hostname: host,
+      device: options.device.provider,
+      deviceName: options.device.name,
+      threads: options.device.threads,
+      kinds: [...options.kinds],
+      totalSlots: options.slots,
+      freeSlots: Math.max(0, options.slots - inFlight.size),
+      loadedModels: pool.loadedModels(),
+      runningJobIds: [...inFlight.keys()],
+      cachedArtifacts: cache.cachedDigests.size,
+      at: new Date().toISOString(),
+    };
+  }
+  const writeHeartbeat = async () => {
+    lastHeartbeat = makeHeartbeat();
+    try {
+      await runnersKv.put(options.runnerId, JSON.stringify(lastHeartbeat));
+    } catch (error) {
+      log.warn(`heartbeat not written: ${String(error)}`);
+    }
+  };
+  await writeHeartbeat();
+  const heartbeatTimer = setInterval(() => void writeHeartbeat(), Math.max(250, Math.floor(heartbeatTtlMs / 3)));
+
+  // ---- events with retry (the connection may be re-established meanwhile) --------------------------------------
+  const publishEvent = async (jobId: string, event: JobEvent): Promise<void> => {
+    const deadline = Date.now() + Math.max(60_000, 2 * ackWaitMs);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await bus.publishEvent(jobId, event);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "BUS_TRANSPORT_FAILED" || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      }
+    }
+  };
+
+  // ---- one delivery -------------------------------------------------------------------------------------------
+  const runDelivery = async (delivery: JobDelivery): Promise<void> => {
+    const { envelope, deliveryCount } = delivery;
+    const jobId = envelope.jobId;
+    const job: InFlight = { info: { jobId, kind: envelope.kind, attempt: deliveryCount }, controller: new AbortController(), stopReason: null };
+    const keepAlive = setInterval(() => {
+      try {
+        delivery.working();
+      } catch {
+        // disconnected: JetStream redelivers if this lasts longer than ack_wait
+      }
+      // Backstop for the KV watch (which may end with a lost connection): look the key up directly.
+      if (job.stopReason === null && !cancelled.has(jobId)) {
+        void isCancelled(jobId).then((yes) => {
+          if (yes && job.stopReason === null) {
+            cancelled.add(jobId);
+            job.stopReason = "cancel";
+            job.controller.abort();
+          }
+        });
+      }
+    }, Math.max(200, Math.floor(ackWaitMs / 3)));
+    inFlight.set(jobId, job);
+    void writeHeartbeat();
+    const started = performance.now();
+    let queue: Promise<void> = Promise.resolve();
+    let emitError: unknown = null;
+    const emit = (event: JobEvent) => {
+      queue = queue.then(() => publishEvent(jobId, event)).catch((error: unknown) => {
+        emitError ??= error;
+      });
+    };
+    const flush = async () => {
+      await queue;
+      if (emitError) throw emitError;
+    };
+    try {
+      const stored = await bus.readEvents(jobId);
+      if (stored.some((d) => TERMINAL_EVENT_TYPES.has(d.event.type))) {
+        log.info(`job ${jobId}: already finished (its events hold the outcome); acknowledging without running`);
+        await delivery.ack();
+        return;
+      }
+      if (await isCancelled(jobId)) {
+        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: "cancelled before it started", retryable: false });
+        await delivery.ack();
+        return;
+      }
+      const context: JobContext = {
+        envelope,
+        attempt: deliveryCount,
+        runnerId: options.runnerId,
+        device: options.device,
+        pool,
+        artifacts,
+        cache,
+        signal: job.controller.signal,
+        log,
+        start: async (resumedFromStep) => {
+          emit({ type: "started", runnerId: options.runnerId, attempt: deliveryCount, device: options.device.provider, resumedFromStep });
+          await flush();
+        },
+        emit,
+      };
+      log.info(`job ${jobId} (${envelope.kind}) attempt ${deliveryCount}: running`);
+      const completed = await handlerFor(envelope.kind).run(context as never);
+      await flush();
+      if (job.stopReason === "cancel") throw new Error("cancelled");
+      // Another delivery of this job (after an outage longer than ack_wait) may have finished first.
+      const finishedMeanwhile = (await bus.readEvents(jobId)).some((d) => TERMINAL_EVENT_TYPES.has(d.event.type));
+      if (!finishedMeanwhile) await publishEvent(jobId, { type: "completed", durationSeconds: (performance.now() - started) / 1000, ...completed });
+      await delivery.ack();
+      log.info(`job ${jobId}: completed${finishedMeanwhile ? " (another delivery reported it first)" : ""}`);
+    } catch (error) {
+      await queue;
+      if (job.stopReason === "shutdown") {
+        log.info(`job ${jobId}: handed back for redelivery (runner stopping)`);
+        delivery.nak();
+        return;
+      }
+      if (job.stopReason === "cancel") {
+        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: "cancelled by request", retryable: false }).catch(() => undefined);
+        await delivery.ack().catch(() => undefined);
+        log.info(`job ${jobId}: cancelled`);
+        return;
+      }
+      const failure = classifyFailure(error);
+      if (failure.retryable && deliveryCount < maxDeliver) {
+        log.warn(`job ${jobId}: attempt ${deliveryCount} of ${maxDeliver} failed (${failure.code}: ${failure.reason}); retrying`);
+        delivery.nak(retryDelayMs(deliveryCount));
+        return;
+      }
+      log.warn(`job ${jobId}: failed (${failure.code}: ${failure.reason})`);
+      try {
+        await publishEvent(jobId, { type: "failed", ...failure });
+      } catch (publishError) {
+        log.warn(`job ${jobId}: could not publish its failure: ${String(publishError)}`);
+        delivery.nak(retryDelayMs(deliveryCount));
+        return;
+      }
+      if (failure.retryable) delivery.nak();
+      else delivery.term();
+    } finally {
+      clearInterval(keepAlive);
+      inFlight.delete(jobId);
+      void writeHeartbeat();
+    }
+  };
+
+  // ---- pull loops: one per kind, each holding a slot while it pulls --------------------------------------------
+  const active = new Set<Promise<void>>();
+  const pullLoop = async (kind: JobKind) => {
+    while (!stopping) {
+      const release = await slots.acquire();
+      if (stopping) {
+        release();
+        return;
+      }
+      let deliveries: JobDelivery[] = [];
+      try {
+        deliveries = await bus.pullJobs(kind, { max: 1, expiresMs: pullExpiresMs });
+      } catch (error) {
+        if (!stopping) log.warn(`pulling ${kind} jobs failed: ${String(error)}`);
+        release();
+        if (!stopping) await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (deliveries.length === 0) {
+        release();
+        continue;
+      }
+      const [delivery, ...extra] = deliveries;
+      for (const e of extra) e.nak();
+      if (stopping) {
+        delivery.nak();
+        release();
+        return;
+      }
+      const work = runDelivery(delivery)
+        .catch((error: unknown) => log.warn(`job ${delivery.envelope.jobId}: runner error ${String(error)}`))
+        .finally(() => {
+          release();
+          active.delete(work);
+        });
+      active.add(work);
+    }
+  };
+  const loops = options.kinds.map((kind) => pullLoop(kind));
+  log.info(`runner ${options.runnerId} ready: kinds ${options.kinds.join(", ")}, ${options.slots} slot(s), device ${options.device.provider} (${options.device.name})`);
+
+  let stopped: Promise<void> | null = null;
+  return {
+    id: options.runnerId,
+    bus,
+    artifacts,
+    cache,
+    running: () => [...inFlight.values()].map((j) => j.info),
+    heartbeat: () => lastHeartbeat,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        for (const job of inFlight.values()) {
+          if (job.stopReason === null) job.stopReason = "shutdown";
+          job.controller.abort();
+        }
+        await Promise.all(loops);
+        await Promise.all([...active]);
+        clearInterval(heartbeatTimer);
+        cancelWatch.stop();
+        await watchLoop;
+        await runnersKv.delete(options.runnerId).catch(() => undefined);
+        if (!options.pool) await pool.close();
+        await bus.close();
+        await nc.drain().catch(() => nc.close());
+        log.info(`runner ${options.runnerId} stopped`);
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * @module gpu-runner/worker/pool — a fixed pool of engine worker threads, one task per worker at a time. `run`
+ * resolves with the task's result or rejects with a {@link TaskFailedError} carrying the engine's error name and
+ * code; intermediate messages go to `onMessage` in order. Aborting `signal` asks the worker to stop the task (the
+ * trainer stops at its next micro-batch). A worker that crashes fails its task and is replaced.
+ */
+import { Worker } from "node:worker_threads";
+import type { EngineTask, EngineTaskResult, MainToWorker, TaskErrorInfo, TaskMessage, WorkerToMain } from "./protocol.ts";
+
+export class TaskFailedError extends Error {
+  override readonly name = "TaskFailedError";
+  readonly code = "ENGINE_TASK_FAILED" as const;
+  constructor(readonly info: TaskErrorInfo) {
+    super(info.message);
+  }
+}
+
+export class WorkerPoolClosedError extends Error {
+  override readonly name = "WorkerPoolClosedError";
+  readonly code = "WORKER_POOL_CLOSED" as const;
+  constructor() {
+    super("the engine worker pool is closed");
+  }
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  models: readonly string[];
+}
+
+interface Running {
+  resolve(result: EngineTaskResult): void;
+  reject(error: Error): void;
+  onMessage(message: TaskMessage): void;
+  slot: Slot;
+}
+
+export interface WorkerPool {
+  readonly size: number;
+  run(task: EngineTask, onMessage: (message: TaskMessage) => void, signal?: AbortSignal): Promise<EngineTaskResult>;
+  /** Model ids loaded in any worker. */
+  loadedModels(): string[];
+  close(): Promise<void>;
+}
+
+/** The worker entry beside this module: `.ts` when run from source (swc loader), `.js` in a compiled build. */
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./engine-worker.ts" : "./engine-worker.js", import.meta.url);
+
+export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): WorkerPool {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`worker pool size must be an integer >= 1, got ${size}`);
+  let closed = false;
+  let nextTaskId = 1;
+  const running = new Map<number, Running>();
+  const waiters: ((slot: Slot) => void)[] = [];
+  const slots: Slot[] = [];
+
+  const spawn = (): Slot => {
+    const slot: Slot = { worker: new Worker(workerUrl), busy: false, models: [] };
+    slot.worker.on("message", (message: WorkerToMain) => {
+      if (message.type === "models") {
+        slot.models = message.modelIds;
+        return;
+      }
+      const task = running.get(message.taskId);
+      if (!task) return;
+      switch (message.type) {
+        case "progress":
+        case "token":
+        case "checkpoint":
+        case "point":
+          try {
+            task.onMessage(message);
+          } catch {
+            // a listener's failure must not kill the task
+          }
+          return;
+        case "done":
+          running.delete(message.taskId);
+          task.resolve(message.result);
+          return;
+        case "failed":
+          running.delete(message.taskId);
+          task.reject(new TaskFailedError(message.error));
+          return;
+        default:
+          throw new Error(`unknown worker message ${JSON.stringify(message satisfies never)}`);
+      }
+    });
+    const crash = (error: Error) => {
+      for (const [id, task] of running) {
+        if (task.slot !== slot) continue;
+        running.delete(id);
+        task.reject(new TaskFailedError({ name: error.name || "WorkerCrash", code: (error as { code?: string }).code ?? "WORKER_CRASHED", message: `engine worker crashed: ${error.message}` }));
+      }
+      const index = slots.indexOf(slot);
+      if (index >= 0 && !closed) {
+        const replacement = spawn();
+        slots[index] = replacement;
+        release(replacement);
+      }
+    };
+    slot.worker.on("error", crash);
+    slot.worker.on("exit", (code) => {
+      if (!closed && slots.includes(slot)) crash(new Error(`worker exited with code ${code}`));
+    });
+    return slot;
+  };
+
+  const release = (slot: Slot) => {
+    slot.busy = false;
+    const next = waiters.shift();
+    if (next) {
+      slot.busy = true;
+      next(slot);
+    }
+  };
+
+  const acquire = (): Promise<Slot> => {
+    const free = slots.find((s) => !s.busy);
+    if (free) {
+      free.busy = true;
+      return Promise.resolve(free);
+    }
+    return new Promise((resolve) => waiters.push(resolve));
+  };
+
+  for (let i = 0; i < size; i++) slots.push(spawn());
+
+  return {
+    size,
+    async run(task, onMessage, signal) {
+      if (closed) throw new WorkerPoolClosedError();
+      const slot = await acquire();
+      const taskId = nextTaskId++;
+      try {
+        return await new Promise<EngineTaskResult>((resolve, reject) => {
+          running.set(taskId, { resolve, reject, onMessage, slot });
+          const onAbort = () => slot.worker.postMessage({ type: "cancel", taskId } satisfies MainToWorker);
+          if (signal?.aborted) onAbort();
+          else signal?.addEventListener("abort", onAbort, { once: true });
+          slot.worker.postMessage({ type: "run", taskId, task } satisfies MainToWorker);
+        });
+      } finally {
+        if (slots.includes(slot)) release(slot);
+      }
+    },
+    loadedModels() {
+      return [...new Set(slots.flatMap((s) => s.models))];
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const task of running.values()) task.reject(new WorkerPoolClosedError());
+      running.clear();
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
