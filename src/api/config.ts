@@ -59,6 +59,8 @@ export interface ApiConfig {
   logLevel: LogLevel;
   /** Built console to serve at `/`; served only when the folder exists. */
   staticDir: string;
+  /** Start one local CPU runner process beside the api (single-machine mode); PARM_EMBEDDED_RUNNER, default on. */
+  embeddedRunner: boolean;
   limits: ApiLimits;
 }
 
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     nodeEnv,
     logLevel,
     staticDir: resolve(cwd, env.PARM_STATIC_DIR || "web/dist"),
+    embeddedRunner: bool(env, "PARM_EMBEDDED_RUNNER", true),
     limits: {
       bodyLimitBytes: integer(env, "PARM_BODY_LIMIT_BYTES", DEFAULT_LIMITS.bodyLimitBytes, 1024, 1024 ** 3),
       maxDepth: integer(env, "PARM_MAX_DEPTH", DEFAULT_LIMITS.maxDepth, 2, 100),

@@ -1,15 +1,19 @@
 /** @module api/main
  *  `npm start`: the API process. Reads the configuration (docs/configuration.md), opens PostgreSQL (DATABASE_URL or
  *  an embedded server under PARM_DATA_DIR) and migrates it, connects the job bus (NATS_URL, else a local
- *  nats-server, else in-process), resolves the admin key (printed once when generated), and serves HTTP +
- *  WebSocket until SIGINT/SIGTERM, then shuts down gracefully (a second signal exits at once). */
+ *  nats-server, else in-process), resolves the admin key (printed once when generated), starts event ingestion
+ *  and (unless PARM_EMBEDDED_RUNNER=0) one local CPU runner process, and serves HTTP + WebSocket until SIGINT/SIGTERM, then shuts down gracefully (a second signal exits at once). */
 import "reflect-metadata";
 import { mkdir } from "node:fs/promises";
 import { resolveAdminKey } from "./auth/index.ts";
 import { loadConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
+import { startIngest } from "./ingest/index.ts";
+import { runnersServiceFactory } from "./ingest/runners-resolver.ts";
+import { serviceFactories } from "./resolvers/index.ts";
 import { createApiServer, createLogger } from "./server/index.ts";
+import { startEmbeddedRunner } from "./embedded-runner.ts";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -29,9 +33,11 @@ async function main(): Promise<void> {
     await db.close();
     throw error;
   }
+  const natsUrl = config.natsUrl ?? bus.url;
   const server = await createApiServer({
     db,
     bus,
+    serviceFactories: natsUrl ? [...serviceFactories, runnersServiceFactory(natsUrl)] : serviceFactories,
     adminKeyHash: admin.hash,
     log,
     limits: config.limits,
@@ -39,6 +45,8 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
   });
+  const ingest = await startIngest({ db, bus, pubSub: server.pubSub, log, ...(natsUrl ? { natsUrl } : {}) });
+  const runner = config.embeddedRunner ? startEmbeddedRunner({ natsUrl, dataDir: config.dataDir, log }) : null;
   log.info("parm api ready", {
     url: server.url,
     graphql: server.graphqlUrl,
@@ -71,7 +79,9 @@ async function main(): Promise<void> {
     stopping = true;
     log.info("shutting down", { signal });
     try {
+      await runner?.stop();
       await server.stop();
+      await ingest.stop();
       await bus.close();
       await db.close();
       log.info("stopped");

@@ -276,6 +276,7 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
 
   return {
     kind: "jetstream",
+    url,
 
     async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
       ensureOpen();

@@ -96,7 +96,11 @@ export async function startLocalNatsServer(
   });
   const exited = waitForExit(child);
   let stopping = false;
+  // The server must not outlive this process, however it ends (another library's signal hook may call exit()).
+  const killOnExit = () => child.kill("SIGTERM");
+  process.once("exit", killOnExit);
   void exited.then(() => {
+    process.removeListener("exit", killOnExit);
     if (!stopping) log.warn(`nats-server (pid ${child.pid}) exited unexpectedly: ${stderrTail.trim().split("\n").pop() ?? ""}`);
   });
   const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);

@@ -86,6 +86,8 @@ export interface JobQueueDepth {
 
 export interface JobBus {
   readonly kind: BusKind;
+  /** The NATS server URL (JetStream buses only): runners, KV buckets and the object store use the same server. */
+  readonly url?: string;
   /** Publishes a job on `jobs.<kind>.<tenantId>` with message id = job id (duplicates collapse). Validates the envelope. */
   publishJob(envelope: JobEnvelope): Promise<PublishedJob>;
   /** Pulls up to `max` jobs of one kind (work-queue: each job goes to one consumer at a time). */

@@ -21,6 +21,7 @@ import { GenerationResolver, GenerationTokenResolver, generationNode } from "./g
 import { JobEventResolver, JobResolver, jobNode } from "./job.ts";
 import { ModelResolver, modelNode } from "./model.ts";
 import { TrainingResolver } from "./training.ts";
+import { RunnersResolver } from "../ingest/runners-resolver.ts";
 
 export const nodeTypes: NodeTypeRegistration[] = [
   tenantNode,
@@ -33,6 +34,7 @@ export const nodeTypes: NodeTypeRegistration[] = [
   generationNode,
   evaluationNode,
 ];
+
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const resolvers: [Function, ...Function[]] = [
@@ -51,6 +53,7 @@ export const resolvers: [Function, ...Function[]] = [
   GenerationTokenResolver,
   EvaluationResolver,
   ParetoPointResolver,
+  RunnersResolver,
 ];
 
 export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute];
