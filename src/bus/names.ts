@@ -4,7 +4,10 @@
  * (tests, side-by-side deployments): streams `ns_JOBS`, subjects `ns.jobs.<kind>.<tenant>`.
  */
 import {
+  ARTIFACTS_OBJECT_STORE,
   EVENTS_STREAM,
+  JOB_CANCELS_KV_BUCKET,
+  RUNNERS_KV_BUCKET,
   JOBS_DLQ_STREAM,
   JOBS_STREAM,
   SubjectTokenSchema,
@@ -58,5 +61,25 @@ export function busNames(namespace = ""): BusNames {
       if (!subject.startsWith(subjectPrefix)) return null;
       return parseEventSubject(subject.slice(subjectPrefix.length))?.jobId ?? null;
     },
+  };
+}
+
+/** KV buckets and object store shared by the api and the runners, per namespace: "" → `runners`, `artifacts`,
+ *  `job_cancels`; `ns` → `ns_runners`, … (docs/runners.md is the reference). */
+export interface StoreNames {
+  readonly runnersBucket: string;
+  readonly artifactsStore: string;
+  readonly cancelsBucket: string;
+}
+
+export function storeNames(namespace = ""): StoreNames {
+  if (namespace !== "" && !SubjectTokenSchema.safeParse(namespace).success) {
+    throw new BusArgumentError(`bus namespace ${JSON.stringify(namespace)} must contain only letters, digits, "-" and "_"`);
+  }
+  const prefix = namespace === "" ? "" : `${namespace}_`;
+  return {
+    runnersBucket: `${prefix}${RUNNERS_KV_BUCKET}`,
+    artifactsStore: `${prefix}${ARTIFACTS_OBJECT_STORE}`,
+    cancelsBucket: `${prefix}${JOB_CANCELS_KV_BUCKET}`,
   };
 }

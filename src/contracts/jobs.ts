@@ -330,6 +330,8 @@ export const EVENTS_STREAM = "EVENTS";
 export const JOBS_DLQ_STREAM = "JOBS_DLQ";
 /** KV bucket of runner heartbeats. */
 export const RUNNERS_KV_BUCKET = "runners";
+/** KV bucket whose keys are ids of jobs whose cancellation was requested (value: a JSON reason). */
+export const JOB_CANCELS_KV_BUCKET = "job_cancels";
 /** Object store bucket for model files, dataset snapshots, checkpoints and adapters. */
 export const ARTIFACTS_OBJECT_STORE = "artifacts";
 

@@ -52,7 +52,8 @@ export const EVALUATE_USAGE = `parm evaluate --base <model> [--arm <adapter.safe
   sweep:     --step 0.1 (default) | --alpha 0.3,0.7 (repeatable) · --alpha-batch N · --with-base
   prompts:   a .txt file (one per line) or a dataset file (--format HH_RLHF) · --max-prompts 32 · --hash-range 0.9,1
              --max-prompt-tokens N (keep BOS + the last N−1 prompt tokens)
-  decoding:  --beta 1 (ARM weight 1/β) · --max-new-tokens 64 · greedy
+  decoding:  --beta 1 (ARM weight 1/β) · --max-new-tokens 64 · greedy · --eos-ids 1,2 (token ids that end a response;
+             default the tokenizer's EOS; stories260K ends texts with BOS = 1)
   evaluators: <dim>=<evaluator.safetensors> (from train-evaluator) or <dim>=<model.onnx> (inputs input_ids, attention_mask;
              --onnx-max-length 512) · --reference z1,z2 (HV reference point; default min − 0.1·span)
   runtime:   --threads N --skip-digest-check`;
@@ -66,7 +67,7 @@ const TRAIN_EVALUATOR_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 const EVALUATE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   base: {}, arm: { repeat: true }, "arm-base": {}, evaluator: { repeat: true }, prompts: {}, format: {}, "max-prompts": {},
   "hash-range": {}, "max-prompt-tokens": {}, step: {}, alpha: { repeat: true }, "alpha-batch": {}, "with-base": { flag: true },
-  beta: {}, "max-new-tokens": {}, "onnx-max-length": {}, reference: {}, out: {}, threads: {}, "skip-digest-check": { flag: true },
+  beta: {}, "max-new-tokens": {}, "eos-ids": {}, "onnx-max-length": {}, reference: {}, out: {}, threads: {}, "skip-digest-check": { flag: true },
 };
 
 function oneOf<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[], fallback: T): T {
@@ -260,6 +261,9 @@ export async function runEvaluateCommand(argv: readonly string[], io: CommandIo 
     const reference = args.numbers("reference");
     if (reference && reference.length !== names.length) throw new CliUsageError(`--reference needs ${names.length} numbers, got ${reference.length}`);
     const threads = args.integer("threads");
+    const eosIds = args.numbers("eos-ids");
+    if (eosIds && eosIds.some((id) => !Number.isInteger(id) || id < 0 || id >= base.config.vocabSize)) throw new CliUsageError(`--eos-ids must be token ids in [0, ${base.config.vocabSize}), got ${eosIds.join(",")}`);
+    const stop = eosIds ? { eosTokenIds: eosIds } : {};
     const promptIds = (prompt: string): number[] => {
       const ids = base.tokenizer.encode(prompt, { bos: true });
       return maxPromptTokens === undefined || ids.length <= maxPromptTokens ? ids : [ids[0], ...ids.slice(ids.length - (maxPromptTokens - 1))];
@@ -272,7 +276,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CommandIo 
         const plain = createGenerator({ base, ...(threads !== undefined ? { threads } : {}) });
         const texts: string[] = [];
         try {
-          for (const p of prompts) texts.push((await plain.generate({ prompt: { tokenIds: promptIds(p) }, maxNewTokens })).outputs[0].text);
+          for (const p of prompts) texts.push((await plain.generate({ prompt: { tokenIds: promptIds(p) }, maxNewTokens, ...stop })).outputs[0].text);
         } finally {
           await plain.release();
         }
@@ -290,7 +294,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CommandIo 
         baselines,
         ...(reference ? { referencePoint: reference } : {}),
         ...(args.integer("alpha-batch") !== undefined ? { alphaBatch: args.integer("alpha-batch")! } : {}),
-        generate: async (prompt, batch) => (await generator.generate({ prompt: { tokenIds: promptIds(prompt) }, alphas: batch, beta, maxNewTokens })).outputs.map((o) => o.text),
+        generate: async (prompt, batch) => (await generator.generate({ prompt: { tokenIds: promptIds(prompt) }, alphas: batch, beta, maxNewTokens, ...stop })).outputs.map((o) => o.text),
         onPoint: (point) => {
           io.stdout.write(`${formatPointRow(point)}\n`);
           point.responses.forEach((text, i) => responses.push(JSON.stringify({ alpha: point.alpha, prompt: i, text, rewards: point.perPrompt[i] })));

@@ -12,6 +12,7 @@ export * as model from "./model/index.ts";
 export * as train from "./train/index.ts";
 export * as decode from "./decode/index.ts";
 export * as pareto from "./pareto/index.ts";
+export * as evaluate from "./evaluate/index.ts";
 
 // ---- models: loading, config, tokenizers
 export type { LlamaConfig, ModelWeights, WeightTensor } from "./model/config.ts";

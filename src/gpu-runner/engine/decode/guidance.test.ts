@@ -14,17 +14,8 @@ import {
   truncateVocab,
   type LogitsProcessor,
 } from "./guidance.ts";
+import { mulberry32 as rng } from "../onnx/random.ts";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomRow(next: () => number, v: number, scale: number): Float32Array {
   return Float32Array.from({ length: v }, () => (next() * 2 - 1) * scale);

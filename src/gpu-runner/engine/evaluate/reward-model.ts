@@ -19,7 +19,7 @@ import { createEngineSession, type EngineSession, type ExecutionProviderChoice }
 import { bucketFor, tokenizePair, type PairTokenizer } from "../train/pairs.ts";
 import { defaultLengthBuckets } from "../train/trainer-data.ts";
 import { EngineError } from "../util/errors.ts";
-import { buildRewardScoreGraph, packRewardRows, REWARD_OUTPUTS, rewardTensorFeeds, rewardTensorShapes, type RewardRow, type RewardScoreGraph } from "./reward-graph.ts";
+import { buildRewardScoreGraph, packRewardRows, REWARD_OUTPUTS, RewardBatchError, rewardTensorFeeds, rewardTensorShapes, type RewardRow, type RewardScoreGraph } from "./reward-graph.ts";
 
 export type EvaluatorFileErrorCode = "NOT_AN_EVALUATOR" | "UNSUPPORTED_VERSION" | "INVALID_METADATA" | "INVALID_TENSORS" | "BASE_MODEL_MISMATCH";
 
@@ -198,7 +198,7 @@ export class RewardScorer {
 
   constructor(private readonly options: RewardScorerOptions) {
     this.batch = options.batch ?? 8;
-    if (!Number.isInteger(this.batch) || this.batch < 1) throw new EvaluatorFileError("INVALID_METADATA", `batch must be an integer ≥ 1, got ${this.batch}`);
+    if (!Number.isInteger(this.batch) || this.batch < 1) throw new RewardBatchError("INVALID_BATCH", `batch must be an integer ≥ 1, got ${this.batch}`);
     this.buckets = options.buckets ?? defaultLengthBuckets(options.maxLength);
   }
 

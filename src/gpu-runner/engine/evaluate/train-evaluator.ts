@@ -77,6 +77,7 @@ export interface TrainEvaluatorResult {
     readonly seconds: number;
     readonly trainPairs: number;
     readonly validationPairs: number;
+    /** Accuracy on (at most) the first 256 training pairs: how well the model fits what it saw. */
     readonly trainAccuracy?: HeldOutAccuracy;
     readonly heldOutBefore?: HeldOutAccuracy;
     readonly heldOutAfter?: HeldOutAccuracy;

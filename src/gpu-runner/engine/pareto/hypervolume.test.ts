@@ -3,18 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { computeHypervolume, hypervolume, referencePoint } from "./hypervolume.ts";
 import { ParetoInputError } from "./errors.ts";
+import { mulberry32 as rng } from "../onnx/random.ts";
 
-/** Deterministic test randomness (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Oracle 1: coordinate-compressed cell counting. Every axis is cut at z and at every point's coordinate; a cell
  *  is covered when some point is strictly better than z everywhere and ≥ the cell's upper corner. */
