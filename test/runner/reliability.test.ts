@@ -74,20 +74,25 @@ describe("runner reliability", () => {
     assert.deepEqual(await h.bus.queueDepth("train"), { pending: 0, inFlight: 0 });
   });
 
-  it("graceful stop hands a running job back; another runner resumes it from its checkpoint", async () => {
+  it("graceful stop checkpoints and hands a running job back; another runner resumes from exactly that step", async () => {
     const first = await h.startRunner({ kinds: ["train"] });
-    const envelope = trainEnvelope({ ...data, overrides: { epochs: 6 } });
+    // No periodic checkpoints: the only checkpoint is the one written on shutdown.
+    const envelope = trainEnvelope({ ...data, overrides: { epochs: 6, checkpointEvery: 0 } });
     await h.bus.publishJob(envelope);
-    await waitForEvents(h.bus, envelope.jobId, (events) => ofType(events, "artifact").some((a) => a.kind === "checkpoint"), 60_000);
+    await waitForEvents(h.bus, envelope.jobId, (events) => ofType(events, "progress").length >= 2, 60_000);
     await first.stop();
     const afterStop = (await h.bus.readEvents(envelope.jobId)).map((d) => d.event);
     assert.ok(!isTerminal(afterStop), "a graceful stop reports no outcome");
+    const lastStep = ofType(afterStop, "progress").at(-1)!.step;
+    const checkpoints = ofType(afterStop, "artifact").filter((a) => a.kind === "checkpoint");
+    assert.equal(checkpoints.length, 1, "one checkpoint, written on shutdown");
+    assert.equal(checkpoints[0].step, lastStep);
     await h.startRunner({ kinds: ["train"] });
     const events = (await waitForEvents(h.bus, envelope.jobId, isTerminal, 120_000)).map((d) => d.event);
     assert.equal(events.at(-1)!.type, "completed");
     const starts = ofType(events, "started");
     assert.equal(starts.length, 2);
-    assert.ok(starts[1].resumedFromStep >= 1);
+    assert.equal(starts[1].resumedFromStep, lastStep);
   });
 
   it("cancel: a key in job_cancels stops a running job at its next step and ends it CANCELLED", async () => {

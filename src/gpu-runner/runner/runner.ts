@@ -16,8 +16,8 @@
  *   event). A failure that is not retryable → `failed`, term. A retryable failure on the last delivery
  *   (maxDeliver) → `failed` with that error, then nak, so JetStream's max-deliveries advisory lets the api copy
  *   the job to JOBS_DLQ.
- * - Graceful stop: stop pulling, abort in-flight jobs (the trainer stops at its next micro-batch; its last periodic
- *   checkpoint is in the object store), nak them for immediate redelivery elsewhere, remove the heartbeat.
+ * - Graceful stop: stop pulling, abort in-flight jobs with reason "shutdown" (the trainer stops at its next micro-batch
+ *   and first writes a checkpoint to the object store), nak them for immediate redelivery elsewhere, remove the heartbeat.
  */
 import { hostname } from "node:os";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -136,7 +136,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
       if (job && job.stopReason === null) {
         job.stopReason = "cancel";
         log.info(`job ${entry.key}: cancellation requested; stopping at the next step`);
-        job.controller.abort();
+        job.controller.abort(job.stopReason);
       }
     }
   })().catch((error: unknown) => log.warn(`cancel watch ended: ${String(error)}`));
@@ -212,7 +212,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
           if (yes && job.stopReason === null) {
             cancelled.add(jobId);
             job.stopReason = "cancel";
-            job.controller.abort();
+            job.controller.abort(job.stopReason);
           }
         });
       }
@@ -358,7 +358,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         stopping = true;
         for (const job of inFlight.values()) {
           if (job.stopReason === null) job.stopReason = "shutdown";
-          job.controller.abort();
+          job.controller.abort(job.stopReason);
         }
         await Promise.all(loops);
         await Promise.all([...active]);

@@ -102,6 +102,7 @@ export class EngineTaskRunner {
       checkpointEvery: task.checkpointEvery,
       ...(task.resumeFrom ? { resumeFrom: task.resumeFrom } : {}),
       onCheckpoint: (bytes, step) => post({ type: "checkpoint", step, bytes }),
+      checkpointOnAbort: (reason) => reason === "shutdown",
       onProgress: (p) =>
         post({
           type: "progress",

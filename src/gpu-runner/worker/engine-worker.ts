@@ -16,7 +16,7 @@ const controllers = new Map<number, AbortController>();
 port.on("message", (message: MainToWorker) => {
   switch (message.type) {
     case "cancel":
-      controllers.get(message.taskId)?.abort();
+      controllers.get(message.taskId)?.abort(message.reason);
       return;
     case "run": {
       const { taskId, task } = message;

@@ -136,7 +136,8 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): Wor
       try {
         return await new Promise<EngineTaskResult>((resolve, reject) => {
           running.set(taskId, { resolve, reject, onMessage, slot });
-          const onAbort = () => slot.worker.postMessage({ type: "cancel", taskId } satisfies MainToWorker);
+          const onAbort = () =>
+            slot.worker.postMessage({ type: "cancel", taskId, ...(typeof signal?.reason === "string" ? { reason: signal.reason } : {}) } satisfies MainToWorker);
           if (signal?.aborted) onAbort();
           else signal?.addEventListener("abort", onAbort, { once: true });
           slot.worker.postMessage({ type: "run", taskId, task } satisfies MainToWorker);

@@ -136,7 +136,7 @@ export interface TaskErrorInfo {
   readonly message: string;
 }
 
-export type MainToWorker = { readonly type: "run"; readonly taskId: number; readonly task: EngineTask } | { readonly type: "cancel"; readonly taskId: number };
+export type MainToWorker = { readonly type: "run"; readonly taskId: number; readonly task: EngineTask } | { readonly type: "cancel"; readonly taskId: number; /** Why: "cancel" (the user) or "shutdown" (hand the job back, checkpointed). */ readonly reason?: string };
 
 export type WorkerToMain =
   | { readonly type: "progress"; readonly taskId: number; readonly progress: TaskProgress }

@@ -115,6 +115,42 @@ describe("trainArm determinism and resume", () => {
     }
   });
 
+  test("an abort whose reason asks for it writes a final checkpoint; resuming from it reproduces the run", async () => {
+    const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5 });
+    const full = await trainArm(opts);
+    const controller = new AbortController();
+    const written: { step: number; bytes: Uint8Array }[] = [];
+    await assert.rejects(
+      trainArm({
+        ...opts,
+        signal: controller.signal,
+        checkpointOnAbort: (reason) => reason === "shutdown",
+        onCheckpoint: (bytes, step) => void written.push({ step, bytes }),
+        onProgress: (p) => (p.step === 3 ? controller.abort("shutdown") : undefined),
+      }),
+      (e: unknown) => e instanceof TrainerError && e.code === "CANCELLED",
+    );
+    assert.equal(written.length, 1, "exactly one checkpoint, written on abort");
+    assert.equal(written[0].step, 3);
+    const resumed = await trainArm({ ...opts, resumeFrom: written[0].bytes });
+    assert.ok(sameTensors(full.adapters[0].tensors, resumed.adapters[0].tensors));
+    assert.deepEqual(resumed.history.map((h) => h.loss), full.history.slice(3).map((h) => h.loss));
+
+    const other = new AbortController();
+    const none: Uint8Array[] = [];
+    await assert.rejects(
+      trainArm({
+        ...opts,
+        signal: other.signal,
+        checkpointOnAbort: (reason) => reason === "shutdown",
+        onCheckpoint: (bytes) => void none.push(bytes),
+        onProgress: (p) => (p.step === 3 ? other.abort("cancel") : undefined),
+      }),
+      (e: unknown) => e instanceof TrainerError && e.code === "CANCELLED",
+    );
+    assert.equal(none.length, 0, "a plain cancel writes no checkpoint");
+  });
+
   test("a checkpoint from a different configuration is refused", async () => {
     let bytes: Uint8Array | undefined;
     await trainArm(baseOptions({ checkpointEvery: 2, onCheckpoint: (b) => void (bytes = b) }));

@@ -121,6 +121,10 @@ export interface TrainArmOptions {
   readonly onProgress?: (progress: TrainProgress) => void;
   /** Checked before every micro-batch; an aborted signal ends the run with TrainerError CANCELLED. */
   readonly signal?: AbortSignal;
+  /** Called with the abort reason when the signal aborts: `true` first writes a final checkpoint through
+   *  `onCheckpoint` (when the run stands between updates and has progressed since its last checkpoint), so a job
+   *  handed back on shutdown resumes exactly where it stopped. */
+  readonly checkpointOnAbort?: (reason: unknown) => boolean;
   /** Held-out evaluation of the initial adapter too (default true when validation pairs are given). */
   readonly evaluateBefore?: boolean;
   /** Extra α at which to evaluate held-out pairs (the pairwise-accuracy front); vertices are always evaluated. */
@@ -382,6 +386,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
   let microBatches = 0;
   let stepsDone = position.phaseSteps.reduce((s, x) => s + x, 0);
   const stepsAtStart = stepsDone;
+  let lastCheckpointStep = stepsDone;
   const phaseSteps = [...position.phaseSteps];
 
   for (let phaseIndex = position.phase; phaseIndex < phases.length; phaseIndex++) {
@@ -414,7 +419,14 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
         let window = { loss: 0, sums: new Array<number>(phaseObjectives).fill(0), counts: new Array<number>(phaseObjectives).fill(0), tokens: 0, alphas: [] as number[][] };
         const startBatch = phaseIndex === position.phase && epoch === position.epoch ? position.batch : 0;
         for (let b = startBatch; b < plan.length; b++) {
-          if (options.signal?.aborted) throw new TrainerError("CANCELLED", `training cancelled after ${stepsDone} of ${totalSteps} updates`);
+          if (options.signal?.aborted) {
+            const between = accumulator.pending === 0;
+            if (between && stepsDone > lastCheckpointStep && options.onCheckpoint && options.checkpointOnAbort?.(options.signal.reason)) {
+              await options.onCheckpoint(checkpointBytes(phases, phaseIndex, alphaRng, { phase: phaseIndex, epoch, batch: b, phaseSteps }, runConfig), stepsDone);
+              lastCheckpointStep = stepsDone;
+            }
+            throw new TrainerError("CANCELLED", `training cancelled after ${stepsDone} of ${totalSteps} updates`);
+          }
           const members = plan[b].map((i) => phase.pairs[i]);
           const alpha = phase.spec.mode === "pblora" ? alphaRng.dirichlet(o.dirichletP, phaseObjectives) : undefined;
           const { graph, session } = await sessionFor(members[0].bucket);
@@ -468,6 +480,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
           if (o.checkpointEvery > 0 && stepsDone % o.checkpointEvery === 0 && options.onCheckpoint) {
             const next = b + 1 < plan.length ? { phase: phaseIndex, epoch, batch: b + 1 } : epoch + 1 < o.epochs ? { phase: phaseIndex, epoch: epoch + 1, batch: 0 } : { phase: phaseIndex + 1, epoch: 0, batch: 0 };
             await options.onCheckpoint(checkpointBytes(phases, phaseIndex, alphaRng, { ...next, phaseSteps }, runConfig), stepsDone);
+            lastCheckpointStep = stepsDone;
           }
         }
       }
