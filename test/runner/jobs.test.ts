@@ -65,6 +65,29 @@ describe("runner: train and generate jobs end to end on JetStream", () => {
     adapterSha = adapter.sha256;
   });
 
+  it("trains GenARM: one LoRA ARM per dimension in the object store, listed by a manifest (the artifactKey)", async () => {
+    const envelope = trainEnvelope({
+      snapshotKey: snapshot.key,
+      snapshotSha256: snapshot.sha256,
+      recordCount: snapshot.recordCount,
+      overrides: { method: "GENARM", epochs: 1, checkpointEvery: 0 },
+    });
+    await h.bus.publishJob(envelope);
+    const events = (await waitForEvents(h.bus, envelope.jobId, isTerminal, 120_000)).map((d) => d.event);
+    const completed = events.at(-1) as JobEventOf<"completed">;
+    assert.equal(completed.type, "completed", JSON.stringify(events.at(-1)));
+    const manifestBytes = await h.artifacts.get(completed.artifactKey!);
+    assert.ok(manifestBytes, "manifest stored");
+    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { method: string; adapters: { key: string; sha256: string; dimensions: string[] }[] };
+    assert.equal(manifest.method, "GENARM");
+    assert.equal(manifest.adapters.length, DIMENSIONS.length, "one ARM per dimension");
+    assert.deepEqual(manifest.adapters.map((a) => a.dimensions.length), DIMENSIONS.map(() => 1));
+    for (const entry of manifest.adapters) {
+      const bytes = await h.artifacts.get(entry.key);
+      assert.ok(bytes && bytes.byteLength > 0, `ARM ${entry.key} stored`);
+    }
+  });
+
   it("generates with two α values: tokens streamed per output, outputs in completed", async () => {
     assert.ok(adapterKey, "needs the trained adapter");
     const envelope = generateEnvelope({ adapterKey, adapterSha256: adapterSha, alphas: [[1, 0], [0, 1]], maxTokens: 10 });
