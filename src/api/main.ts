@@ -9,7 +9,9 @@ import { resolveAdminKey } from "./auth/index.ts";
 import { loadConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
-import { startIngest } from "./ingest/index.ts";
+import { objectStoreSnapshotWriter, startIngest } from "./ingest/index.ts";
+import { createApiPubSub } from "./pubsub/index.ts";
+import type { ServiceFactory } from "./context.ts";
 import { runnersServiceFactory } from "./ingest/runners-resolver.ts";
 import { serviceFactories } from "./resolvers/index.ts";
 import { createApiServer, createLogger } from "./server/index.ts";
@@ -34,10 +36,19 @@ async function main(): Promise<void> {
     throw error;
   }
   const natsUrl = config.natsUrl ?? bus.url;
+  const pubSub = createApiPubSub();
+  const ingest = await startIngest({ db, bus, pubSub, log, ...(natsUrl ? { natsUrl } : {}) });
+  // With a NATS server, the runner registry comes from KV and dataset snapshots go to the object store, so
+  // runners on other hosts can read them; without one, the local file:// stores of the registry stay.
+  const natsFactories: ServiceFactory[] = [];
+  if (natsUrl) natsFactories.push(runnersServiceFactory(natsUrl));
+  const artifacts = ingest.artifacts;
+  if (artifacts) natsFactories.push(() => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts) }));
   const server = await createApiServer({
     db,
     bus,
-    serviceFactories: natsUrl ? [...serviceFactories, runnersServiceFactory(natsUrl)] : serviceFactories,
+    pubSub,
+    serviceFactories: [...serviceFactories, ...natsFactories],
     adminKeyHash: admin.hash,
     log,
     limits: config.limits,
@@ -45,7 +56,6 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
   });
-  const ingest = await startIngest({ db, bus, pubSub: server.pubSub, log, ...(natsUrl ? { natsUrl } : {}) });
   const runner = config.embeddedRunner ? startEmbeddedRunner({ natsUrl, dataDir: config.dataDir, log }) : null;
   log.info("parm api ready", {
     url: server.url,

@@ -13,9 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { generateAdminKey } from "../../src/api/auth/index.ts";
-import { startIngest, type Ingest } from "../../src/api/ingest/index.ts";
-import { RunnersResolver, runnersServiceFactory } from "../../src/api/ingest/runners-resolver.ts";
-import { resolvers as registeredResolvers } from "../../src/api/resolvers/index.ts";
+import { objectStoreSnapshotWriter, startIngest, type Ingest } from "../../src/api/ingest/index.ts";
+import { createApiPubSub } from "../../src/api/pubsub/index.ts";
+import { runnersServiceFactory } from "../../src/api/ingest/runners-resolver.ts";
+import { runnerNatsNames } from "../../src/gpu-runner/runner/index.ts";
 import { createApiServer, silentLogger, type ApiServer } from "../../src/api/server/index.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
 import { connectJetStreamBus, type JobBus } from "../../src/bus/index.ts";
@@ -69,16 +70,23 @@ describe("GraphQL end to end with a runner", () => {
     dataDir = mkdtempSync(join(tmpdir(), "parm-e2e-"));
     bus = await connectJetStreamBus(h.url, { namespace: h.namespace, settings: { ackWaitMs: 2000, maxDeliver: 3 } });
     adminKey = generateAdminKey();
+    // Wired like src/api/main.ts: ingest first; dataset snapshots go to the object store (runners read obj://).
+    const pubSub = createApiPubSub();
+    ingest = await startIngest({ db: testDb.db, bus, pubSub, log: silentLogger, natsUrl: h.url, namespace: h.namespace, cancelPollMs: 200 });
+    const artifacts = ingest.artifacts!;
     server = await createApiServer({
       db: testDb.db,
       bus,
       adminKey,
+      pubSub,
       log: silentLogger,
-      serviceFactories: [localArtifactServiceFactory(dataDir), runnersServiceFactory(h.url, h.namespace)],
-      resolvers: [...registeredResolvers, RunnersResolver],
+      serviceFactories: [
+        localArtifactServiceFactory(dataDir),
+        runnersServiceFactory(h.url, h.namespace),
+        () => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts, runnerNatsNames(h.namespace).artifactsStore) }),
+      ],
       defaultMetrics: false,
     });
-    ingest = await startIngest({ db: testDb.db, bus, pubSub: server.pubSub, log: silentLogger, natsUrl: h.url, namespace: h.namespace, cancelPollMs: 200 });
     runner = await h.startRunner();
     const t = await gql(
       `mutation($input: CreateTenantInput!) { createTenant(input: $input) { ... on CreateTenantSuccess { secret } ... on Error { message } } }`,
@@ -137,6 +145,13 @@ describe("GraphQL end to end with a runner", () => {
       assert.ok(up.uploadDataset.dataset.splitCounts.train >= 4);
       assert.ok(up.uploadDataset.dataset.splitCounts.test >= 1);
       ids.datasets.push(datasetId);
+    }
+    const snapshots = await testDb.db.system.dataset.findMany({ select: { snapshotKey: true } });
+    assert.equal(snapshots.length, 2);
+    for (const { snapshotKey } of snapshots) {
+      assert.match(snapshotKey ?? "", /^obj:\/\//, "snapshots go to the object store, where any runner can read them");
+      const key = snapshotKey!.replace(/^obj:\/\/[^/]+\//, "");
+      assert.ok(await ingest.artifacts!.info(key), `object ${key} exists`);
     }
   });
 
