@@ -152,12 +152,14 @@ describe("runner keep-alive", () => {
     const data = await putSnapshot(h);
     await h.startRunner({ kinds: ["train"] });
     await h.startRunner({ kinds: ["train"] });
-    const envelope = trainEnvelope({ ...data, overrides: { epochs: 16, checkpointEvery: 0 } });
+    // Long enough (hundreds of updates) to outlive two 2 s ack_wait periods even on a fast, idle machine.
+    const envelope = trainEnvelope({ ...data, overrides: { epochs: 60, maxPromptLength: 64, maxLength: 160, checkpointEvery: 0 } });
     const publishedAt = Date.now();
     await h.bus.publishJob(envelope);
     const events = (await waitForEvents(h.bus, envelope.jobId, isTerminal, 120_000)).map((d) => d.event);
     assert.equal(events.at(-1)!.type, "completed");
-    assert.ok(Date.now() - publishedAt > 2 * 2000, `the job outlived two ack_wait periods (took ${Date.now() - publishedAt} ms)`);
+    const tookMs = Date.now() - publishedAt;
+    assert.ok(tookMs > 2 * 2000, `the job must outlive two ack_wait periods to test anything (took ${tookMs} ms)`);
     assert.equal(ofType(events, "started").length, 1, "delivered once");
     assert.deepEqual(await h.bus.queueDepth("train"), { pending: 0, inFlight: 0 });
   });
