@@ -9,7 +9,7 @@ import { resolveAdminKey } from "./auth/index.ts";
 import { loadConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
-import { objectStoreSnapshotWriter, startIngest } from "./ingest/index.ts";
+import { objectStoreModelFileStore, objectStoreSnapshotWriter, startIngest } from "./ingest/index.ts";
 import { createApiPubSub } from "./pubsub/index.ts";
 import type { ServiceFactory } from "./context.ts";
 import { runnersServiceFactory } from "./ingest/runners-resolver.ts";
@@ -38,12 +38,14 @@ async function main(): Promise<void> {
   const natsUrl = config.natsUrl ?? bus.url;
   const pubSub = createApiPubSub();
   const ingest = await startIngest({ db, bus, pubSub, log, ...(natsUrl ? { natsUrl } : {}) });
-  // With a NATS server, the runner registry comes from KV and dataset snapshots go to the object store, so
-  // runners on other hosts can read them; without one, the local file:// stores of the registry stay.
+  // With a NATS server, the runner registry comes from KV and dataset snapshots and uploaded model files go to the
+  // object store, so runners on other hosts can read them; without one, the local file:// stores of the registry stay.
   const natsFactories: ServiceFactory[] = [];
   if (natsUrl) natsFactories.push(runnersServiceFactory(natsUrl));
   const artifacts = ingest.artifacts;
-  if (artifacts) natsFactories.push(() => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts) }));
+  if (artifacts) {
+    natsFactories.push(() => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts), modelFiles: objectStoreModelFileStore(artifacts) }));
+  }
   const server = await createApiServer({
     db,
     bus,

@@ -12,7 +12,10 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { busNames } from "../../src/bus/index.ts";
 import { exampleJobEnvelope, type JobEnvelope } from "../../src/contracts/index.ts";
-import { startIngest, type Ingest } from "../../src/api/ingest/index.ts";
+import { objectStoreModelFileStore, startIngest, type Ingest } from "../../src/api/ingest/index.ts";
+import { createArtifactCache } from "../../src/gpu-runner/artifacts/index.ts";
+import { runnerNatsNames } from "../../src/gpu-runner/runner/index.ts";
+import { readFileSync } from "node:fs";
 import { createApiPubSub, Topics } from "../../src/api/pubsub/index.ts";
 import { silentLogger } from "../../src/api/server/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -172,6 +175,16 @@ describe("api ingest: events, cancellation, dead letters, reconciler", () => {
     const row = await jobRow(envelope.jobId);
     assert.deepEqual(delivery.envelope, { ...JSON.parse(JSON.stringify(envelope)), createdAt: row.createdAt.toISOString() });
     delivery.term();
+  });
+
+  it("the object-store model file store keeps an upload where a runner's artifact cache fetches it by digest", async () => {
+    const bytes = readFileSync(STORIES_GGUF_PATH);
+    const store = objectStoreModelFileStore(ingest.artifacts!, runnerNatsNames(h.namespace).artifactsStore);
+    const { location } = await store.putModelFile(`models/t1/${STORIES_SHA256}/stories.gguf`, bytes);
+    assert.equal(location, `obj://${runnerNatsNames(h.namespace).artifactsStore}/models/t1/${STORIES_SHA256}/stories.gguf`);
+    const cache = createArtifactCache(h.artifacts, h.cacheRoot);
+    const path = await cache.resolve(location, STORIES_SHA256, "uploaded base model");
+    assert.ok(readFileSync(path).equals(bytes), "the runner reads back the uploaded bytes");
   });
 
   it("lists runners from their heartbeats", async () => {

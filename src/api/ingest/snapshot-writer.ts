@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ObjectStore } from "@nats-io/obj";
-import type { SnapshotWriter } from "../services/deps.ts";
+import type { ModelFileStore, SnapshotWriter } from "../services/deps.ts";
 
 export function objectStoreSnapshotWriter(store: ObjectStore, bucketName = "artifacts"): SnapshotWriter {
   return {
@@ -27,6 +27,17 @@ export function objectStoreSnapshotWriter(store: ObjectStore, bucketName = "arti
       });
       await store.put({ name: key }, stream);
       return { location: `obj://${bucketName}/${key}`, sha256: hash.digest("hex"), sizeBytes };
+    },
+  };
+}
+
+/** A `ModelFileStore` that keeps inline model uploads in the object store (`obj://<bucket>/<key>`), so runners on
+ *  any host fetch them (and cache them by digest). */
+export function objectStoreModelFileStore(store: ObjectStore, bucketName = "artifacts"): ModelFileStore {
+  return {
+    async putModelFile(key, bytes) {
+      await store.putBlob({ name: key }, bytes);
+      return { location: `obj://${bucketName}/${key}` };
     },
   };
 }
