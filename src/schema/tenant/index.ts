@@ -23,13 +23,9 @@ export const TenantConnection = Connection(Tenant, "Tenant");
 
 export const TENANT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-@InputType("CreateTenantInput")
-export class CreateTenantInput {
-  @Field(() => String, { description: "Unique; 1–63 of a-z 0-9 . _ - starting with a letter or digit." })
-  @Length(1, 63)
-  @Matches(TENANT_NAME_PATTERN, { message: "name must be 1–63 of a-z 0-9 . _ - starting with a letter or digit" })
-  name!: string;
-
+/** The quota fields of CreateTenantInput and UpdateTenantInput (null or omitted: default / unchanged). */
+@InputType("TenantQuotasInput", { description: "Quota fields shared by CreateTenantInput and UpdateTenantInput." })
+abstract class TenantQuotasInput {
   @Field(() => Int, { nullable: true })
   @IsOptional()
   @IsInt()
@@ -49,6 +45,14 @@ export class CreateTenantInput {
   @Min(1)
   @Max(1_000_000)
   mutationsPerMinute?: number | null;
+}
+
+@InputType("CreateTenantInput")
+export class CreateTenantInput extends TenantQuotasInput {
+  @Field(() => String, { description: "Unique; 1–63 of a-z 0-9 . _ - starting with a letter or digit." })
+  @Length(1, 63)
+  @Matches(TENANT_NAME_PATTERN, { message: "name must be 1–63 of a-z 0-9 . _ - starting with a letter or digit" })
+  name!: string;
 
   @Field(() => String, { nullable: true, description: "Name of the first TENANT_ADMIN key (default \"admin\")." })
   @IsOptional()
@@ -77,29 +81,9 @@ export const CreateTenantPayload = createUnionType({
 });
 
 @InputType("UpdateTenantInput", { description: "Platform admin: change a tenant's quotas (omitted fields stay)." })
-export class UpdateTenantInput {
+export class UpdateTenantInput extends TenantQuotasInput {
   @Field(() => ID)
   id!: string;
-
-  @Field(() => Int, { nullable: true })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  maxConcurrentJobs?: number | null;
-
-  @Field(() => Float, { nullable: true })
-  @IsOptional()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
-  maxDatasetBytes?: number | null;
-
-  @Field(() => Int, { nullable: true })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  mutationsPerMinute?: number | null;
 }
 
 @ObjectType("UpdateTenantSuccess")

@@ -18,11 +18,11 @@ import type { PreferencePair } from "../train/pairs.ts";
 import { Rng } from "../train/rng.ts";
 import { cosineWithWarmup, GradientAccumulator } from "../train/schedule.ts";
 import { defaultLengthBuckets, epochPlan, mixSeed, preparePairs, TrainerError, type PreparedPair } from "../train/trainer-data.ts";
-import type { TrainableModel } from "../train/trainer.ts";
+import type { OptimizationOptions, TrainableModel } from "../train/trainer.ts";
 import { buildRewardTrainGraph, REWARD_OUTPUTS, rewardTensorFeeds, rewardTrainBatchFeeds, SCORE_HEAD, type RewardPair, type RewardTrainGraph } from "./reward-graph.ts";
 import { RewardScorer, type RewardModel } from "./reward-model.ts";
 
-export interface TrainEvaluatorOptions {
+export interface TrainEvaluatorOptions extends OptimizationOptions {
   readonly model: TrainableModel;
   /** The dimension this evaluator scores. */
   readonly dimension: string;
@@ -33,14 +33,6 @@ export interface TrainEvaluatorOptions {
   readonly rank?: number;
   readonly loraAlpha?: number;
   readonly targets?: readonly AdapterTarget[];
-  readonly lr?: number;
-  readonly weightDecay?: number;
-  readonly warmupSteps?: number;
-  readonly epochs?: number;
-  readonly batchPairs?: number;
-  readonly gradAccum?: number;
-  /** null disables clipping; default 1. */
-  readonly maxGradNorm?: number | null;
   readonly seed?: number;
   readonly maxLength?: number;
   readonly maxPromptLength?: number;

@@ -77,7 +77,20 @@ export interface TrainProgress {
   readonly phase: number;
 }
 
-export interface TrainArmOptions {
+/** Optimizer and schedule options shared by the ARM trainer and the evaluator trainer (AdamW with decoupled
+ *  weight decay, linear warmup then cosine decay, gradient accumulation, global-norm clipping). */
+export interface OptimizationOptions {
+  readonly lr?: number;
+  readonly weightDecay?: number;
+  readonly warmupSteps?: number;
+  readonly epochs?: number;
+  readonly batchPairs?: number;
+  readonly gradAccum?: number;
+  /** Gradient-norm clip; null disables. Default 1. */
+  readonly maxGradNorm?: number | null;
+}
+
+export interface TrainArmOptions extends OptimizationOptions {
   readonly model: TrainableModel;
   /** Default "PARM". */
   readonly method?: AdapterMethod;
@@ -92,14 +105,6 @@ export interface TrainArmOptions {
   /** GenARM LoRA rank (default r1 + r2). */
   readonly loraRank?: number;
   readonly targets?: readonly AdapterTarget[];
-  readonly lr?: number;
-  readonly weightDecay?: number;
-  readonly warmupSteps?: number;
-  readonly epochs?: number;
-  readonly batchPairs?: number;
-  readonly gradAccum?: number;
-  /** Gradient-norm clip; null disables. Default 1. */
-  readonly maxGradNorm?: number | null;
   /** Dirichlet concentration p (default 0.5). */
   readonly dirichletP?: number;
   readonly seed?: number;
