@@ -71,6 +71,7 @@ export class RewardModelEvaluator implements Evaluator {
       config: backbone.config,
       weights: backbone.weights,
       spec: model.metadata.spec,
+      pooling: model.metadata.pooling,
       maxLength: model.metadata.maxLength,
       padId: backbone.tokenizer.eosId,
       ...(options.batch !== undefined ? { batch: options.batch } : {}),

@@ -2,19 +2,25 @@
  * @module engine/evaluate/reward-graph
  * Scalar reward-model graphs (the evaluators of an evaluation sweep): the LLaMA backbone (final hidden state,
  * after the final RMSNorm) with a plain LoRA adapter (model/pblora.ts, mode "lora") and a linear score head
- * `score.weight` [1, dim] read at one position per row — the last token of the sequence (its EOS when the
- * response was not truncated). r(x, y) = h_last · score.weightᵀ.
+ * `score.weight` [1, dim]. Pooling says where the head reads the final hidden states h_t:
+ *   "last": r(x, y) = h_last · score.weightᵀ, the last token of the sequence (its EOS when the response was not
+ *           truncated) — the usual reward-model head;
+ *   "mean": r(x, y) = (1/|R|) Σ_{t∈R} h_t · score.weightᵀ over the response positions R (first response token
+ *           through the last token, EOS included). Every response token is read directly, and the reward does
+ *           not grow with response length (a length-controlled reward for backbones too small to summarise a
+ *           response in one hidden state).
  *
  * Train graph (forward + appended backward). Rows: B2 = 2·pairs; row p is pair p's first response, row pairs+p
  * its second (as in model/arm-graph.ts).
  *   inputs   input_ids      [B2, T] int64   right-padded BOS + prompt + response + EOS
- *            last_positions [B2, 1] int64   index of each row's last real token
+ *            last_positions [B2, 1] int64   index of each row's last real token          (pooling "last")
+ *            response_weights [B2, T] float 1/|R| on each row's response positions, else 0  (pooling "mean")
  *            pair_sign      [pairs] float   +1 when the first response is preferred, −1 when the second is
  *            pair_weight    [pairs] float   1/n for the n real pairs of the batch, 0 for padding pairs
  *            adapter tensors (lora_A, lora_B per layer and target) and `score.weight`
  *   outputs  loss [] = Σ_p w_p · softplus(−s_p · (r_first − r_second))   (Bradley–Terry: mean −log σ(r_w − r_l))
  *            rewards [B2], margins [pairs] = r_first − r_second, grad.<tensor> for every trainable tensor
- * Score graph: input_ids, last_positions → rewards [B].
+ * Score graph: input_ids, last_positions or response_weights → rewards [B].
  */
 import { appendGradients, GraphBuilder, GraphShapeError, type FloatDType, type HostTensor, type Value } from "../onnx/index.ts";
 import type { LlamaConfig, ModelWeights } from "../model/config.ts";
@@ -25,6 +31,7 @@ import { EngineError } from "../util/errors.ts";
 export const REWARD_INPUTS = {
   inputIds: "input_ids",
   lastPositions: "last_positions",
+  responseWeights: "response_weights",
   pairSign: "pair_sign",
   pairWeight: "pair_weight",
 } as const;
@@ -38,13 +45,19 @@ export const REWARD_OUTPUTS = {
 /** Name of the score head tensor, shape [1, dim]. */
 export const SCORE_HEAD = "score.weight";
 
+/** Where the score head reads the hidden states (module comment). */
+export const REWARD_POOLINGS = ["last", "mean"] as const;
+export type RewardPooling = (typeof REWARD_POOLINGS)[number];
+
 export type RewardBatchErrorCode = "INVALID_BATCH" | "INVALID_TENSORS";
 
 export class RewardBatchError extends EngineError<RewardBatchErrorCode> {}
 
-/** One tokenized sequence for the reward model: ids, the reward is read at the last one. */
+/** One tokenized sequence for the reward model. */
 export interface RewardRow {
   readonly ids: readonly number[];
+  /** Index of the first response token (the prompt's length, BOS included); required by pooling "mean". */
+  readonly responseStart?: number;
 }
 
 export interface RewardPair {
@@ -59,6 +72,8 @@ export interface RewardGraphOptions {
   readonly dtype: FloatDType;
   readonly weightsAs: WeightsPlacement;
   readonly externalDataMinBytes?: number;
+  /** Default "last". */
+  readonly pooling?: RewardPooling;
 }
 
 export interface RewardTrainGraph extends BuiltGraph {
@@ -67,6 +82,7 @@ export interface RewardTrainGraph extends BuiltGraph {
   readonly batchPairs: number;
   readonly seqLen: number;
   readonly dtype: FloatDType;
+  readonly pooling: RewardPooling;
   /** Trainable tensor name (adapter tensors and `score.weight`) → graph output holding its gradient. */
   readonly gradientNames: ReadonlyMap<string, string>;
 }
@@ -77,6 +93,7 @@ export interface RewardScoreGraph extends BuiltGraph {
   readonly batch: number;
   readonly seqLen: number;
   readonly dtype: FloatDType;
+  readonly pooling: RewardPooling;
 }
 
 /** Every trainable tensor (LoRA tensors, then the score head) and its shape. */
@@ -86,21 +103,36 @@ export function rewardTensorShapes(config: LlamaConfig, spec: LoraSpec): Map<str
   return shapes;
 }
 
-function checkBucket(config: LlamaConfig, rows: number, seqLen: number): void {
+function checkBucket(config: LlamaConfig, rows: number, seqLen: number, pooling: RewardPooling): void {
+  if (!REWARD_POOLINGS.includes(pooling)) throw new GraphShapeError(`pooling must be one of ${REWARD_POOLINGS.join(", ")}, got ${JSON.stringify(pooling)}`);
   if (!Number.isInteger(rows) || rows < 1) throw new GraphShapeError(`batch must be a positive integer, got ${rows}`);
   if (!Number.isInteger(seqLen) || seqLen < 1) throw new GraphShapeError(`seqLen must be a positive integer, got ${seqLen}`);
   if (seqLen > config.maxSeqLen) throw new GraphShapeError(`seqLen ${seqLen} exceeds maxSeqLen ${config.maxSeqLen}`);
 }
 
 /** Appends backbone + LoRA + score head; returns rewards [rows]. */
-function rewards(b: GraphBuilder, config: LlamaConfig, frozen: FrozenWeights, spec: LoraSpec, rows: number, seqLen: number, dtype: FloatDType, values: Map<string, Value>): Value {
+function rewards(b: GraphBuilder, config: LlamaConfig, frozen: FrozenWeights, spec: LoraSpec, rows: number, seqLen: number, dtype: FloatDType, pooling: RewardPooling, values: Map<string, Value>): Value {
   const ids = b.input(REWARD_INPUTS.inputIds, "int64", [rows, seqLen]);
-  const last = b.input(REWARD_INPUTS.lastPositions, "int64", [rows, 1]);
-  const hidden = buildDecoder(b, config, frozen, ids, { spec, values });
-  const picked = gatherPositions(b, hidden, last); // [rows, 1, dim]
   const head = values.get(SCORE_HEAD)!;
   if (head.dtype !== dtype) throw new GraphShapeError(`score head is ${head.dtype}, activations are ${dtype}`);
-  return b.reshape(b.matMul(picked, b.transpose(head)), [rows]);
+  switch (pooling) {
+    case "last": {
+      const last = b.input(REWARD_INPUTS.lastPositions, "int64", [rows, 1]);
+      const hidden = buildDecoder(b, config, frozen, ids, { spec, values });
+      const picked = gatherPositions(b, hidden, last); // [rows, 1, dim]
+      return b.reshape(b.matMul(picked, b.transpose(head)), [rows]);
+    }
+    case "mean": {
+      const weights = b.input(REWARD_INPUTS.responseWeights, dtype, [rows, seqLen]);
+      const hidden = buildDecoder(b, config, frozen, ids, { spec, values });
+      const perToken = b.reshape(b.matMul(hidden, b.transpose(head)), [rows, seqLen]);
+      return b.reduceSum(b.mul(perToken, weights), [1], false);
+    }
+    default: {
+      const unknown: never = pooling;
+      throw new GraphShapeError(`unknown pooling ${String(unknown)}`);
+    }
+  }
 }
 
 function declareTrainables(b: GraphBuilder, config: LlamaConfig, spec: LoraSpec, dtype: FloatDType): Map<string, Value> {
@@ -112,14 +144,15 @@ function declareTrainables(b: GraphBuilder, config: LlamaConfig, spec: LoraSpec,
 /** Builds the Bradley–Terry train-step graph for one (batchPairs, seqLen) bucket. */
 export function buildRewardTrainGraph(config: LlamaConfig, weights: ModelWeights, spec: LoraSpec, options: RewardGraphOptions & { readonly batchPairs: number }): RewardTrainGraph {
   const { batchPairs, seqLen, dtype } = options;
-  checkBucket(config, batchPairs, seqLen);
+  const pooling = options.pooling ?? "last";
+  checkBucket(config, batchPairs, seqLen, pooling);
   const rows = 2 * batchPairs;
   const b = new GraphBuilder("reward-train");
   const values = declareTrainables(b, config, spec, dtype);
   const frozen = new FrozenWeights(b, config, weights, dtype, options.weightsAs);
   const sign = b.input(REWARD_INPUTS.pairSign, dtype, [batchPairs]);
   const weight = b.input(REWARD_INPUTS.pairWeight, dtype, [batchPairs]);
-  const r = rewards(b, config, frozen, spec, rows, seqLen, dtype, values);
+  const r = rewards(b, config, frozen, spec, rows, seqLen, dtype, pooling, values);
   b.output(r, REWARD_OUTPUTS.rewards);
   const [first, second] = b.split(r, 0, [batchPairs, batchPairs]);
   const margin = b.sub(first, second);
@@ -129,18 +162,19 @@ export function buildRewardTrainGraph(config: LlamaConfig, weights: ModelWeights
   const grads = appendGradients(b, loss, [...values.values()]);
   const gradientNames = new Map<string, string>();
   for (const [name, g] of grads) gradientNames.set(name, b.output(g, `grad.${name}`).name);
-  return { ...finish(b, frozen, options.externalDataMinBytes), kind: "reward-train", spec, batchPairs, seqLen, dtype, gradientNames };
+  return { ...finish(b, frozen, options.externalDataMinBytes), kind: "reward-train", spec, batchPairs, seqLen, dtype, pooling, gradientNames };
 }
 
 /** Builds the score graph for one (batch, seqLen) bucket: rewards [batch]. */
 export function buildRewardScoreGraph(config: LlamaConfig, weights: ModelWeights, spec: LoraSpec, options: RewardGraphOptions & { readonly batch: number }): RewardScoreGraph {
   const { batch, seqLen, dtype } = options;
-  checkBucket(config, batch, seqLen);
+  const pooling = options.pooling ?? "last";
+  checkBucket(config, batch, seqLen, pooling);
   const b = new GraphBuilder("reward-score");
   const values = declareTrainables(b, config, spec, dtype);
   const frozen = new FrozenWeights(b, config, weights, dtype, options.weightsAs);
-  b.output(rewards(b, config, frozen, spec, batch, seqLen, dtype, values), REWARD_OUTPUTS.rewards);
-  return { ...finish(b, frozen, options.externalDataMinBytes), kind: "reward-score", spec, batch, seqLen, dtype };
+  b.output(rewards(b, config, frozen, spec, batch, seqLen, dtype, pooling, values), REWARD_OUTPUTS.rewards);
+  return { ...finish(b, frozen, options.externalDataMinBytes), kind: "reward-score", spec, batch, seqLen, dtype, pooling };
 }
 
 // ------------------------------------------------------------------------------------------------ feeds
@@ -149,21 +183,44 @@ function floatArray(dtype: FloatDType, values: ArrayLike<number>): Float32Array 
   return dtype === "float32" ? Float32Array.from(values) : Float64Array.from(values);
 }
 
-/** input_ids and last_positions for `rows` padded to `bucketRows` (a padding row is one pad token read at 0). */
-export function packRewardRows(rows: readonly RewardRow[], bucketRows: number, seqLen: number, padId: number): Record<string, HostTensor> {
+export interface RewardPacking {
+  readonly pooling: RewardPooling;
+  readonly dtype: FloatDType;
+}
+
+/** input_ids and last_positions (pooling "last") or response_weights (pooling "mean") for `rows` padded to
+ *  `bucketRows`; a padding row is one pad token read at position 0. */
+export function packRewardRows(rows: readonly RewardRow[], bucketRows: number, seqLen: number, padId: number, packing: RewardPacking = { pooling: "last", dtype: "float32" }): Record<string, HostTensor> {
   if (rows.length > bucketRows) throw new RewardBatchError("INVALID_BATCH", `${rows.length} rows do not fit a bucket of ${bucketRows}`);
   const ids = new BigInt64Array(bucketRows * seqLen).fill(BigInt(padId));
   const last = new BigInt64Array(bucketRows);
+  const weights = packing.dtype === "float32" ? new Float32Array(bucketRows * seqLen) : new Float64Array(bucketRows * seqLen);
+  for (let r = rows.length; r < bucketRows; r++) weights[r * seqLen] = 1;
   rows.forEach((row, r) => {
     if (row.ids.length === 0) throw new RewardBatchError("INVALID_BATCH", `row ${r} is empty`);
     if (row.ids.length > seqLen) throw new RewardBatchError("INVALID_BATCH", `row ${r}: ${row.ids.length} tokens exceed seqLen ${seqLen}`);
     row.ids.forEach((id, t) => (ids[r * seqLen + t] = BigInt(id)));
     last[r] = BigInt(row.ids.length - 1);
+    if (packing.pooling === "mean") {
+      const start = row.responseStart;
+      if (start === undefined || !Number.isInteger(start) || start < 0 || start >= row.ids.length) {
+        throw new RewardBatchError("INVALID_BATCH", `row ${r}: pooling "mean" needs responseStart in [0, ${row.ids.length}), got ${String(start)}`);
+      }
+      const share = 1 / (row.ids.length - start);
+      for (let t = start; t < row.ids.length; t++) weights[r * seqLen + t] = share;
+    }
   });
-  return {
-    [REWARD_INPUTS.inputIds]: { dtype: "int64", shape: [bucketRows, seqLen], data: ids },
-    [REWARD_INPUTS.lastPositions]: { dtype: "int64", shape: [bucketRows, 1], data: last },
-  };
+  const common = { [REWARD_INPUTS.inputIds]: { dtype: "int64" as const, shape: [bucketRows, seqLen], data: ids } };
+  switch (packing.pooling) {
+    case "last":
+      return { ...common, [REWARD_INPUTS.lastPositions]: { dtype: "int64", shape: [bucketRows, 1], data: last } };
+    case "mean":
+      return { ...common, [REWARD_INPUTS.responseWeights]: { dtype: packing.dtype, shape: [bucketRows, seqLen], data: weights } };
+    default: {
+      const unknown: never = packing.pooling;
+      throw new RewardBatchError("INVALID_BATCH", `unknown pooling ${String(unknown)}`);
+    }
+  }
 }
 
 /** Every feed of a train graph except trainable tensors and frozen weights. */
@@ -171,7 +228,7 @@ export function rewardTrainBatchFeeds(graph: RewardTrainGraph, pairs: readonly R
   const { batchPairs, seqLen, dtype } = graph;
   const n = pairs.length;
   if (n === 0 || n > batchPairs) throw new RewardBatchError("INVALID_BATCH", `${n} pairs for a bucket of ${batchPairs}`);
-  const rows: RewardRow[] = new Array(2 * batchPairs).fill({ ids: [padId] });
+  const rows: RewardRow[] = new Array(2 * batchPairs).fill({ ids: [padId], responseStart: 0 });
   const sign = new Array<number>(batchPairs).fill(0);
   const weight = new Array<number>(batchPairs).fill(0);
   pairs.forEach((p, i) => {
@@ -182,7 +239,7 @@ export function rewardTrainBatchFeeds(graph: RewardTrainGraph, pairs: readonly R
     weight[i] = 1 / n;
   });
   return {
-    ...packRewardRows(rows, 2 * batchPairs, seqLen, padId),
+    ...packRewardRows(rows, 2 * batchPairs, seqLen, padId, graph),
     [REWARD_INPUTS.pairSign]: { dtype, shape: [batchPairs], data: floatArray(dtype, sign) },
     [REWARD_INPUTS.pairWeight]: { dtype, shape: [batchPairs], data: floatArray(dtype, weight) },
   };

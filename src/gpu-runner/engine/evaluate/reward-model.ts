@@ -6,10 +6,11 @@
  * File: float32 tensors `layers.{i}.{target}.lora_{A,B}` and `score.weight` [1, dim], string metadata
  *   parm.format = "parm-evaluator", parm.version = "1", kind = "evaluator", dimension = the objective it scores,
  *   baseModelDigest = sha256 of the backbone, rank, loraAlpha, targets (JSON array), maxLength, maxPromptLength,
- *   and optionally heldOutAccuracy / heldOutPairs (how it ranked held-out pairs when trained).
+ *   pooling ("last" or "mean", reward-graph.ts; a file without it is "last"), and optionally heldOutAccuracy /
+ *   heldOutPairs (how it ranked held-out pairs when trained).
  * Tokenization (identical to the ARM's, train/pairs.ts): BOS + prompt, then the tokens `prompt + response` adds,
  * then EOS; the prompt is cut from the left (keeping BOS) and then the response from the right to fit maxLength.
- * The reward is read at the last token.
+ * The reward is read at the last token (pooling "last") or averaged over the response tokens (pooling "mean").
  */
 import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts";
 import type { WeightsPlacement } from "../model/llama-graph.ts";
@@ -19,7 +20,18 @@ import { createEngineSession, type EngineSession, type ExecutionProviderChoice }
 import { bucketFor, tokenizePair, type PairTokenizer } from "../train/pairs.ts";
 import { defaultLengthBuckets } from "../train/trainer-data.ts";
 import { EngineError } from "../util/errors.ts";
-import { buildRewardScoreGraph, packRewardRows, REWARD_OUTPUTS, RewardBatchError, rewardTensorFeeds, rewardTensorShapes, type RewardRow, type RewardScoreGraph } from "./reward-graph.ts";
+import {
+  buildRewardScoreGraph,
+  packRewardRows,
+  REWARD_OUTPUTS,
+  REWARD_POOLINGS,
+  RewardBatchError,
+  rewardTensorFeeds,
+  rewardTensorShapes,
+  type RewardPooling,
+  type RewardRow,
+  type RewardScoreGraph,
+} from "./reward-graph.ts";
 
 export type EvaluatorFileErrorCode = "NOT_AN_EVALUATOR" | "UNSUPPORTED_VERSION" | "INVALID_METADATA" | "INVALID_TENSORS" | "BASE_MODEL_MISMATCH";
 
@@ -32,6 +44,7 @@ export interface RewardModelMetadata {
   readonly spec: LoraSpec;
   readonly maxLength: number;
   readonly maxPromptLength: number;
+  readonly pooling: RewardPooling;
   readonly heldOutAccuracy?: number;
   readonly heldOutPairs?: number;
 }
@@ -62,6 +75,7 @@ function validateMetadata(m: RewardModelMetadata): void {
   if (!Number.isInteger(m.maxPromptLength) || m.maxPromptLength < 1 || m.maxPromptLength >= m.maxLength) {
     fail(`maxPromptLength must be an integer in [1, maxLength), got ${m.maxPromptLength}`);
   }
+  if (!REWARD_POOLINGS.includes(m.pooling)) fail(`pooling must be one of ${REWARD_POOLINGS.join(", ")}, got ${JSON.stringify(m.pooling)}`);
 }
 
 function validateTensors(config: LlamaConfig | undefined, m: RewardModelMetadata, tensors: ReadonlyMap<string, { readonly length: number }>): void {
@@ -101,6 +115,7 @@ export function exportRewardModel(model: RewardModel, config?: LlamaConfig): Uin
       targets: JSON.stringify(m.spec.targets),
       maxLength: String(m.maxLength),
       maxPromptLength: String(m.maxPromptLength),
+      pooling: m.pooling,
       ...(m.heldOutAccuracy !== undefined ? { heldOutAccuracy: String(m.heldOutAccuracy) } : {}),
       ...(m.heldOutPairs !== undefined ? { heldOutPairs: String(m.heldOutPairs) } : {}),
     },
@@ -153,6 +168,7 @@ export function importRewardModel(bytes: Uint8Array, expect: RewardModelExpectat
     spec: { mode: "lora", rank: number("rank")!, loraAlpha: number("loraAlpha")!, targets: targets as AdapterTarget[] },
     maxLength: number("maxLength")!,
     maxPromptLength: number("maxPromptLength")!,
+    pooling: (raw.pooling ?? "last") as RewardPooling,
     ...(heldOutAccuracy !== undefined ? { heldOutAccuracy } : {}),
     ...(heldOutPairs !== undefined ? { heldOutPairs } : {}),
   };
@@ -172,13 +188,15 @@ export function importRewardModel(bytes: Uint8Array, expect: RewardModelExpectat
 /** Tokenizes one (prompt, response) for a reward model (the module comment's rule). */
 export function tokenizeForReward(tokenizer: PairTokenizer, prompt: string, response: string, limits: { readonly maxLength: number; readonly maxPromptLength: number }): RewardRow {
   const pair = tokenizePair(tokenizer, { prompt, responses: [response, response], preferred: [0] }, limits, "scored response");
-  return { ids: pair.sequences[0].ids };
+  return { ids: pair.sequences[0].ids, responseStart: pair.promptLength };
 }
 
 export interface RewardScorerOptions {
   readonly config: LlamaConfig;
   readonly weights: ModelWeights;
   readonly spec: LoraSpec;
+  /** Default "last". */
+  readonly pooling?: RewardPooling;
   /** Rows per score-graph run (default 8). */
   readonly batch?: number;
   /** Padded lengths (default `defaultLengthBuckets(maxLength)`). */
@@ -207,7 +225,7 @@ export class RewardScorer {
     if (!hit) {
       const { config, weights, spec } = this.options;
       hit = (async () => {
-        const graph = buildRewardScoreGraph(config, weights, spec, { batch: this.batch, seqLen, dtype: "float32", weightsAs: this.options.weightsAs ?? "initializers" });
+        const graph = buildRewardScoreGraph(config, weights, spec, { batch: this.batch, seqLen, dtype: "float32", weightsAs: this.options.weightsAs ?? "initializers", pooling: this.options.pooling ?? "last" });
         const session = await createEngineSession(graph, {
           executionProvider: this.options.executionProvider ?? "cpu",
           ...(this.options.threads ? { intraOpNumThreads: this.options.threads } : {}),
@@ -234,7 +252,7 @@ export class RewardScorer {
       const { graph, session } = await this.session(bucket);
       for (let s = 0; s < members.length; s += this.batch) {
         const chunk = members.slice(s, s + this.batch);
-        const feeds = { ...graph.frozenFeeds, ...feedsOfTensors, ...packRewardRows(chunk.map((i) => rows[i]), this.batch, bucket, padId) };
+        const feeds = { ...graph.frozenFeeds, ...feedsOfTensors, ...packRewardRows(chunk.map((i) => rows[i]), this.batch, bucket, padId, graph) };
         const result = await session.run(feeds, [REWARD_OUTPUTS.rewards]);
         const r = result[REWARD_OUTPUTS.rewards].data as Float32Array;
         chunk.forEach((i, c) => (out[i] = r[c]));

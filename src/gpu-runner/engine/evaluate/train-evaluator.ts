@@ -19,7 +19,18 @@ import { Rng } from "../train/rng.ts";
 import { cosineWithWarmup, GradientAccumulator } from "../train/schedule.ts";
 import { defaultLengthBuckets, epochPlan, mixSeed, preparePairs, TrainerError, type PreparedPair } from "../train/trainer-data.ts";
 import type { OptimizationOptions, TrainableModel } from "../train/trainer.ts";
-import { buildRewardTrainGraph, REWARD_OUTPUTS, rewardTensorFeeds, rewardTrainBatchFeeds, SCORE_HEAD, type RewardPair, type RewardTrainGraph } from "./reward-graph.ts";
+import {
+  buildRewardTrainGraph,
+  REWARD_OUTPUTS,
+  REWARD_POOLINGS,
+  rewardTensorFeeds,
+  rewardTrainBatchFeeds,
+  SCORE_HEAD,
+  type RewardPair,
+  type RewardPooling,
+  type RewardRow,
+  type RewardTrainGraph,
+} from "./reward-graph.ts";
 import { RewardScorer, type RewardModel } from "./reward-model.ts";
 
 export interface TrainEvaluatorOptions extends OptimizationOptions {
@@ -38,6 +49,8 @@ export interface TrainEvaluatorOptions extends OptimizationOptions {
   readonly maxPromptLength?: number;
   readonly lengthBuckets?: readonly number[];
   readonly headInitScale?: number;
+  /** Where the score head reads (reward-graph.ts): "last" (default) or "mean" over the response tokens. */
+  readonly pooling?: RewardPooling;
   readonly threads?: number;
   readonly executionProvider?: ExecutionProviderChoice;
   readonly weightsAs?: WeightsPlacement;
@@ -84,14 +97,20 @@ function int(v: number, min: number, what: string): number {
   return Number.isInteger(v) && v >= min ? v : fail(`${what} must be an integer ≥ ${min}, got ${v}`);
 }
 
+/** A tokenized sequence as a reward row; its response starts at the first labelled position. */
+function toRewardRow(row: { readonly ids: readonly number[]; readonly labels: readonly number[] }): RewardRow {
+  const start = row.labels.findIndex((label) => label !== -100);
+  return { ids: row.ids, responseStart: start < 0 ? row.ids.length - 1 : start };
+}
+
 function toRewardPair(p: PreparedPair): RewardPair {
-  return { first: { ids: p.arm.first.ids }, second: { ids: p.arm.second.ids }, sign: p.arm.sign[0] === 1 ? 1 : -1 };
+  return { first: toRewardRow(p.arm.first), second: toRewardRow(p.arm.second), sign: p.arm.sign[0] === 1 ? 1 : -1 };
 }
 
 /** Accuracy and BT loss of `tensors` on prepared single-objective pairs. */
 export async function rewardPairAccuracy(scorer: RewardScorer, tensors: ReadonlyMap<string, Float32Array>, pairs: readonly PreparedPair[]): Promise<HeldOutAccuracy> {
   if (pairs.length === 0) return { pairs: 0, accuracy: NaN, loss: NaN };
-  const rows = pairs.flatMap((p) => [{ ids: p.arm.first.ids }, { ids: p.arm.second.ids }]);
+  const rows = pairs.flatMap((p) => [toRewardRow(p.arm.first), toRewardRow(p.arm.second)]);
   const r = await scorer.score(rows, tensors);
   let correct = 0;
   let loss = 0;
@@ -131,6 +150,8 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
   if (maxGradNorm !== null && !(maxGradNorm > 0)) fail(`maxGradNorm must be positive or null, got ${maxGradNorm}`);
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`seed must be an integer in [0, 2^32), got ${seed}`);
+  const pooling = options.pooling ?? "last";
+  if (!REWARD_POOLINGS.includes(pooling)) fail(`pooling must be one of ${REWARD_POOLINGS.join(", ")}, got ${JSON.stringify(pooling)}`);
   const headInitScale = options.headInitScale ?? 0.1;
   if (!(headInitScale >= 0)) fail(`headInitScale must be ≥ 0, got ${headInitScale}`);
   const single = (list: readonly PreferencePair[], what: string) =>
@@ -151,13 +172,13 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
   const bound = headInitScale / Math.sqrt(config.dim);
   tensors.set(SCORE_HEAD, Float32Array.from({ length: config.dim }, () => (2 * initRng.uniform() - 1) * bound));
   const optimizer = new AdamW(tensors, { lr, weightDecay });
-  const scorer = new RewardScorer({ config, weights, spec, maxLength, buckets, batch: 2 * batchPairs, padId: tokenizer.eosId, threads: options.threads, weightsAs: options.weightsAs, executionProvider: options.executionProvider });
+  const scorer = new RewardScorer({ config, weights, spec, maxLength, buckets, batch: 2 * batchPairs, padId: tokenizer.eosId, pooling, threads: options.threads, weightsAs: options.weightsAs, executionProvider: options.executionProvider });
   const sessions = new Map<number, Promise<{ graph: RewardTrainGraph; session: EngineSession }>>();
   const sessionFor = (bucket: number) => {
     let hit = sessions.get(bucket);
     if (!hit) {
       hit = (async () => {
-        const graph = buildRewardTrainGraph(config, weights, spec, { batchPairs, seqLen: bucket, dtype: "float32", weightsAs: options.weightsAs ?? "initializers" });
+        const graph = buildRewardTrainGraph(config, weights, spec, { batchPairs, seqLen: bucket, dtype: "float32", weightsAs: options.weightsAs ?? "initializers", pooling });
         const session = await createEngineSession(graph, { executionProvider: options.executionProvider ?? "cpu", ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
         return { graph, session };
       })();
@@ -212,6 +233,7 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
         spec,
         maxLength,
         maxPromptLength,
+        pooling,
         ...(heldOutAfter ? { heldOutAccuracy: heldOutAfter.accuracy, heldOutPairs: heldOutAfter.pairs } : {}),
       },
       tensors,
