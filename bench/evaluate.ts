@@ -13,6 +13,7 @@
  * Trained artifacts are cached in `<out>` and reused on a rerun (delete them to retrain).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { hashToUnitInterval, parseDataset, type PreferenceRecord } from "../src/contracts/datasets/index.ts";
@@ -21,15 +22,21 @@ import {
   exportRewardModel,
   importRewardModel,
   pairwiseAccuracyFront,
+  REWARD_POOLINGS,
   RewardModelEvaluator,
   runEvaluation,
   trainEvaluator,
   type EvaluationResult,
   type Evaluator,
+  type RewardModel,
+  type RewardPooling,
 } from "../src/gpu-runner/engine/evaluate/index.ts";
 import { exportTrainedArm, importAdapter, loadGguf, trainArm, type PreferencePair } from "../src/gpu-runner/engine/index.ts";
 import { decodeAdapterFromFile } from "../src/gpu-runner/engine/decode/index.ts";
+import { LexicalRewardModel, type LexicalPair } from "./lexical.ts";
 import { buildParetoReport, referencePoint, renderParetoSvg, simplexGrid } from "../src/gpu-runner/engine/pareto/index.ts";
+
+const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 const { values: argv } = parseArgs({
   options: {
@@ -48,6 +55,12 @@ const { values: argv } = parseArgs({
     threads: { type: "string", default: "2" },
     step: { type: "string", default: "0.1" },
     "arm-eos": { type: "string" },
+    /** Score-head pooling of the evaluators that score the fronts (engine/evaluate/reward-graph.ts). */
+    "eval-pooling": { type: "string", default: "mean" },
+    /** Also train evaluators with this pooling for the evaluator check ("" for none). */
+    "compare-pooling": { type: "string", default: "last" },
+    /** Evaluator training seeds; the first one's evaluators score the fronts. */
+    "eval-seeds": { type: "string", default: "7" },
   },
 });
 const out = argv.out!;
@@ -88,35 +101,54 @@ const pairOf = (dim: string, r: PreferenceRecord, single = false): PreferencePai
 });
 const take = <T>(list: readonly T[], n: number) => list.slice(0, n);
 
-// ---- evaluators
-const evaluatorModels = [];
-const evaluatorMetrics: Record<string, unknown> = {};
-for (const dim of objectives) {
-  const path = join(out, `evaluator-${dim}.safetensors`);
-  const split = splits.get(dim)!;
-  if (!existsSync(path)) {
-    log(`training evaluator ${dim} on ${Math.min(N("evaluator-pairs"), split.evaluator.length)} pairs`);
-    const result = await trainEvaluator({
-      model,
-      dimension: dim,
-      pairs: take(split.evaluator, N("evaluator-pairs")).map((r) => pairOf(dim, r, true)),
-      validationPairs: take(split.heldOut, N("held-out")).map((r) => pairOf(dim, r, true)),
-      maxLength,
-      maxPromptLength,
-      epochs: N("eval-epochs"),
-      batchPairs: 8,
-      lr: 2e-3,
-      threads,
-      seed: 7,
-      onProgress: (p) => p.step % 25 === 0 && log(`  evaluator ${dim} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`),
-    });
-    writeFileSync(path, exportRewardModel(result.model, model.config));
-    writeFileSync(join(out, `evaluator-${dim}.json`), JSON.stringify(result.metrics, null, 2));
-  }
-  evaluatorMetrics[dim] = JSON.parse(readFileSync(join(out, `evaluator-${dim}.json`), "utf8"));
-  evaluatorModels.push(importRewardModel(readFileSync(path), { config: model.config, baseModelDigest: model.source.sha256, dimension: dim }));
-  log(`evaluator ${dim}: ${JSON.stringify(evaluatorMetrics[dim])}`);
+// ---- evaluators: one reward model per objective and (pooling, seed); the first seed with --eval-pooling scores
+// the fronts, the rest (and --compare-pooling) form the evaluator check of results.md
+const evalPooling = argv["eval-pooling"] as RewardPooling;
+const comparePooling = argv["compare-pooling"] === "" ? undefined : (argv["compare-pooling"] as RewardPooling);
+const evalSeeds = argv["eval-seeds"]!.split(",").map(Number);
+for (const p of [evalPooling, comparePooling]) if (p !== undefined && !REWARD_POOLINGS.includes(p)) throw new Error(`pooling must be one of ${REWARD_POOLINGS.join(", ")}, got ${p}`);
+interface EvaluatorSet {
+  readonly pooling: RewardPooling;
+  readonly seed: number;
+  readonly models: RewardModel[];
+  readonly metrics: Record<string, unknown>;
 }
+const trainEvaluators = async (pooling: RewardPooling, seed: number): Promise<EvaluatorSet> => {
+  const models: RewardModel[] = [];
+  const metrics: Record<string, unknown> = {};
+  for (const dim of objectives) {
+    const stem = join(out, `evaluator-${dim}-${pooling}-s${seed}`);
+    const split = splits.get(dim)!;
+    if (!existsSync(`${stem}.safetensors`)) {
+      log(`training evaluator ${dim} (pooling ${pooling}, seed ${seed}) on ${Math.min(N("evaluator-pairs"), split.evaluator.length)} pairs`);
+      const result = await trainEvaluator({
+        model,
+        dimension: dim,
+        pairs: take(split.evaluator, N("evaluator-pairs")).map((r) => pairOf(dim, r, true)),
+        validationPairs: take(split.heldOut, N("held-out")).map((r) => pairOf(dim, r, true)),
+        maxLength,
+        maxPromptLength,
+        epochs: N("eval-epochs"),
+        batchPairs: 8,
+        lr: 2e-3,
+        threads,
+        seed,
+        pooling,
+        onProgress: (p) => p.step % 50 === 0 && log(`  evaluator ${dim} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`),
+      });
+      writeFileSync(`${stem}.safetensors`, exportRewardModel(result.model, model.config));
+      writeFileSync(`${stem}.json`, JSON.stringify(result.metrics, null, 2));
+    }
+    metrics[dim] = JSON.parse(readFileSync(`${stem}.json`, "utf8"));
+    models.push(importRewardModel(readFileSync(`${stem}.safetensors`), { config: model.config, baseModelDigest: model.source.sha256, dimension: dim }));
+    log(`evaluator ${dim} (pooling ${pooling}, seed ${seed}): ${JSON.stringify(metrics[dim])}`);
+  }
+  return { pooling, seed, models, metrics };
+};
+const evaluatorSets: EvaluatorSet[] = [];
+for (const pooling of comparePooling ? [evalPooling, comparePooling] : [evalPooling]) for (const seed of evalSeeds) evaluatorSets.push(await trainEvaluators(pooling, seed));
+const evaluatorModels = evaluatorSets[0].models;
+const evaluatorMetrics = evaluatorSets[0].metrics;
 
 /** The response terminator the ARMs learn and generation stops at (default the tokenizer's EOS; stories260K ends
  *  its texts with BOS, id 1, as llama2.c's run.c, so `--arm-eos 1` gives the ARMs a stop token the base predicts). */
@@ -180,30 +212,49 @@ const promptIds = (prompt: string) => {
 };
 const maxNewTokens = N("max-new-tokens");
 const decodeBeta = N("decode-beta");
+/** Generated texts are cached in `<out>/responses.json` (per method, per prompt, one text per α) and reused while
+ *  the decoding settings and ARM files are unchanged; scoring always runs with the current evaluators. */
+const responsesPath = join(out, "responses.json");
+const decodeKey = JSON.stringify({ prompts, maxNewTokens, decodeBeta, stopIds, maxPromptLength, step, arms: Object.values(armFiles).flat().map((f) => sha256Hex(readFileSync(f))) });
+const cachedResponses: Record<string, Record<string, string[]>> = (() => {
+  if (!existsSync(responsesPath)) return {};
+  const cached = JSON.parse(readFileSync(responsesPath, "utf8")) as { key: string; texts: Record<string, Record<string, string[]>> };
+  return cached.key === decodeKey ? cached.texts : {};
+})();
+const saveResponses = () => writeFileSync(responsesPath, JSON.stringify({ key: decodeKey, texts: cachedResponses }));
 const sweep = async (label: string, arm: Parameters<typeof createGenerator>[0]["arm"]): Promise<EvaluationResult> => {
   const generator = createGenerator({ base: model, ...(arm ? { arm } : {}), threads });
+  const texts = (cachedResponses[label] ??= {});
   try {
     return await runEvaluation({
       step,
       prompts,
       evaluators,
       generate: async (prompt, alphas) => {
+        if (texts[prompt]?.length === alphas.length) return texts[prompt];
         const request: GenerateRequest = { prompt: { tokenIds: promptIds(prompt) }, alphas, beta: decodeBeta, maxNewTokens, eosTokenIds: stopIds };
-        return (await generator.generate(request)).outputs.map((o) => o.text);
+        texts[prompt] = (await generator.generate(request)).outputs.map((o) => o.text);
+        return texts[prompt];
       },
       onPoint: (p, done, total) => log(`  ${label} ${done}/${total} α=(${p.alpha.join(", ")}) rewards ${p.rewards.map((r) => r.toFixed(4)).join(", ")}`),
     });
   } finally {
     await generator.release();
+    saveResponses();
   }
 };
 log(`generation sweeps over ${prompts.length} prompts, ${maxNewTokens} new tokens, greedy, 1/β = ${1 / decodeBeta}`);
 const parmRun = await sweep("PARM", { model, adapter: parm });
 const genarmRun = await sweep("GenARM", { genarm: genarm.map((adapter) => ({ model, adapter })) });
 const baseGenerator = createGenerator({ base: model, threads });
+const baseCache = (cachedResponses.base ??= {});
 const baseTexts: string[] = [];
-for (const prompt of prompts) baseTexts.push((await baseGenerator.generate({ prompt: { tokenIds: promptIds(prompt) }, maxNewTokens, eosTokenIds: stopIds })).outputs[0].text);
+for (const prompt of prompts) {
+  baseCache[prompt] ??= [(await baseGenerator.generate({ prompt: { tokenIds: promptIds(prompt) }, maxNewTokens, eosTokenIds: stopIds })).outputs[0].text];
+  baseTexts.push(baseCache[prompt][0]);
+}
 await baseGenerator.release();
+saveResponses();
 const basePerPrompt: number[][] = prompts.map(() => []);
 for (const e of evaluators) (await e.score(prompts, baseTexts)).forEach((v, i) => basePerPrompt[i].push(v));
 const baseRewards = objectives.map((_, j) => basePerPrompt.reduce((s, r) => s + r[j], 0) / prompts.length);
@@ -233,10 +284,11 @@ const results = {
 };
 writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 2));
 writeFileSync(join(out, "points.json"), JSON.stringify({ prompts, base: { texts: baseTexts, perPrompt: basePerPrompt }, PARM: parmRun.points, GENARM: genarmRun.points }));
-/** Paired difference r(e_helpful) − r(e_harmless) over the same prompts, per objective: mean and standard error. */
-const paired = (run: EvaluationResult) => {
-  const first = run.points[run.points.length - 1].perPrompt;
-  const last = run.points[0].perPrompt;
+/** Paired difference r(α = (1,0)) − r(α = (0,1)) over the same prompts, per objective: mean and standard error.
+ *  `perPoint[g][i][j]` is the score of prompt i at grid point g (g = 0 is α = (0,1)) on objective j. */
+const pairedScores = (perPoint: readonly (readonly (readonly number[])[])[]) => {
+  const first = perPoint[perPoint.length - 1];
+  const last = perPoint[0];
   return objectives.map((_, j) => {
     const d = first.map((r, i) => r[j] - last[i][j]);
     const m = d.reduce((a, b) => a + b, 0) / d.length;
@@ -244,6 +296,64 @@ const paired = (run: EvaluationResult) => {
     return { mean: m, se };
   });
 };
+const paired = (run: EvaluationResult) => pairedScores(run.points.map((p) => p.perPrompt));
+
+// ---- evaluator check: every evaluator set scores the same responses (held-out accuracy and vertex differences)
+interface PairedDifference {
+  readonly mean: number;
+  readonly se: number;
+}
+interface EvaluatorCheck {
+  /** "reward model, pooling <p>, seed <s>" or "bag of words" (bench/lexical.ts). */
+  readonly evaluator: string;
+  readonly heldOutAccuracy: Record<string, number | undefined>;
+  readonly pairedVertexDifference: { readonly PARM: PairedDifference[]; readonly GENARM: PairedDifference[] };
+  readonly meanRewards: { readonly PARM: number[][]; readonly GENARM: number[][] };
+}
+const evaluatorCheck: EvaluatorCheck[] = [];
+let lexicalWords: Record<string, { positive: string[]; negative: string[] }> = {};
+const addCheck = (evaluator: string, heldOutAccuracy: Record<string, number | undefined>, runs: { PARM: number[][][]; GENARM: number[][][] }) => {
+  const mean = (perPoint: number[][][]) => perPoint.map((rows) => objectives.map((_, j) => rows.reduce((a, r) => a + r[j], 0) / rows.length));
+  evaluatorCheck.push({
+    evaluator,
+    heldOutAccuracy,
+    pairedVertexDifference: { PARM: pairedScores(runs.PARM), GENARM: pairedScores(runs.GENARM) },
+    meanRewards: { PARM: mean(runs.PARM), GENARM: mean(runs.GENARM) },
+  });
+  log(`evaluator check, ${evaluator}: ${JSON.stringify(evaluatorCheck[evaluatorCheck.length - 1].pairedVertexDifference)}`);
+};
+for (const set of evaluatorSets) {
+  const scorers = set.models.map((m) => new RewardModelEvaluator({ backbone: model, model: m, threads, batch: 16 }));
+  const scoreRun = async (run: EvaluationResult) => {
+    const perPoint: number[][][] = [];
+    for (const point of run.points) {
+      const columns: Float64Array[] = [];
+      for (const e of scorers) columns.push(await e.score(prompts, point.responses));
+      perPoint.push(prompts.map((_, i) => columns.map((c) => c[i])));
+    }
+    return perPoint;
+  };
+  const runs = { PARM: await scoreRun(parmRun), GENARM: await scoreRun(genarmRun) };
+  for (const e of scorers) await e.release();
+  addCheck(
+    `reward model, pooling ${set.pooling}, seed ${set.seed}`,
+    Object.fromEntries(objectives.map((d) => [d, (set.metrics[d] as { heldOutAfter?: { accuracy: number } }).heldOutAfter?.accuracy])),
+    runs,
+  );
+}
+// the transformer-free bag-of-words model, trained and checked on the evaluators' splits
+{
+  const lexicalPairs = (records: readonly PreferenceRecord[]): LexicalPair[] =>
+    records.map((r) => (r.preferences.preferred === 0 ? { preferred: r.response0, rejected: r.response1 } : { preferred: r.response1, rejected: r.response0 }));
+  const lexical = objectives.map((dim) => LexicalRewardModel.fit(lexicalPairs(take(splits.get(dim)!.evaluator, N("evaluator-pairs")))));
+  const scoreRun = (run: EvaluationResult) => run.points.map((point) => point.responses.map((text) => lexical.map((m) => m.score(text))));
+  addCheck(
+    "bag of words",
+    Object.fromEntries(objectives.map((dim, j) => [dim, lexical[j].accuracy(lexicalPairs(take(splits.get(dim)!.heldOut, N("held-out"))))])),
+    { PARM: scoreRun(parmRun), GENARM: scoreRun(genarmRun) },
+  );
+  lexicalWords = Object.fromEntries(objectives.map((dim, j) => [dim, lexical[j].extremes(12)]));
+}
 const allScores = [...parmRun.points, ...genarmRun.points].flatMap((p) => p.perPrompt);
 const corr = (() => {
   const xs = allScores.map((r) => r[0]);
@@ -255,11 +365,14 @@ const corr = (() => {
   return sxy / Math.sqrt(sxx * syy);
 })();
 const lengths = (run: EvaluationResult) => run.points.map((p) => p.responses.reduce((a, t) => a + t.length, 0) / p.responses.length);
-const diagnostics = { pairedVertexDifference: { PARM: paired(parmRun), GENARM: paired(genarmRun) }, evaluatorCorrelation: corr, meanResponseChars: { PARM: lengths(parmRun), GENARM: lengths(genarmRun), base: baseTexts.reduce((a, t) => a + t.length, 0) / baseTexts.length } };
+const diagnostics = { pairedVertexDifference: { PARM: paired(parmRun), GENARM: paired(genarmRun) }, evaluatorCheck, lexicalWords, evaluatorCorrelation: corr, meanResponseChars: { PARM: lengths(parmRun), GENARM: lengths(genarmRun), base: baseTexts.reduce((a, t) => a + t.length, 0) / baseTexts.length } };
 writeFileSync(join(out, "diagnostics.json"), JSON.stringify(diagnostics, null, 2));
 log(`diagnostics ${JSON.stringify(diagnostics)}`);
 const row = (r: { alpha: number[]; rewards: number[]; onFront: boolean }) => `| (${r.alpha.join(", ")}) | ${r.rewards.map((v) => v.toFixed(4)).join(" | ")} | ${r.onFront ? "yes" : ""} |`;
 const accRow = (e: { alpha: readonly number[]; objectives: readonly { accuracy: number }[] }) => `| (${e.alpha.join(", ")}) | ${e.objectives.map((o) => (100 * o.accuracy).toFixed(1) + "%").join(" | ")} |`;
+const signed = (d: PairedDifference) => `${d.mean >= 0 ? "+" : ""}${d.mean.toFixed(3)} ± ${d.se.toFixed(3)}`;
+const checkRow = (c: EvaluatorCheck) =>
+  `| ${c.evaluator} | ${objectives.map((d) => (100 * (c.heldOutAccuracy[d] ?? NaN)).toFixed(1) + "%").join(" | ")} | ${(["PARM", "GENARM"] as const).map((m) => c.pairedVertexDifference[m].map(signed).join(" | ")).join(" | ")} |`;
 const md = [
   `PARM: HV ${parmReport.hypervolume.toFixed(6)}, MIP ${parmReport.mip.toFixed(4)}; GenARM: HV ${genarmReport.hypervolume.toFixed(6)}, MIP ${genarmReport.mip.toFixed(4)}; z = (${z.map((v) => v.toFixed(4)).join(", ")}); base (${baseRewards.map((v) => v.toFixed(4)).join(", ")})`,
   "",
@@ -278,6 +391,12 @@ const md = [
   "| α | GenARM helpful acc | GenARM harmless acc |",
   "|---|---|---|",
   ...pairwiseGenarm.evaluations.map(accRow),
+  "",
+  "Evaluator check: r(α = (1,0)) − r(α = (0,1)) over the same prompts (helpful should be > 0, harmless < 0)",
+  "",
+  "| evaluator | held-out acc helpful | held-out acc harmless | PARM Δhelpful | PARM Δharmless | GenARM Δhelpful | GenARM Δharmless |",
+  "|---|---|---|---|---|---|---|",
+  ...evaluatorCheck.map(checkRow),
 ].join("\n");
 writeFileSync(join(out, "results.md"), md + "\n");
 process.stdout.write(md + "\n");

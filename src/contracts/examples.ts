@@ -86,6 +86,9 @@ export function exampleTrainEvaluatorPayload(): TrainEvaluatorPayload {
     batchSize: 8,
     seed: 7,
     maxLength: 512,
+    pooling: "last",
+    trainSplit: "VALIDATION",
+    heldOutSplit: "TEST",
   };
 }
 

@@ -11,6 +11,7 @@ import {
   exampleTrainPayload,
   exampleGeneratePayload,
   exampleEvaluatePayload,
+  exampleTrainEvaluatorPayload,
   jobConsumerName,
   jobKindFilter,
   jobKindFromDbName,
@@ -87,6 +88,29 @@ test("generate payload: each alpha is checked against the ARM's dimension count"
   assert.ok(issuesOf(() => parseJobPayload("generate", { ...unguided, alphas: [[1]] })).some((i) => i.startsWith("alphas")));
   const badTopP = { ...exampleGeneratePayload(), sampling: { ...exampleGeneratePayload().sampling, topP: 0 } };
   assert.ok(issuesOf(() => parseJobPayload("generate", badTopP)).some((i) => i.startsWith("sampling.topP")));
+});
+
+test("train-evaluator payload: pooling and splits default to last / VALIDATION / TEST for payloads without them", () => {
+  const legacy: Record<string, unknown> = { ...exampleTrainEvaluatorPayload() };
+  delete legacy.pooling;
+  delete legacy.trainSplit;
+  delete legacy.heldOutSplit;
+  const parsed = parseJobPayload("train-evaluator", legacy);
+  assert.equal(parsed.pooling, "last");
+  assert.equal(parsed.trainSplit, "VALIDATION");
+  assert.equal(parsed.heldOutSplit, "TEST");
+  const chosen = parseJobPayload("train-evaluator", { ...exampleTrainEvaluatorPayload(), pooling: "mean", trainSplit: "TEST", heldOutSplit: "VALIDATION" });
+  assert.deepEqual([chosen.pooling, chosen.trainSplit, chosen.heldOutSplit], ["mean", "TEST", "VALIDATION"]);
+});
+
+test("train-evaluator payload: equal train and held-out splits, an unknown pooling or split are refused by field", () => {
+  const same = issuesOf(() => parseJobPayload("train-evaluator", { ...exampleTrainEvaluatorPayload(), trainSplit: "TRAIN", heldOutSplit: "TRAIN" }));
+  assert.ok(same.some((i) => i.startsWith("heldOutSplit") && i.includes("trainSplit")), same.join("\n"));
+  const defaultsCollide = { ...exampleTrainEvaluatorPayload(), heldOutSplit: "VALIDATION" } as Record<string, unknown>;
+  delete defaultsCollide.trainSplit;
+  assert.ok(issuesOf(() => parseJobPayload("train-evaluator", defaultsCollide)).some((i) => i.startsWith("heldOutSplit")));
+  assert.ok(issuesOf(() => parseJobPayload("train-evaluator", { ...exampleTrainEvaluatorPayload(), pooling: "max" })).some((i) => i.startsWith("pooling")));
+  assert.ok(issuesOf(() => parseJobPayload("train-evaluator", { ...exampleTrainEvaluatorPayload(), trainSplit: "train" })).some((i) => i.startsWith("trainSplit")));
 });
 
 test("evaluate payload: grid step, evaluator count and reference point", () => {

@@ -195,20 +195,42 @@ export const TrainJobPayloadSchema = z
   });
 export type TrainJobPayload = z.infer<typeof TrainJobPayloadSchema>;
 
-/** Train a scalar evaluator (reward model) for one dimension, used to score evaluation sweeps. */
-export const TrainEvaluatorPayloadSchema = z.object({
-  evaluatorName: z.string().min(1),
-  dimension: DimensionRefSchema,
-  baseModel: ModelRefSchema,
-  dataset: DatasetRefSchema,
-  /** Which label of the dataset trains this evaluator ("preferred", "better", "safer"). */
-  labelName: z.string().min(1),
-  lr: z.number().positive(),
-  epochs: PositiveInt,
-  batchSize: PositiveInt,
-  seed: z.number().int().min(0).max(2 ** 32 - 1),
-  maxLength: PositiveInt,
-});
+/**
+ * Where an evaluator's score head reads the backbone: "last" = the hidden state of the last token; "mean" = the
+ * average over the response tokens (a length-controlled reward). Recorded in the evaluator file, so scoring reads it.
+ */
+export const EVALUATOR_POOLINGS = ["last", "mean"] as const;
+export type EvaluatorPooling = (typeof EVALUATOR_POOLINGS)[number];
+export const EvaluatorPoolingSchema = z.enum(EVALUATOR_POOLINGS);
+
+/**
+ * Train a scalar evaluator (reward model) for one dimension, used to score evaluation sweeps. It trains on the
+ * records of `trainSplit` and reports held-out accuracy on `heldOutSplit`. The defaults (VALIDATION, TEST) keep it
+ * disjoint from the ARM's training split (TRAIN): an evaluator that saw the ARM's pairs rewards memorisation.
+ * The two splits must differ. Payloads without pooling/trainSplit/heldOutSplit parse with the defaults.
+ */
+export const TrainEvaluatorPayloadSchema = z
+  .object({
+    evaluatorName: z.string().min(1),
+    dimension: DimensionRefSchema,
+    baseModel: ModelRefSchema,
+    dataset: DatasetRefSchema,
+    /** Which label of the dataset trains this evaluator ("preferred", "better", "safer"). */
+    labelName: z.string().min(1),
+    lr: z.number().positive(),
+    epochs: PositiveInt,
+    batchSize: PositiveInt,
+    seed: z.number().int().min(0).max(2 ** 32 - 1),
+    maxLength: PositiveInt,
+    pooling: EvaluatorPoolingSchema.default("last"),
+    trainSplit: DatasetSplitSchema.default("VALIDATION"),
+    heldOutSplit: DatasetSplitSchema.default("TEST"),
+  })
+  .superRefine((p, ctx) => {
+    if (p.heldOutSplit === p.trainSplit) {
+      ctx.addIssue({ code: "custom", path: ["heldOutSplit"], message: `must differ from trainSplit (both ${p.trainSplit})` });
+    }
+  });
 export type TrainEvaluatorPayload = z.infer<typeof TrainEvaluatorPayloadSchema>;
 
 /**

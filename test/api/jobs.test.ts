@@ -192,6 +192,7 @@ describe("trainEvaluator", () => {
     assert.equal(ok.__typename, "TrainEvaluatorSuccess", JSON.stringify(ok));
     assert.equal(ok.job.kind, "TRAIN_EVALUATOR");
     assert.equal(ok.job.payload.labelName, "safer");
+    assert.deepEqual([ok.job.payload.pooling, ok.job.payload.trainSplit, ok.job.payload.heldOutSplit], ["last", "VALIDATION", "TEST"], "defaults: disjoint from the ARM's TRAIN split");
     const deliveries = await api.bus.pullJobs("train-evaluator", { max: 5, expiresMs: 1000 });
     assert.ok(deliveries.some((d) => d.envelope.jobId === uuidOf(ok.job.id)));
     for (const d of deliveries) await d.ack();
@@ -218,6 +219,58 @@ describe("trainEvaluator", () => {
     } finally {
       await api.db.system.tenant.update({ where: { id: w.tenant.uuid }, data: { maxConcurrentJobs: 50 } });
     }
+  });
+});
+
+describe("trainEvaluator pooling and splits", () => {
+  // A tenant of its own: the jobs query test counts the main tenant's queued and succeeded jobs.
+  let t: World;
+  before(async () => {
+    const tenant = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 50 });
+    t = { tenant, ...(await world(tenant.key)) };
+  });
+  const input = (over: Record<string, unknown>) => ({ evaluatorName: "pooled-rm", dimensionId: t.harmless, baseModelId: t.model, datasetId: t.pku, ...over });
+  const mutate = async (over: Record<string, unknown>) => (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: input(over) }, t.tenant.key)).trainEvaluator;
+
+  it("carries pooling and splits into the published payload and the EVALUATOR model's config", async () => {
+    const ok = await mutate({ pooling: "MEAN", trainSplit: "VALIDATION", heldOutSplit: "TRAIN" });
+    assert.equal(ok.__typename, "TrainEvaluatorSuccess", JSON.stringify(ok));
+    assert.deepEqual([ok.job.payload.pooling, ok.job.payload.trainSplit, ok.job.payload.heldOutSplit], ["mean", "VALIDATION", "TRAIN"]);
+    const jobId = uuidOf(ok.job.id);
+    const deliveries = await api.bus.pullJobs("train-evaluator", { max: 10, expiresMs: 1000 });
+    const mine = deliveries.find((d) => d.envelope.jobId === jobId);
+    for (const d of deliveries) await d.ack();
+    assert.ok(mine, "published");
+    assert.equal(mine.envelope.kind, "train-evaluator");
+    const published = mine.envelope.payload as { pooling: string; trainSplit: string; heldOutSplit: string };
+    assert.deepEqual([published.pooling, published.trainSplit, published.heldOutSplit], ["mean", "VALIDATION", "TRAIN"]);
+
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 1, { type: "started", runnerId: "r1", attempt: 1, device: "cpu", resumedFromStep: 0 });
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 2, { type: "completed", durationSeconds: 1, metrics: { trainPairs: 1 }, artifactKey: `evaluators/${t.tenant.uuid}/${jobId}/evaluator.safetensors` });
+    const models = await api.gqlOk<any>(`{ models(first: 50) { edges { node { name kind config } } } }`, {}, t.tenant.key);
+    const model = models.models.edges.map((e: any) => e.node).find((m: any) => m.name === "pooled-rm");
+    assert.equal(model?.kind, "EVALUATOR", JSON.stringify(models));
+    assert.deepEqual([model.config.pooling, model.config.trainSplit, model.config.heldOutSplit, model.config.labelName], ["mean", "VALIDATION", "TRAIN", "safer"]);
+  });
+
+  it("refuses equal train and held-out splits, and a train split without records, naming the field", async () => {
+    const same = await mutate({ evaluatorName: "same-rm", trainSplit: "TRAIN", heldOutSplit: "TRAIN" });
+    assert.equal(same.__typename, "ValidationError", JSON.stringify(same));
+    assert.equal(same.field, "input.heldOutSplit");
+    assert.match(same.message, /must differ from trainSplit \(both TRAIN\)/);
+    const defaultCollision = await mutate({ evaluatorName: "same-rm", heldOutSplit: "VALIDATION" });
+    assert.equal(defaultCollision.field, "input.heldOutSplit", "trainSplit defaults to VALIDATION");
+    // pku16 with the default ratios (0.9 / 0.05 / 0.05) has no TEST record.
+    const empty = await mutate({ evaluatorName: "test-rm", trainSplit: "TEST", heldOutSplit: "VALIDATION" });
+    assert.equal(empty.__typename, "ValidationError", JSON.stringify(empty));
+    assert.equal(empty.field, "input.trainSplit");
+    assert.match(empty.message, /no TEST records; register it with a larger test share \(splitRatios\)/);
+    const unknown = await api.gql<any>(TRAIN_EVALUATOR, { input: input({ evaluatorName: "max-rm", pooling: "MAX" }) }, t.tenant.key);
+    assert.ok(unknown.errors?.some((e: { message: string }) => e.message.includes("EvaluatorPooling")), JSON.stringify(unknown));
+    const queued = await api.db.system.job.findMany({ where: { tenantId: t.tenant.uuid, kind: "TRAIN_EVALUATOR" }, select: { payload: true } });
+    const names = queued.map((j) => (j.payload as { evaluatorName: string }).evaluatorName);
+    assert.ok(names.includes("pooled-rm"));
+    for (const refused of ["same-rm", "test-rm", "max-rm"]) assert.ok(!names.includes(refused), `no job for ${refused}`);
   });
 });
 

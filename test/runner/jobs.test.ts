@@ -127,6 +127,10 @@ describe("runner: train and generate jobs end to end on JetStream", () => {
           batchSize: 2,
           seed: 3,
           maxLength: 48,
+          pooling: "last" as const,
+          // pku16 has 2 VALIDATION records and no TEST ones: train on VALIDATION, hold out TRAIN for the accuracy.
+          trainSplit: "VALIDATION" as const,
+          heldOutSplit: "TRAIN" as const,
         },
       };
       await h.bus.publishJob(envelope);
@@ -137,6 +141,8 @@ describe("runner: train and generate jobs end to end on JetStream", () => {
       assert.equal(completed.artifactKey, artifact.key);
       assert.ok(events.some((e) => e.type === "progress"));
       assert.ok(completed.metrics["heldOut.accuracy"] >= 0 && completed.metrics["heldOut.accuracy"] <= 1);
+      assert.equal(completed.metrics.trainPairs, 2, "the VALIDATION records");
+      assert.equal(completed.metrics.validationPairs, 14, "the TRAIN records");
       evaluatorKeys.push({ key: artifact.key, sha256: artifact.sha256 });
     }
   });

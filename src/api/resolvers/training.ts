@@ -2,7 +2,9 @@
  *  `startTraining` (PARM or GenARM ARM over chosen dimensions, one dataset per dimension) and `trainEvaluator`
  *  (a reward model for one dimension). Both create a QUEUED job published to the runners. */
 import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
+import type { EvaluatorPooling as ContractEvaluatorPooling } from "../../contracts/index.ts";
 import {
+  EvaluatorPooling,
   Job,
   StartTrainingInput,
   StartTrainingPayload,
@@ -15,7 +17,20 @@ import type { ApiContext } from "../context.ts";
 import { serviceDeps } from "../services/context.ts";
 import { toPayloadError } from "../services/payload-errors.ts";
 import { startTraining, trainEvaluator } from "../services/training.ts";
+import { UnreachableCaseError } from "../errors/index.ts";
 import { inputId } from "./dataset.ts";
+
+/** The GraphQL EvaluatorPooling value → the job contract's pooling. */
+function contractPooling(pooling: EvaluatorPooling): ContractEvaluatorPooling {
+  switch (pooling) {
+    case EvaluatorPooling.LAST:
+      return "last";
+    case EvaluatorPooling.MEAN:
+      return "mean";
+    default:
+      throw new UnreachableCaseError(pooling);
+  }
+}
 
 @Resolver()
 export class TrainingResolver {
@@ -55,6 +70,7 @@ export class TrainingResolver {
         dimensionId: inputId(input.dimensionId, "PreferenceDimension", "input.dimensionId"),
         baseModelId: inputId(input.baseModelId, "Model", "input.baseModelId"),
         datasetId: inputId(input.datasetId, "Dataset", "input.datasetId"),
+        pooling: contractPooling(input.pooling),
       });
       return new TrainEvaluatorSuccess(job as unknown as Job);
     } catch (error) {

@@ -2,7 +2,8 @@
  * End to end on the real stories260K model and HH-RLHF slices (../shared/data): `train` writes an importable
  * adapter, report and history and resumes from its checkpoint to the same adapter; `dump` writes a file from which
  * an independent float64 TypeScript implementation (model/arm-graph-reference.ts) recomputes the loss, margins
- * and, by central differences, adapter gradients; usage errors exit with code 2.
+ * and, by central differences, adapter gradients; `train-evaluator --pooling mean` writes an evaluator whose file
+ * records that pooling; usage errors exit with code 2.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { importAdapter } from "../engine/index.ts";
+import { importRewardModel } from "../engine/evaluate/index.ts";
 import { referenceArmLoss } from "../engine/model/arm-graph-reference.ts";
 import type { LlamaConfig } from "../engine/index.ts";
 import { pbloraSpec } from "../engine/model/pblora.ts";
@@ -93,6 +95,30 @@ describe("parm train", () => {
       assert.equal(r.code, 2, `${argv.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, pattern);
     }
+  });
+});
+
+describe("parm train-evaluator", () => {
+  test("--pooling mean trains an evaluator whose file and report record mean pooling", async () => {
+    const harmless = slice("harmless-base.test.jsonl.gz", 16);
+    const out = join(dir, "evaluators");
+    const r = await run([
+      "train-evaluator", "--model", modelPath, "--data", `harmless=${harmless}`, "--out", out, "--pooling", "mean", "--epochs", "1",
+      "--batch-pairs", "4", "--lr", "1e-3", "--max-length", "48", "--max-prompt-length", "24", "--threads", "1", "--validation-fraction", "0.25",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /training evaluator "harmless" \(mean pooling\) on \d+ pairs/);
+    const model = importRewardModel(new Uint8Array(readFileSync(join(out, "evaluator-harmless.safetensors"))));
+    assert.equal(model.metadata.pooling, "mean");
+    assert.equal(model.metadata.dimension, "harmless");
+    assert.equal(JSON.parse(readFileSync(join(out, "evaluator-harmless.json"), "utf8")).pooling, "mean");
+  });
+
+  test("an unknown --pooling is a usage error naming the allowed values; the usage lists the option", async () => {
+    const r = await run(["train-evaluator", "--model", modelPath, "--data", `harmless=${join(dir, "missing.jsonl")}`, "--out", dir, "--pooling", "max"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--pooling must be one of last, mean, got "max"/);
+    assert.match(r.stderr, /--pooling last\|mean/);
   });
 });
 

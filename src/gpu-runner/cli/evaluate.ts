@@ -5,7 +5,8 @@
  *   parm train-evaluator --model M --data <dim>=<file> [--data …] --out DIR [options]
  *     trains one reward-model evaluator per dimension (engine/evaluate) and writes evaluator-<dim>.safetensors and
  *     evaluator-<dim>.json (metrics: held-out accuracy before/after) into DIR. Use data disjoint from the ARM's
- *     training split (other files, or `--hash-range lo,hi` over the pair hash).
+ *     training split (other files, or `--hash-range lo,hi` over the pair hash). `--pooling last|mean` picks where
+ *     the score head reads (the last token, default, or the mean over the response tokens); the file records it.
  *
  *   parm evaluate --base M --arm ADAPTER [--arm …] --evaluator <dim>=<file> [--evaluator …] --prompts FILE
  *                 [--step 0.1 | --alpha a,b …] --out DIR [options]
@@ -23,12 +24,14 @@ import {
   exportRewardModel,
   importRewardModel,
   OnnxRewardEvaluator,
+  REWARD_POOLINGS,
   RewardModelEvaluator,
   runEvaluation,
   scoreResponses,
   trainEvaluator,
   type EvaluatedPoint,
   type Evaluator,
+  type RewardPooling,
   type TrainEvaluatorResult,
 } from "../engine/evaluate/index.ts";
 import { importAdapter, type AdapterTarget, type LoadedModel, type PreferencePair } from "../engine/index.ts";
@@ -45,6 +48,7 @@ export interface CommandIo {
 export const TRAIN_EVALUATOR_USAGE = `parm train-evaluator --model <file.gguf|hf-dir> --data <dim>=<file.jsonl[.gz]> [--data …] --out <dir> [options]
   data:      --format HH_RLHF|PKU_SAFERLHF|GENERIC · --validation-fraction 0.1 · --max-pairs N · --max-validation-pairs N · --max-chars N
   model:     --rank 8 --lora-alpha 16 --targets q,k,v · --max-length 256 --max-prompt-length 128
+             --pooling last|mean (score head on the last token, default, or the mean over the response tokens)
   schedule:  --epochs 1 --lr 1e-3 --weight-decay 0 --warmup-steps 0 --batch-pairs 8 --grad-accum 1 --seed 0 --threads N`;
 
 export const EVALUATE_USAGE = `parm evaluate --base <model> [--arm <adapter.safetensors> …] [--arm-base <model>] --evaluator <dim>=<file> [--evaluator …]
@@ -61,7 +65,7 @@ export const EVALUATE_USAGE = `parm evaluate --base <model> [--arm <adapter.safe
 const TRAIN_EVALUATOR_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: {}, data: { repeat: true }, format: {}, out: {}, "validation-fraction": {}, "max-pairs": {}, "max-validation-pairs": {},
   "max-chars": {}, rank: {}, "lora-alpha": {}, targets: {}, "max-length": {}, "max-prompt-length": {}, epochs: {}, lr: {},
-  "weight-decay": {}, "warmup-steps": {}, "batch-pairs": {}, "grad-accum": {}, seed: {}, threads: {}, quiet: { flag: true },
+  "weight-decay": {}, "warmup-steps": {}, "batch-pairs": {}, "grad-accum": {}, seed: {}, threads: {}, pooling: {}, quiet: { flag: true },
 };
 
 const EVALUATE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -111,6 +115,7 @@ export async function runTrainEvaluatorCommand(argv: readonly string[], io: Comm
     const out = args.required("out");
     const sources = args.all("data").map(parseDataSource);
     if (sources.some((s) => s.dimension === undefined)) throw new CliUsageError("--data must be <dim>=<file> (one evaluator per dimension)");
+    const pooling = oneOf<RewardPooling>(args, "pooling", REWARD_POOLINGS, "last");
     const data = loadPreferencePairs({
       sources,
       format: oneOf<DatasetFormat>(args, "format", DATASET_FORMATS, "HH_RLHF"),
@@ -128,7 +133,7 @@ export async function runTrainEvaluatorCommand(argv: readonly string[], io: Comm
         pairs.filter((p) => p.preferred[i] !== null).map((p) => ({ prompt: p.prompt, responses: p.responses, preferred: [p.preferred[i]] }));
       const pairs = single(data.train);
       const validationPairs = single(data.validation);
-      if (!args.flag("quiet")) io.stderr.write(`training evaluator "${dimension}" on ${pairs.length} pairs (${validationPairs.length} held out)\n`);
+      if (!args.flag("quiet")) io.stderr.write(`training evaluator "${dimension}" (${pooling} pooling) on ${pairs.length} pairs (${validationPairs.length} held out)\n`);
       const result: TrainEvaluatorResult = await trainEvaluator({
         model,
         dimension,
@@ -147,10 +152,11 @@ export async function runTrainEvaluatorCommand(argv: readonly string[], io: Comm
         gradAccum: args.integer("grad-accum", 1),
         seed: args.integer("seed", 0),
         threads: args.integer("threads"),
+        pooling,
         onProgress: args.flag("quiet") ? undefined : (p) => io.stderr.write(`  ${dimension} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}\n`),
       });
       writeFileSync(join(out, `evaluator-${dimension}.safetensors`), exportRewardModel(result.model, model.config));
-      writeFileSync(join(out, `evaluator-${dimension}.json`), JSON.stringify({ dimension, model: model.source, metrics: result.metrics, history: result.history }, null, 2));
+      writeFileSync(join(out, `evaluator-${dimension}.json`), JSON.stringify({ dimension, model: model.source, pooling, metrics: result.metrics, history: result.history }, null, 2));
       const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : `${(100 * v).toFixed(1)}%`);
       rows.push(`  ${dimension.padEnd(16)} ${String(result.metrics.trainPairs).padStart(6)} ${String(result.metrics.validationPairs).padStart(6)}   ${pct(result.metrics.heldOutBefore?.accuracy).padStart(6)} → ${pct(result.metrics.heldOutAfter?.accuracy)}`);
     }

@@ -4,7 +4,8 @@
  *
  * For dimension i (payload order = α order), a record's label is the one its dataset's `dimensionMap` sends to that
  * dimension; a dataset without such a label leaves the pair unlabelled (null) for it. TRAIN records train;
- * VALIDATION records are held out; TEST records are left for evaluation sweeps.
+ * VALIDATION records are held out; TEST records are left for evaluation sweeps. Evaluators (train-evaluator.ts)
+ * train on a split disjoint from TRAIN, VALIDATION by default.
  */
 import { PreferenceRecordSchema, type PreferenceRecord } from "../../contracts/index.ts";
 import type { AdapterTarget, PreferencePair } from "../engine/index.ts";

@@ -1,13 +1,41 @@
 /**
  * @module gpu-runner/handlers/train-evaluator — `train-evaluator` jobs: a scalar reward model for one dimension,
- * trained on the dataset label `labelName` (TRAIN records; VALIDATION held out). Output:
+ * trained on the dataset label `labelName` over the records of `payload.trainSplit` (default VALIDATION, disjoint
+ * from the ARM's TRAIN split) with `payload.heldOutSplit` (default TEST) held out for accuracy; the score head reads
+ * the last token or the mean over the response tokens (`payload.pooling`, recorded in the evaluator file). Output:
  * `evaluators/<tenant>/<jobId>/evaluator.safetensors` (artifact kind "evaluator"; the api registers it as an
  * EVALUATOR model). Evaluator training has no checkpoints: a redelivered job starts over.
  */
+import type { DatasetSplit, PreferenceRecord } from "../../contracts/index.ts";
 import type { PreferencePair } from "../engine/index.ts";
 import type { TrainEvaluatorTaskResult } from "../worker/index.ts";
 import { loadSnapshot, resolveModel } from "./inputs.ts";
 import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
+
+export interface EvaluatorPairs {
+  readonly train: PreferencePair[];
+  readonly heldOut: PreferencePair[];
+}
+
+/**
+ * Single-label pairs for `labelName` from the records of `trainSplit` and of `heldOutSplit`; records of the third
+ * split and records without a 0/1 value for the label are left out.
+ */
+export function evaluatorPairs(records: readonly PreferenceRecord[], labelName: string, trainSplit: DatasetSplit, heldOutSplit: DatasetSplit): EvaluatorPairs {
+  const train: PreferencePair[] = [];
+  const heldOut: PreferencePair[] = [];
+  for (const record of records) {
+    const preferred = record.preferences[labelName];
+    if (preferred !== 0 && preferred !== 1) continue;
+    const pair: PreferencePair = { prompt: record.prompt, responses: [record.response0, record.response1], preferred: [preferred] };
+    if (record.split === trainSplit) train.push(pair);
+    else if (record.split === heldOutSplit) heldOut.push(pair);
+  }
+  return { train, heldOut };
+}
+
+/** The ratio field of `SplitRatios` that sizes each split. */
+const SPLIT_RATIO_FIELD: Readonly<Record<DatasetSplit, string>> = { TRAIN: "train", VALIDATION: "validation", TEST: "test" };
 
 export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
   kind: "train-evaluator",
@@ -15,17 +43,14 @@ export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
     const { jobId, tenantId, payload } = ctx.envelope;
     const model = await resolveModel(ctx.cache, payload.baseModel, "base model");
     const snapshot = await loadSnapshot(ctx.cache, payload.dataset);
-    const pairs: PreferencePair[] = [];
-    const validationPairs: PreferencePair[] = [];
-    for (const record of snapshot.records) {
-      const preferred = record.preferences[payload.labelName];
-      if (preferred !== 0 && preferred !== 1) continue;
-      const pair: PreferencePair = { prompt: record.prompt, responses: [record.response0, record.response1], preferred: [preferred] };
-      if (record.split === "TRAIN") pairs.push(pair);
-      else if (record.split === "VALIDATION") validationPairs.push(pair);
-    }
+    const { train: pairs, heldOut: validationPairs } = evaluatorPairs(snapshot.records, payload.labelName, payload.trainSplit, payload.heldOutSplit);
     if (pairs.length === 0) {
-      throw new JobFailureError("INVALID_PAYLOAD", `the dataset has no TRAIN records with label "${payload.labelName}"; pick another label or dataset`, false);
+      const split = payload.trainSplit;
+      throw new JobFailureError(
+        "INVALID_PAYLOAD",
+        `the dataset has no ${split} records with label "${payload.labelName}"; register it with a larger ${SPLIT_RATIO_FIELD[split]} share (splitRatios) or choose another trainSplit`,
+        false,
+      );
     }
     await ctx.start(0);
     const result = (await ctx.pool.run(
@@ -40,6 +65,7 @@ export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
         batchPairs: payload.batchSize,
         seed: payload.seed,
         maxLength: payload.maxLength,
+        pooling: payload.pooling,
         runtime: { provider: ctx.device.provider, threads: ctx.device.threads },
       },
       (message) => {

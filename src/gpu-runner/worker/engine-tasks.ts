@@ -156,6 +156,7 @@ export class EngineTaskRunner {
       seed: task.seed,
       maxLength: task.maxLength,
       maxPromptLength: Math.max(1, Math.floor(task.maxLength / 2)),
+      pooling: task.pooling,
       threads: task.runtime.threads,
       executionProvider: task.runtime.provider,
       signal,

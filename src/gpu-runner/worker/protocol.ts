@@ -2,7 +2,7 @@
  * @module gpu-runner/worker/protocol — messages between the runner's main thread and an engine worker thread.
  * One worker runs one task at a time; the main thread keeps NATS (heartbeats, `working()`, events) responsive.
  */
-import type { PreferencePair } from "../engine/index.ts";
+import type { evaluate, PreferencePair } from "../engine/index.ts";
 
 export interface ModelFileRef {
   /** Model id (reported in heartbeats as a loaded model). */
@@ -81,6 +81,8 @@ export interface TrainEvaluatorTask {
   readonly batchPairs: number;
   readonly seed: number;
   readonly maxLength: number;
+  /** Where the score head reads: the last token or the mean over the response tokens. */
+  readonly pooling: evaluate.RewardPooling;
   readonly runtime: EngineRuntime;
 }
 

@@ -1,7 +1,8 @@
 /** @module schema/job/training — startTraining (PARM / GenARM ARMs) and trainEvaluator inputs and payloads. */
-import { Field, Float, ID, InputType, Int, ObjectType, createUnionType } from "type-graphql";
+import { Field, Float, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from "type-graphql";
 import { NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
 import { AdapterMethod } from "../adapter/index.ts";
+import { DatasetSplit } from "../dataset/index.ts";
 import { Job } from "./types.ts";
 
 @InputType("TrainingDimensionInput", { description: "One objective of the ARM and the dataset that labels it." })
@@ -70,6 +71,17 @@ export const StartTrainingPayload = createUnionType({
   types: () => [StartTrainingSuccess, ValidationError, NotFoundError, QuotaExceeded] as const,
 });
 
+export const EvaluatorPooling = { LAST: "LAST", MEAN: "MEAN" } as const;
+export type EvaluatorPooling = (typeof EvaluatorPooling)[keyof typeof EvaluatorPooling];
+registerEnumType(EvaluatorPooling, {
+  name: "EvaluatorPooling",
+  description: "Where an evaluator's score head reads the backbone. Recorded in the evaluator file; scoring uses the same.",
+  valuesConfig: {
+    LAST: { description: "The hidden state of the last token (the classic reward-model head)." },
+    MEAN: { description: "The mean hidden state over the response tokens: a length-controlled reward, better on small backbones." },
+  },
+});
+
 @InputType("TrainEvaluatorInput")
 export class TrainEvaluatorInput {
   @Field(() => String, { description: "Name of the EVALUATOR Model the job will produce." })
@@ -90,6 +102,15 @@ export class TrainEvaluatorInput {
   seed!: number;
   @Field(() => Int, { defaultValue: 1024 })
   maxLength!: number;
+  @Field(() => EvaluatorPooling, { defaultValue: EvaluatorPooling.LAST })
+  pooling!: EvaluatorPooling;
+  @Field(() => DatasetSplit, {
+    defaultValue: DatasetSplit.VALIDATION,
+    description: "The split whose records train the evaluator. Keep it disjoint from the ARM's training split (TRAIN).",
+  })
+  trainSplit!: DatasetSplit;
+  @Field(() => DatasetSplit, { defaultValue: DatasetSplit.TEST, description: "The split held out for the evaluator's accuracy; must differ from trainSplit." })
+  heldOutSplit!: DatasetSplit;
 }
 
 @ObjectType("TrainEvaluatorSuccess")

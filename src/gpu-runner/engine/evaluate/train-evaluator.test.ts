@@ -1,11 +1,13 @@
 /**
  * @module engine/evaluate/train-evaluator.test
  * Evaluator training on a learnable synthetic task (the preferred response ends in "!"): held-out accuracy rises
- * from chance to near 1, the run is reproducible from its seed, the file round-trips (metadata, tensors, scores),
- * and bad options and files raise typed errors naming the problem.
+ * from chance to near 1 with either pooling, the run is reproducible from its seed, the file round-trips (metadata
+ * with its pooling, tensors, scores; a file without pooling reads as "last"), and bad options and files raise typed
+ * errors naming the problem.
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { parseSafetensors, writeSafetensors } from "../model/safetensors.ts";
 import { TrainerError } from "../train/trainer-data.ts";
 import { RewardModelEvaluator } from "./evaluator.ts";
 import { EvaluatorFileError, exportRewardModel, importRewardModel, tokenizeForReward } from "./reward-model.ts";
@@ -82,9 +84,55 @@ describe("trainEvaluator on the '!' task (tiny random backbone)", () => {
   });
 });
 
-test("tokenizeForReward: BOS + prompt + response + EOS, the prompt cut from the left to fit", () => {
+describe("trainEvaluator with pooling \"mean\" on the '!' task", () => {
+  let result: TrainEvaluatorResult;
+
+  before(async () => {
+    result = await trainEvaluator({ ...options, pooling: "mean" });
+  });
+
+  test("held-out accuracy rises to ≥ 0.9, and the model differs from the last-token one", async () => {
+    const { heldOutBefore, heldOutAfter } = result.metrics;
+    assert.ok(heldOutBefore && heldOutAfter);
+    assert.ok(heldOutAfter.accuracy >= 0.9, `after ${heldOutAfter.accuracy}`);
+    assert.ok(heldOutAfter.loss < heldOutBefore.loss - 0.1, `loss ${heldOutBefore.loss} → ${heldOutAfter.loss}`);
+    assert.equal(result.model.metadata.pooling, "mean");
+    const last = await trainEvaluator({ ...options, validationPairs: [] });
+    assert.equal(last.model.metadata.pooling, "last");
+    assert.notDeepEqual(last.model.tensors.get("score.weight"), result.model.tensors.get("score.weight"));
+  });
+
+  test("the file keeps the pooling, and the loaded evaluator scores with it", async () => {
+    const bytes = exportRewardModel(result.model, model.config);
+    const loaded = importRewardModel(bytes, { config: model.config });
+    assert.equal(loaded.metadata.pooling, "mean");
+    const pairs = options.validationPairs;
+    const evaluator = new RewardModelEvaluator({ backbone: model, model: loaded, threads: 1 });
+    const scores = await evaluator.score([...pairs.map((p) => p.prompt), ...pairs.map((p) => p.prompt)], [...pairs.map((p) => p.responses[0]), ...pairs.map((p) => p.responses[1])]);
+    await evaluator.release();
+    let correct = 0;
+    pairs.forEach((p, i) => {
+      const margin = scores[i] - scores[pairs.length + i];
+      if ((p.preferred[0] === 0 ? margin : -margin) > 0) correct++;
+    });
+    assert.equal(correct / pairs.length, result.metrics.heldOutAfter!.accuracy);
+  });
+
+  test("a file written before pooling existed (no pooling metadata) reads as \"last\"; an unknown pooling is refused", () => {
+    const { tensors, metadata } = parseSafetensors(exportRewardModel(result.model, model.config));
+    const { pooling: _pooling, ...legacy } = metadata;
+    assert.equal(importRewardModel(writeSafetensors(tensors, { metadata: legacy })).metadata.pooling, "last");
+    assert.throws(
+      () => importRewardModel(writeSafetensors(tensors, { metadata: { ...legacy, pooling: "max" } })),
+      (e: unknown) => e instanceof EvaluatorFileError && e.code === "INVALID_METADATA" && /pooling must be one of last, mean/.test((e as Error).message),
+    );
+  });
+});
+
+test("tokenizeForReward: BOS + prompt + response + EOS, the prompt cut from the left to fit; responseStart marks the response", () => {
   const row = tokenizeForReward(model.tokenizer, "ab", " c", { maxLength: 10, maxPromptLength: 5 });
   assert.deepEqual(row.ids, [1, ...model.tokenizer.encode("ab c", { bos: false }), 2]);
+  assert.equal(row.responseStart, 1 + model.tokenizer.encode("ab", { bos: false }).length);
   const cut = tokenizeForReward(model.tokenizer, "abcdefgh", " z", { maxLength: 8, maxPromptLength: 4 });
   assert.deepEqual(cut.ids, [1, ...model.tokenizer.encode("fgh z", { bos: false }), 2]);
 });
@@ -97,4 +145,5 @@ test("trainEvaluator rejects bad options with TrainerError INVALID_OPTIONS namin
   await reject({ pairs: [{ prompt: "a", responses: ["b", "c"], preferred: [0, 1] }] }, /exactly one label/);
   await reject({ lr: -1 }, /lr must be positive/);
   await reject({ rank: 0 }, /rank/);
+  await reject({ pooling: "max" }, /pooling must be one of last, mean/);
 });
