@@ -49,6 +49,10 @@ const { values: argv } = parseArgs({
     "max-new-tokens": { type: "string", default: "40" },
     "arm-epochs": { type: "string", default: "2" },
     "arm-lr": { type: "string", default: "5e-3" },
+    /** PARM-only overrides (PBLoRA ranks r1, r2 and learning rate); GenARM keeps rank r1 + r2 = 8 and --arm-lr. */
+    "parm-r1": { type: "string", default: "4" },
+    "parm-r2": { type: "string", default: "4" },
+    "parm-lr": { type: "string" },
     "arm-beta": { type: "string", default: "0.1" },
     "eval-epochs": { type: "string", default: "2" },
     "decode-beta": { type: "string", default: "1" },
@@ -182,7 +186,8 @@ const armMetrics: Record<string, unknown> = existsSync(join(out, "arm-metrics.js
 for (const method of ["PARM", "GENARM"] as const) {
   if (armFiles[method].every((f) => existsSync(f))) continue;
   log(`training ${method} on ${armPairs.length} pairs`);
-  const result = await trainArm({ ...armCommon, method, onProgress: (p) => p.step % 25 === 0 && log(`  ${method} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`) });
+  const overrides = method === "PARM" ? { r1: N("parm-r1"), r2: N("parm-r2"), ...(argv["parm-lr"] !== undefined ? { lr: N("parm-lr") } : {}) } : { loraRank: armCommon.r1 + armCommon.r2 };
+  const result = await trainArm({ ...armCommon, ...overrides, method, onProgress: (p) => p.step % 25 === 0 && log(`  ${method} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`) });
   result.adapters.forEach((a, i) => writeFileSync(armFiles[method][i], exportTrainedArm(a, model.config)));
   armSeconds[method] = result.metrics.seconds;
   writeFileSync(join(out, "arm-seconds.json"), JSON.stringify(armSeconds));

