@@ -10,7 +10,7 @@
  *
  *   node --import @swc-node/register/esm-register bench/decode.ts [--model synthetic|stories|PATH.gguf]
  *     [--tokens 64] [--prompt-tokens 16] [--threads 2] [--repeats 2] [--dim 256 --layers 4 --vocab 8000]
- *     [--weights-as inputs|initializers] [--adapter-as inputs|initializers]
+ *     [--weights-as inputs|initializers] [--adapter-as inputs|initializers] [--allow-spinning]
  *
  * The synthetic model has random weights (throughput does not depend on them) and a byte-fallback vocabulary.
  */
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     vocab: { type: "string", default: "8000" },
     "weights-as": { type: "string", default: "inputs" },
     "adapter-as": { type: "string", default: "inputs" },
+    /** onnxruntime thread pools spin-wait between runs (the engine's default is off). */
+    "allow-spinning": { type: "boolean", default: false },
   },
 });
 const tokens = Number(values.tokens);
@@ -42,6 +44,7 @@ const threads = Number(values.threads);
 const repeats = Number(values.repeats);
 const weightsAs = values["weights-as"] === "initializers" ? "initializers" : "inputs";
 const adapterAs = values["adapter-as"] === "initializers" ? "initializers" : "inputs";
+const allowSpinning = values["allow-spinning"] === true;
 
 function syntheticModel(): DecodeModel {
   const dim = Number(values.dim);
@@ -115,7 +118,7 @@ const prompt = Array.from({ length: promptTokens }, (_, i) => (i === 0 ? model.c
 /** Timing of one request shape on a generator whose sessions are built first: median step time over all steps of
  *  `repeats` runs, best wall time, median time to first token. `runsPerMeasure` > 1 runs each α alone in turn. */
 async function measure(options: GeneratorOptions, alphas: number[][] | undefined, runsPerMeasure = 1): Promise<Measured> {
-  const generator = createGenerator({ ...options, threads, weightsAs, adapterAs });
+  const generator = createGenerator({ ...options, threads, weightsAs, adapterAs, allowSpinning });
   await generator.warm(runsPerMeasure > 1 ? 1 : (alphas?.length ?? 1), prompt.length, tokens);
   const stepMs: number[] = [];
   const ttfts: number[] = [];
@@ -157,7 +160,7 @@ const loraSpec: AdapterSpec = { mode: "lora", rank: 8, loraAlpha: 16, targets: [
 const genarm = (k: number): GeneratorOptions["arm"] => ({ genarm: Array.from({ length: k }, (_, i) => ({ model, adapter: randomAdapter(model.config, loraSpec, 20 + i) })) });
 const uniform = (k: number) => [Array.from({ length: k }, () => 1 / k)];
 
-console.log(`decode bench: ${name}; prompt ${prompt.length} tokens, ${tokens} new tokens, ${threads} thread(s), weights as ${weightsAs}, adapters as ${adapterAs}, ${repeats} repeats`);
+console.log(`decode bench: ${name}; prompt ${prompt.length} tokens, ${tokens} new tokens, ${threads} thread(s), weights as ${weightsAs}, adapters as ${adapterAs}, thread pools ${allowSpinning ? "spinning" : "not spinning"}, ${repeats} repeats`);
 const rows: [string, Measured][] = [];
 const record = (label: string, m: Measured) => {
   rows.push([label, m]);
@@ -181,8 +184,8 @@ for (const k of [2, 3]) {
 // One ARM alone: PBLoRA (α input) vs plain LoRA of the same total rank, prefill + `tokens` steps at batch 1,
 // the two measured in alternation; median step time.
 const armVariants = [
-  { decoder: new CachedDecoder(model, randomAdapter(model.config, pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 }), 31), { threads, weightsAs, adapterAs }), alpha: [[0.5, 0.5]], steps: [] as number[] },
-  { decoder: new CachedDecoder(model, randomAdapter(model.config, loraSpec, 32), { threads, weightsAs, adapterAs }), alpha: undefined, steps: [] as number[] },
+  { decoder: new CachedDecoder(model, randomAdapter(model.config, pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 }), 31), { threads, weightsAs, adapterAs, allowSpinning }), alpha: [[0.5, 0.5]], steps: [] as number[] },
+  { decoder: new CachedDecoder(model, randomAdapter(model.config, loraSpec, 32), { threads, weightsAs, adapterAs, allowSpinning }), alpha: undefined, steps: [] as number[] },
 ];
 for (const v of armVariants) await v.decoder.warm(1, prompt.length, prompt.length + tokens);
 for (let r = 0; r < repeats; r++) {

@@ -36,6 +36,9 @@ export interface CachedDecoderOptions {
   readonly threads?: number;
   readonly executionProvider?: ExecutionProviderChoice;
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Let onnxruntime's thread pools spin-wait between runs (default false: guided decoding alternates sessions,
+   *  see session/session.ts). */
+  readonly allowSpinning?: boolean;
   /** Smallest prompt-length bucket (default 8) and cache-capacity bucket (default 32). */
   readonly minPromptBucket?: number;
   readonly minCacheBucket?: number;
@@ -191,6 +194,7 @@ export class CachedDecoder {
       executionProvider: this.#options.executionProvider ?? "cpu",
       ...(this.#options.threads !== undefined ? { intraOpNumThreads: this.#options.threads } : {}),
       ...(this.#options.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: this.#options.graphOptimizationLevel } : {}),
+      ...(this.#options.allowSpinning !== undefined ? { allowSpinning: this.#options.allowSpinning } : {}),
     });
     this.#buildMs += performance.now() - started;
     return { session, graph };

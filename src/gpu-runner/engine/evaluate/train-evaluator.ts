@@ -179,7 +179,8 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
     if (!hit) {
       hit = (async () => {
         const graph = buildRewardTrainGraph(config, weights, spec, { batchPairs, seqLen: bucket, dtype: "float32", weightsAs: options.weightsAs ?? "initializers", pooling });
-        const session = await createEngineSession(graph, { executionProvider: options.executionProvider ?? "cpu", ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
+        // One session runs back to back here, so its thread pool may spin-wait (as in train/trainer.ts).
+        const session = await createEngineSession(graph, { executionProvider: options.executionProvider ?? "cpu", allowSpinning: true, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
         return { graph, session };
       })();
       sessions.set(bucket, hit);

@@ -1,6 +1,7 @@
 /**
  * @module engine/session/session.test
- * Provider selection (CUDA fallback through the injected factory), feed validation and typed outputs.
+ * Provider selection (CUDA fallback through the injected factory), feed validation, typed outputs and the
+ * thread-pool spinning setting.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -73,4 +74,22 @@ test("float64 models default to the basic level and refuse fusing levels with a 
   });
   assert.deepEqual(levels, ["basic"]);
   await assert.rejects(createEngineSession(model, { graphOptimizationLevel: "all" }), (e: unknown) => e instanceof SessionCreateError && /float64 model/.test(e.message));
+});
+
+test("thread pools do not spin-wait unless allowSpinning is set; onnxruntime accepts both settings", async () => {
+  const seen: unknown[] = [];
+  const capture = async (bytes: Uint8Array, opts: ort.InferenceSession.SessionOptions) => {
+    seen.push(opts.extra);
+    return ort.InferenceSession.create(bytes, opts);
+  };
+  for (const allowSpinning of [undefined, true]) {
+    const session = await createEngineSession(tinyModel(), { createSession: capture, ...(allowSpinning ? { allowSpinning } : {}) });
+    const out = await session.run({ x: { dtype: "float64", shape: [3], data: Float64Array.of(4, 5, 6) } });
+    assert.deepEqual([...(out.y.data as Float64Array)], [8, 10, 12]);
+    await session.release();
+  }
+  assert.deepEqual(seen, [
+    { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+    { session: { intra_op: { allow_spinning: "1" }, inter_op: { allow_spinning: "1" } } },
+  ]);
 });

@@ -29,6 +29,11 @@ export interface EngineSessionOptions {
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
   readonly enableCpuMemArena?: boolean;
   readonly enableMemPattern?: boolean;
+  /** Whether onnxruntime's intra-/inter-op threads spin-wait for work after a run (default false). Spinning only
+   *  pays when one session runs back to back; the engine alternates sessions (base + ARMs per decode step, ARM +
+   *  scorer), and a spinning pool of one session takes the cores the next one needs: bench/decode.ts measured
+   *  GenARM (3 sessions a step) 2.6× slower on 2 cores with spinning. */
+  readonly allowSpinning?: boolean;
   /** Dumps the optimized graph (debugging). */
   readonly optimizedModelFilePath?: string;
   readonly logger?: SessionLogger;
@@ -134,6 +139,7 @@ export async function createEngineSession(model: SerializedModel, options: Engin
     ...(options.enableCpuMemArena !== undefined ? { enableCpuMemArena: options.enableCpuMemArena } : {}),
     ...(options.enableMemPattern !== undefined ? { enableMemPattern: options.enableMemPattern } : {}),
     ...(options.optimizedModelFilePath !== undefined ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+    extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" }, inter_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } },
     ...(model.externalData.length > 0 ? { externalData: model.externalData.map((f) => ({ path: f.path, data: f.data })) } : {}),
   };
   const choice = options.executionProvider ?? "cpu";
