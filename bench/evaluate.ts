@@ -218,18 +218,22 @@ const promptIds = (prompt: string) => {
 const maxNewTokens = N("max-new-tokens");
 const decodeBeta = N("decode-beta");
 /** Generated texts are cached in `<out>/responses.json` (per method, per prompt, one text per α) and reused while
- *  the decoding settings and ARM files are unchanged; scoring always runs with the current evaluators. */
+ *  the decoding settings and that method's ARM files are unchanged; scoring always runs with the current evaluators. */
 const responsesPath = join(out, "responses.json");
-const decodeKey = JSON.stringify({ prompts, maxNewTokens, decodeBeta, stopIds, maxPromptLength, step, arms: Object.values(armFiles).flat().map((f) => sha256Hex(readFileSync(f))) });
-const cachedResponses: Record<string, Record<string, string[]>> = (() => {
-  if (!existsSync(responsesPath)) return {};
-  const cached = JSON.parse(readFileSync(responsesPath, "utf8")) as { key: string; texts: Record<string, Record<string, string[]>> };
-  return cached.key === decodeKey ? cached.texts : {};
-})();
-const saveResponses = () => writeFileSync(responsesPath, JSON.stringify({ key: decodeKey, texts: cachedResponses }));
+const decodeKey = (label: string) =>
+  JSON.stringify({ prompts, maxNewTokens, decodeBeta, stopIds, maxPromptLength, step, arms: (label === "PARM" ? armFiles.PARM : label === "GenARM" ? armFiles.GENARM : []).map((f) => sha256Hex(readFileSync(f))) });
+type ResponseCache = Record<string, { key: string; texts: Record<string, string[]> }>;
+const cachedResponses: ResponseCache = existsSync(responsesPath) ? JSON.parse(readFileSync(responsesPath, "utf8")) : {};
+/** The cached texts of `label` (emptied when its key changed). */
+const responsesOf = (label: string): Record<string, string[]> => {
+  const key = decodeKey(label);
+  if (cachedResponses[label]?.key !== key) cachedResponses[label] = { key, texts: {} };
+  return cachedResponses[label].texts;
+};
+const saveResponses = () => writeFileSync(responsesPath, JSON.stringify(cachedResponses));
 const sweep = async (label: string, arm: Parameters<typeof createGenerator>[0]["arm"]): Promise<EvaluationResult> => {
   const generator = createGenerator({ base: model, ...(arm ? { arm } : {}), threads });
-  const texts = (cachedResponses[label] ??= {});
+  const texts = responsesOf(label);
   try {
     return await runEvaluation({
       step,
@@ -252,7 +256,7 @@ log(`generation sweeps over ${prompts.length} prompts, ${maxNewTokens} new token
 const parmRun = await sweep("PARM", { model, adapter: parm });
 const genarmRun = await sweep("GenARM", { genarm: genarm.map((adapter) => ({ model, adapter })) });
 const baseGenerator = createGenerator({ base: model, threads });
-const baseCache = (cachedResponses.base ??= {});
+const baseCache = responsesOf("base");
 const baseTexts: string[] = [];
 for (const prompt of prompts) {
   baseCache[prompt] ??= [(await baseGenerator.generate({ prompt: { tokenIds: promptIds(prompt) }, maxNewTokens, eosTokenIds: stopIds })).outputs[0].text];

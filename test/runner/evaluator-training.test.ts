@@ -73,13 +73,18 @@ describe("runner: train-evaluator pooling and splits", () => {
     };
   }
 
-  it("trains a mean-pooled evaluator on the VALIDATION records only, holding out TEST; the file records pooling mean", async () => {
-    assert.deepEqual(counts, { TRAIN: 9, VALIDATION: 3, TEST: 4 });
-    const job = envelope("mean", "VALIDATION", "TEST");
+  /** Publishes `job` and returns its terminal event, asserting that it completed. */
+  async function runToCompletion(job: ReturnType<typeof envelope>): Promise<JobEventOf<"completed">> {
     await h.bus.publishJob(job);
     const events = (await waitForEvents(h.bus, job.jobId, isTerminal, 60_000)).map((d) => d.event);
     const completed = events.at(-1) as JobEventOf<"completed">;
     assert.equal(completed.type, "completed", JSON.stringify(completed));
+    return completed;
+  }
+
+  it("trains a mean-pooled evaluator on the VALIDATION records only, holding out TEST; the file records pooling mean", async () => {
+    assert.deepEqual(counts, { TRAIN: 9, VALIDATION: 3, TEST: 4 });
+    const completed = await runToCompletion(envelope("mean", "VALIDATION", "TEST"));
     assert.equal(completed.metrics.trainPairs, counts.VALIDATION);
     assert.equal(completed.metrics.validationPairs, counts.TEST);
     assert.ok(completed.metrics["heldOut.accuracy"] >= 0 && completed.metrics["heldOut.accuracy"] <= 1);
@@ -91,11 +96,7 @@ describe("runner: train-evaluator pooling and splits", () => {
   });
 
   it("a last-pooled evaluator trained on TEST, holding out VALIDATION, records pooling last", async () => {
-    const job = envelope("last", "TEST", "VALIDATION");
-    await h.bus.publishJob(job);
-    const events = (await waitForEvents(h.bus, job.jobId, isTerminal, 60_000)).map((d) => d.event);
-    const completed = events.at(-1) as JobEventOf<"completed">;
-    assert.equal(completed.type, "completed", JSON.stringify(completed));
+    const completed = await runToCompletion(envelope("last", "TEST", "VALIDATION"));
     assert.equal(completed.metrics.trainPairs, counts.TEST);
     assert.equal(completed.metrics.validationPairs, counts.VALIDATION);
     assert.equal(importRewardModel((await h.artifacts.get(completed.artifactKey!))!).metadata.pooling, "last");

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { parseSafetensors, writeSafetensors } from "../model/safetensors.ts";
 import { TrainerError } from "../train/trainer-data.ts";
 import { RewardModelEvaluator } from "./evaluator.ts";
-import { EvaluatorFileError, exportRewardModel, importRewardModel, tokenizeForReward } from "./reward-model.ts";
+import { EvaluatorFileError, exportRewardModel, importRewardModel, tokenizeForReward, type RewardModel } from "./reward-model.ts";
 import { trainEvaluator, type TrainEvaluatorResult } from "./train-evaluator.ts";
 import { exclamationPairs, tinyCharModel } from "./test-fixtures.ts";
 
@@ -30,6 +30,20 @@ const options = {
   seed: 5,
   threads: 1,
 } as const;
+
+/** Accuracy of a loaded evaluator on the validation pairs, scored through RewardModelEvaluator. */
+async function heldOutAccuracyOf(loaded: RewardModel): Promise<number> {
+  const evaluator = new RewardModelEvaluator({ backbone: model, model: loaded, threads: 1 });
+  const pairs = options.validationPairs;
+  const scores = await evaluator.score([...pairs.map((p) => p.prompt), ...pairs.map((p) => p.prompt)], [...pairs.map((p) => p.responses[0]), ...pairs.map((p) => p.responses[1])]);
+  await evaluator.release();
+  let correct = 0;
+  pairs.forEach((p, i) => {
+    const margin = scores[i] - scores[pairs.length + i];
+    if ((p.preferred[0] === 0 ? margin : -margin) > 0) correct++;
+  });
+  return correct / pairs.length;
+}
 
 describe("trainEvaluator on the '!' task (tiny random backbone)", () => {
   let result: TrainEvaluatorResult;
@@ -59,16 +73,7 @@ describe("trainEvaluator on the '!' task (tiny random backbone)", () => {
     const loaded = importRewardModel(bytes, { config: model.config, baseModelDigest: model.source.sha256, dimension: "excited" });
     assert.deepEqual(loaded.metadata, result.model.metadata);
     for (const [name, data] of result.model.tensors) assert.deepEqual(loaded.tensors.get(name), data);
-    const evaluator = new RewardModelEvaluator({ backbone: model, model: loaded, threads: 1 });
-    const pairs = options.validationPairs;
-    const scores = await evaluator.score([...pairs.map((p) => p.prompt), ...pairs.map((p) => p.prompt)], [...pairs.map((p) => p.responses[0]), ...pairs.map((p) => p.responses[1])]);
-    await evaluator.release();
-    let correct = 0;
-    pairs.forEach((p, i) => {
-      const margin = scores[i] - scores[pairs.length + i];
-      if ((p.preferred[0] === 0 ? margin : -margin) > 0) correct++;
-    });
-    assert.equal(correct / pairs.length, result.metrics.heldOutAfter!.accuracy);
+    assert.equal(await heldOutAccuracyOf(loaded), result.metrics.heldOutAfter!.accuracy);
   });
 
   test("bad files raise EvaluatorFileError with a code", () => {
@@ -106,16 +111,7 @@ describe("trainEvaluator with pooling \"mean\" on the '!' task", () => {
     const bytes = exportRewardModel(result.model, model.config);
     const loaded = importRewardModel(bytes, { config: model.config });
     assert.equal(loaded.metadata.pooling, "mean");
-    const pairs = options.validationPairs;
-    const evaluator = new RewardModelEvaluator({ backbone: model, model: loaded, threads: 1 });
-    const scores = await evaluator.score([...pairs.map((p) => p.prompt), ...pairs.map((p) => p.prompt)], [...pairs.map((p) => p.responses[0]), ...pairs.map((p) => p.responses[1])]);
-    await evaluator.release();
-    let correct = 0;
-    pairs.forEach((p, i) => {
-      const margin = scores[i] - scores[pairs.length + i];
-      if ((p.preferred[0] === 0 ? margin : -margin) > 0) correct++;
-    });
-    assert.equal(correct / pairs.length, result.metrics.heldOutAfter!.accuracy);
+    assert.equal(await heldOutAccuracyOf(loaded), result.metrics.heldOutAfter!.accuracy);
   });
 
   test("a file written before pooling existed (no pooling metadata) reads as \"last\"; an unknown pooling is refused", () => {
