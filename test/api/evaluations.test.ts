@@ -1,5 +1,6 @@
-/** @module test/api/evaluations — startEvaluation (typed errors included), evaluations with their points, and the
- *  evaluationPoints subscription fed by ingestJobEvent, over a real API and WebSocket. */
+/** @module test/api/evaluations — startEvaluation (typed errors included, evaluators trained on the adapter's
+ *  training pairs refused), evaluations with their points, and the evaluationPoints subscription fed by
+ *  ingestJobEvent, over a real API and WebSocket. */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -215,5 +216,128 @@ describe("evaluationPoints and evaluations", () => {
     assert.equal(stored.node.job.status, "FAILED");
     assert.equal(stored.node.job.error, "MODEL_UNAVAILABLE: evaluator file missing on the runner");
     assert.ok(stored.node.job.finishedAt);
+  });
+});
+
+describe("startEvaluation refuses evaluators trained on the adapter's training pairs", () => {
+  // The ARM trains on the TRAIN split of `armData`; `otherData` holds other pairs. Both are PKU files cut from the
+  // same source (lines 0–9 and 10–15), with all three splits populated in `armData`.
+  let armData: string;
+  let otherData: string;
+  let arm: string;
+  const TRAIN_EVALUATOR = `mutation($input: TrainEvaluatorInput!) { trainEvaluator(input: $input) {
+    ... on TrainEvaluatorSuccess { job { id } } ... on ValidationError { field message } ... on Error { message } } }`;
+
+  async function createDataset(name: string, lines: string[], splitRatios: Record<string, number>): Promise<{ id: string; splitCounts: Record<string, number> }> {
+    const created = await api.gqlOk<any>(
+      `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { ... on CreateDatasetSuccess { dataset { id } } ... on Error { message } } }`,
+      { input: { name, format: "PKU_SAFERLHF", splitRatios, labels: [{ label: "safer", dimensionId: dims[0] }, { label: "better", dimensionId: dims[1] }] } },
+      tenant.key,
+    );
+    const id = created.createDataset.dataset.id;
+    const uploaded = await api.gqlOk<any>(
+      `mutation($input: UploadDatasetInput!) { uploadDataset(input: $input) { ... on UploadDatasetSuccess { dataset { splitCounts { train validation test } } } ... on Error { message } } }`,
+      { input: { datasetId: id, contentBase64: Buffer.from(lines.join("\n") + "\n").toString("base64") } },
+      tenant.key,
+    );
+    const counts = uploaded.uploadDataset.dataset?.splitCounts;
+    assert.ok(counts, JSON.stringify(uploaded));
+    return { id, splitCounts: counts };
+  }
+
+  /** Queues trainEvaluator and completes its job as a runner would; `legacy` strips trainSplit/heldOutSplit from
+   *  the stored payload first, like a job queued before those fields existed. Returns the EVALUATOR model's id. */
+  async function trainedEvaluator(
+    name: string,
+    dimension: 0 | 1,
+    datasetId: string,
+    splits: { trainSplit?: string; heldOutSplit?: string } = {},
+    legacy = false,
+  ): Promise<string> {
+    const r = await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: name, dimensionId: dims[dimension], baseModelId: model, datasetId, ...splits } }, tenant.key);
+    assert.ok(r.trainEvaluator.job, JSON.stringify(r));
+    const jobId = uuidOf(r.trainEvaluator.job.id);
+    if (legacy) {
+      const job = await api.db.system.job.findUniqueOrThrow({ where: { id: jobId } });
+      const { trainSplit: _t, heldOutSplit: _h, ...older } = job.payload as Record<string, unknown>;
+      await api.db.system.job.update({ where: { id: jobId }, data: { payload: older as object } });
+    }
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 1, {
+      type: "completed",
+      durationSeconds: 1,
+      metrics: {},
+      artifactKey: `evaluators/${tenant.uuid}/${jobId}/evaluator.safetensors`,
+    });
+    const row = await api.db.system.model.findFirstOrThrow({ where: { tenantId: tenant.uuid, jobId }, select: { id: true, kind: true } });
+    assert.equal(row.kind, "EVALUATOR");
+    return Buffer.from(`Model:${row.id}`).toString("base64");
+  }
+
+  const startWith = (evaluatorIds: string[]) => start({ adapterId: arm, datasetId: armData, split: "TEST", promptCount: 1, evaluatorIds });
+  const counts = async () => ({
+    jobs: await api.db.system.job.count({ where: { tenantId: tenant.uuid } }),
+    evaluations: await api.db.system.evaluation.count({ where: { tenantId: tenant.uuid } }),
+  });
+
+  before(async () => {
+    const lines = (await readFile(PKU, "utf8")).split("\n").filter((l) => l.trim().length > 0);
+    assert.ok(lines.length >= 16, `PKU head holds ${lines.length} lines`);
+    const armDataset = await createDataset("lineage-arm-data", lines.slice(0, 10), { train: 0.4, validation: 0.3, test: 0.3 });
+    for (const split of ["train", "validation", "test"]) assert.ok((armDataset.splitCounts[split] ?? 0) > 0, `lineage-arm-data ${split}: ${JSON.stringify(armDataset.splitCounts)}`);
+    armData = armDataset.id;
+    const otherDataset = await createDataset("lineage-other-data", lines.slice(10, 16), { train: 0.8, validation: 0.1, test: 0.1 });
+    assert.ok(otherDataset.splitCounts.train! > 0, JSON.stringify(otherDataset.splitCounts));
+    otherData = otherDataset.id;
+    const t = await api.gqlOk<any>(
+      `mutation($input: StartTrainingInput!) { startTraining(input: $input) { ... on StartTrainingSuccess { job { id } } ... on Error { message } } }`,
+      { input: { adapterName: "lineage-arm", method: "PARM", baseModelId: model, dimensions: dims.map((d) => ({ dimensionId: d, datasetId: armData })) } },
+      tenant.key,
+    );
+    assert.ok(t.startTraining.job, JSON.stringify(t));
+    await ingestJobEvent(api.db, api.server.pubSub, uuidOf(t.startTraining.job.id), 1, { type: "completed", durationSeconds: 1, metrics: {}, artifactKey: "adapters/lineage-arm" });
+    const adapters = await api.gqlOk<any>(`{ adapters(first: 20) { edges { node { id name } } } }`, {}, tenant.key);
+    arm = adapters.adapters.edges.map((e: any) => e.node).find((n: any) => n.name === "lineage-arm").id;
+  });
+
+  it("refuses an evaluator trained on the TRAIN split of the adapter's dataset, naming the field, and queues nothing", async () => {
+    const overlapping = await trainedEvaluator("help-on-arm-train", 1, armData, { trainSplit: "TRAIN", heldOutSplit: "TEST" });
+    const before = await counts();
+    const refused = await startWith([evaluators[0]!, overlapping]);
+    assert.equal(refused.__typename, "ValidationError", JSON.stringify(refused));
+    assert.equal(refused.field, "input.evaluatorIds[1]");
+    assert.match(refused.message, /"help-on-arm-train"/);
+    assert.match(refused.message, /TRAIN split of dataset "lineage-arm-data"/);
+    assert.match(refused.message, /adapter "lineage-arm"/);
+    assert.match(refused.message, /trainSplit VALIDATION or TEST, or on another dataset/);
+    assert.deepEqual(await counts(), before, "no job and no Evaluation row for a refused evaluation");
+  });
+
+  it("refuses a legacy evaluator whose job payload has no trainSplit (trained on TRAIN)", async () => {
+    const legacy = await trainedEvaluator("harm-legacy", 0, armData, {}, true);
+    const stored = await api.db.system.model.findFirstOrThrow({ where: { tenantId: tenant.uuid, name: "harm-legacy" }, select: { config: true } });
+    assert.equal((stored.config as { trainSplit: unknown }).trainSplit, null);
+    const before = await counts();
+    const refused = await startWith([legacy, evaluators[1]!]);
+    assert.equal(refused.__typename, "ValidationError", JSON.stringify(refused));
+    assert.equal(refused.field, "input.evaluatorIds[0]");
+    assert.match(refused.message, /"harm-legacy" was trained on the TRAIN split .*predates trainSplit/);
+    assert.deepEqual(await counts(), before);
+  });
+
+  it("allows evaluators trained on VALIDATION of the adapter's dataset, on another dataset, or uploaded", async () => {
+    const onValidation = await trainedEvaluator("harm-on-validation", 0, armData, { trainSplit: "VALIDATION", heldOutSplit: "TEST" });
+    const onOtherData = await trainedEvaluator("help-on-other-train", 1, otherData, { trainSplit: "TRAIN", heldOutSplit: "VALIDATION" });
+    const cases: [string, string[]][] = [
+      ["VALIDATION split of the adapter's dataset + uploaded", [onValidation, evaluators[1]!]],
+      ["TRAIN split of another dataset + uploaded", [evaluators[0]!, onOtherData]],
+      ["both trained, disjoint", [onValidation, onOtherData]],
+    ];
+    for (const [label, evaluatorIds] of cases) {
+      const before = await counts();
+      const ok = await startWith(evaluatorIds);
+      assert.equal(ok.__typename, "StartEvaluationSuccess", `${label}: ${JSON.stringify(ok)}`);
+      assert.deepEqual(ok.evaluation.evaluatorIds, evaluatorIds, label);
+      assert.deepEqual(await counts(), { jobs: before.jobs + 1, evaluations: before.evaluations + 1 }, label);
+    }
   });
 });

@@ -3,11 +3,13 @@
  * generate (guided decoding, several α per request) and startEvaluation (Pareto sweep). Both check the base
  * model and the adapter's ARM backbone share a vocabulary, validate every preference vector against the
  * adapter's dimensions (one entry per dimension in α order, finite, ≥ 0, Σ = 1 ± 1e-6) and enqueue a job plus its
- * Generation / Evaluation row in the same transaction.
+ * Generation / Evaluation row in the same transaction. startEvaluation refuses, before writing anything, an
+ * evaluator trained on the adapter's training pairs (see evaluator-lineage.ts).
  */
 import { validatePreferenceVector, type AdapterRef, type EvaluatePayload, type GeneratePayload, type Sampling } from "../../contracts/index.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, PreferenceVectorError } from "./errors.ts";
+import { adapterTrainingDatasetIds, assertEvaluatorDisjointFromAdapter } from "./evaluator-lineage.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertSameVocabulary, modelRef, requireModel, type ModelRow } from "./models.ts";
 import { readyDatasetRef } from "./training.ts";
@@ -249,6 +251,7 @@ export async function startEvaluation(
   if (command.evaluatorIds.length !== k) {
     throw new InputValidationError("input.evaluatorIds", `expected ${k} evaluators (one per adapter dimension, in α order), got ${command.evaluatorIds.length}`);
   }
+  const adapterDatasetIds = adapterTrainingDatasetIds(adapter);
   const evaluators: ModelRow[] = [];
   for (const [i, id] of command.evaluatorIds.entries()) {
     const evaluator = await requireModel(deps, id);
@@ -259,6 +262,7 @@ export async function startEvaluation(
         `evaluator ${evaluator.name} scores another dimension than the adapter's dimension ${i} (${adapter.dimensionNames[i]})`,
       );
     }
+    await assertEvaluatorDisjointFromAdapter(deps, adapter, adapterDatasetIds, evaluator, `input.evaluatorIds[${i}]`);
     evaluators.push(evaluator);
   }
   const referencePoint = command.referencePoint ?? null;
