@@ -6,6 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { TenantServiceDeps } from "../../src/api/services/deps.ts";
+import { findSharedTrainingPairs } from "../../src/api/services/evaluator-lineage.ts";
 import { ingestJobEvent } from "../../src/api/services/job-events.ts";
 import { nextWithin } from "../helpers/graphql.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
@@ -221,10 +223,17 @@ describe("evaluationPoints and evaluations", () => {
 
 describe("startEvaluation refuses evaluators trained on the adapter's training pairs", () => {
   // The ARM trains on the TRAIN split of `armData`; `otherData` holds other pairs. Both are PKU files cut from the
-  // same source (lines 0–9 and 10–15), with all three splits populated in `armData`.
+  // same source (lines 0–9 and 10–15), with all three splits populated in `armData`. `sourceLines` is that source;
+  // `armTrainLines` the 1-based lines of `armData` whose records landed in TRAIN, `armTrainPairs` their distinct
+  // pair hashes (both read back from dataset_records).
   let armData: string;
   let otherData: string;
   let arm: string;
+  let sourceLines: string[];
+  let armTrainLines: number[];
+  let armTrainPairs: number;
+  const ARM_RATIOS = { train: 0.4, validation: 0.3, test: 0.3 };
+  const pairsPhrase = (n: number) => (n === 1 ? "1 pair" : `${n} pairs`);
   const TRAIN_EVALUATOR = `mutation($input: TrainEvaluatorInput!) { trainEvaluator(input: $input) {
     ... on TrainEvaluatorSuccess { job { id } } ... on ValidationError { field message } ... on Error { message } } }`;
 
@@ -282,9 +291,14 @@ describe("startEvaluation refuses evaluators trained on the adapter's training p
   before(async () => {
     const lines = (await readFile(PKU, "utf8")).split("\n").filter((l) => l.trim().length > 0);
     assert.ok(lines.length >= 16, `PKU head holds ${lines.length} lines`);
-    const armDataset = await createDataset("lineage-arm-data", lines.slice(0, 10), { train: 0.4, validation: 0.3, test: 0.3 });
+    sourceLines = lines;
+    const armDataset = await createDataset("lineage-arm-data", lines.slice(0, 10), ARM_RATIOS);
     for (const split of ["train", "validation", "test"]) assert.ok((armDataset.splitCounts[split] ?? 0) > 0, `lineage-arm-data ${split}: ${JSON.stringify(armDataset.splitCounts)}`);
     armData = armDataset.id;
+    const armTrain = await api.db.system.datasetRecord.findMany({ where: { datasetId: uuidOf(armData), split: "TRAIN" }, select: { line: true, pairHash: true }, orderBy: { line: "asc" } });
+    armTrainLines = armTrain.map((r) => r.line);
+    armTrainPairs = new Set(armTrain.map((r) => r.pairHash)).size;
+    assert.ok(armTrainPairs > 0 && armTrainLines.length === armDataset.splitCounts.train, JSON.stringify({ armTrainLines, armTrainPairs }));
     const otherDataset = await createDataset("lineage-other-data", lines.slice(10, 16), { train: 0.8, validation: 0.1, test: 0.1 });
     assert.ok(otherDataset.splitCounts.train! > 0, JSON.stringify(otherDataset.splitCounts));
     otherData = otherDataset.id;
@@ -307,9 +321,70 @@ describe("startEvaluation refuses evaluators trained on the adapter's training p
     assert.equal(refused.field, "input.evaluatorIds[1]");
     assert.match(refused.message, /"help-on-arm-train"/);
     assert.match(refused.message, /TRAIN split of dataset "lineage-arm-data"/);
-    assert.match(refused.message, /adapter "lineage-arm"/);
+    assert.ok(refused.message.includes(`shares ${pairsPhrase(armTrainPairs)} (e.g. line ${armTrainLines[0]} of "lineage-arm-data")`), refused.message);
+    assert.match(refused.message, /with the TRAIN split of dataset "lineage-arm-data" that adapter "lineage-arm" trained on/);
     assert.match(refused.message, /trainSplit VALIDATION or TEST, or on another dataset/);
     assert.deepEqual(await counts(), before, "no job and no Evaluation row for a refused evaluation");
+  });
+
+  it("refuses an evaluator trained on the same pairs uploaded as another dataset (same split ratios), counting the shared pairs", async () => {
+    const copy = await createDataset("lineage-arm-copy", sourceLines.slice(0, 10), ARM_RATIOS);
+    assert.equal(copy.splitCounts.train, armTrainLines.length, "equal pairs and ratios put the same pairs in TRAIN");
+    const onCopy = await trainedEvaluator("help-on-arm-copy", 1, copy.id, { trainSplit: "TRAIN", heldOutSplit: "TEST" });
+    const before = await counts();
+    const refused = await startWith([evaluators[0]!, onCopy]);
+    assert.equal(refused.__typename, "ValidationError", JSON.stringify(refused));
+    assert.equal(refused.field, "input.evaluatorIds[1]");
+    assert.match(refused.message, /"help-on-arm-copy" was trained on the TRAIN split of dataset "lineage-arm-copy"/);
+    assert.ok(refused.message.includes(`shares ${pairsPhrase(armTrainPairs)} (e.g. line ${armTrainLines[0]} of "lineage-arm-copy")`), refused.message);
+    assert.match(refused.message, /TRAIN split of dataset "lineage-arm-data" that adapter "lineage-arm" trained on/);
+    assert.deepEqual(await counts(), before, "no job and no Evaluation row for a refused evaluation");
+
+    // The copy's VALIDATION pairs are the adapter dataset's VALIDATION pairs: not trained on by the ARM.
+    const onCopyValidation = await trainedEvaluator("harm-on-arm-copy-validation", 0, copy.id, { trainSplit: "VALIDATION", heldOutSplit: "TEST" });
+    const ok = await startWith([onCopyValidation, evaluators[1]!]);
+    assert.equal(ok.__typename, "StartEvaluationSuccess", JSON.stringify(ok));
+  });
+
+  it("refuses an evaluator whose split holds the adapter's TRAIN pairs under another split name (other ratios)", async () => {
+    const allValidation = await createDataset("lineage-arm-all-validation", sourceLines.slice(0, 10), { train: 0, validation: 1, test: 0 });
+    assert.equal(allValidation.splitCounts.validation, 10);
+    const onIt = await trainedEvaluator("harm-on-all-validation", 0, allValidation.id, { trainSplit: "VALIDATION", heldOutSplit: "TEST" });
+    const before = await counts();
+    const refused = await startWith([onIt, evaluators[1]!]);
+    assert.equal(refused.__typename, "ValidationError", JSON.stringify(refused));
+    assert.equal(refused.field, "input.evaluatorIds[0]");
+    assert.match(refused.message, /VALIDATION split of dataset "lineage-arm-all-validation"/);
+    assert.ok(refused.message.includes(`shares ${pairsPhrase(armTrainPairs)}`), refused.message);
+    assert.deepEqual(await counts(), before);
+  });
+
+  it("refuses an evaluator trained on a dataset that shares only part of its pairs with the adapter's TRAIN split", async () => {
+    // Six pairs the ARM never saw, then one of its TRAIN pairs (line 7 of the new file); everything lands in TRAIN.
+    const sharedLine = armTrainLines[armTrainLines.length - 1]!;
+    const partial = await createDataset("lineage-partial", [...sourceLines.slice(10, 16), sourceLines[sharedLine - 1]!], { train: 1, validation: 0, test: 0 });
+    assert.equal(partial.splitCounts.train, 7);
+    const onPartial = await trainedEvaluator("help-on-partial", 1, partial.id, { trainSplit: "TRAIN", heldOutSplit: "VALIDATION" });
+    const before = await counts();
+    const refused = await startWith([evaluators[0]!, onPartial]);
+    assert.equal(refused.__typename, "ValidationError", JSON.stringify(refused));
+    assert.equal(refused.field, "input.evaluatorIds[1]");
+    assert.match(refused.message, /"help-on-partial" was trained on the TRAIN split of dataset "lineage-partial", which shares 1 pair \(e\.g\. line 7 of "lineage-partial"\)/);
+    assert.match(refused.message, /TRAIN split of dataset "lineage-arm-data" that adapter "lineage-arm" trained on/);
+    assert.deepEqual(await counts(), before);
+  });
+
+  it("counts shared pairs in one tenant-scoped query: another tenant's client sees none of them (RLS)", async () => {
+    const depsOf = (tenantId: string) => ({ tenantId, db: api.db.forTenant(tenantId) }) as unknown as TenantServiceDeps;
+    const armIds = new Set([uuidOf(armData)]);
+    const own = await findSharedTrainingPairs(depsOf(tenant.uuid), { datasetId: uuidOf(armData), trainSplit: "TRAIN" }, armIds);
+    assert.deepEqual(own, { sharedPairs: armTrainPairs, exampleLine: armTrainLines[0], evaluatorDatasetName: "lineage-arm-data", adapterDatasetNames: ["lineage-arm-data"] });
+    const disjoint = await findSharedTrainingPairs(depsOf(tenant.uuid), { datasetId: uuidOf(otherData), trainSplit: "TRAIN" }, armIds);
+    assert.equal(disjoint.sharedPairs, 0);
+    assert.equal(disjoint.exampleLine, null);
+    const stranger = await api.createTenantWithKey();
+    const foreign = await findSharedTrainingPairs(depsOf(stranger.uuid), { datasetId: uuidOf(armData), trainSplit: "TRAIN" }, armIds);
+    assert.deepEqual(foreign, { sharedPairs: 0, exampleLine: null, evaluatorDatasetName: null, adapterDatasetNames: [] });
   });
 
   it("refuses a legacy evaluator whose job payload has no trainSplit (trained on TRAIN)", async () => {
