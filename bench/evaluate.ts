@@ -331,7 +331,15 @@ const addCheck = (evaluator: string, heldOutAccuracy: Record<string, number | un
   });
   log(`evaluator check, ${evaluator}: ${JSON.stringify(evaluatorCheck[evaluatorCheck.length - 1].pairedVertexDifference)}`);
 };
-for (const set of evaluatorSets) {
+for (const [index, set] of evaluatorSets.entries()) {
+  const heldOut = Object.fromEntries(objectives.map((d) => [d, (set.metrics[d] as { heldOutAfter?: { accuracy: number } }).heldOutAfter?.accuracy]));
+  const label = `reward model, pooling ${set.pooling}, seed ${set.seed}`;
+  if (index === 0) {
+    // The sweeps were scored with these evaluators already.
+    const scored = (run: EvaluationResult) => run.points.map((p) => p.perPrompt.map((r) => [...r]));
+    addCheck(label, heldOut, { PARM: scored(parmRun), GENARM: scored(genarmRun) });
+    continue;
+  }
   const scorers = set.models.map((m) => new RewardModelEvaluator({ backbone: model, model: m, threads, batch: 16 }));
   const scoreRun = async (run: EvaluationResult) => {
     const perPoint: number[][][] = [];
@@ -344,11 +352,7 @@ for (const set of evaluatorSets) {
   };
   const runs = { PARM: await scoreRun(parmRun), GENARM: await scoreRun(genarmRun) };
   for (const e of scorers) await e.release();
-  addCheck(
-    `reward model, pooling ${set.pooling}, seed ${set.seed}`,
-    Object.fromEntries(objectives.map((d) => [d, (set.metrics[d] as { heldOutAfter?: { accuracy: number } }).heldOutAfter?.accuracy])),
-    runs,
-  );
+  addCheck(label, heldOut, runs);
 }
 // the transformer-free bag-of-words model, trained and checked on the evaluators' splits
 {

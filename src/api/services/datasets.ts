@@ -23,6 +23,7 @@ import {
   createDatasetParser,
   judgeDatasetReport,
   type DatasetFormat,
+  type DatasetSplit,
   type DatasetValidationReport,
   type PreferenceRecord,
   type SplitRatios,
@@ -87,6 +88,12 @@ export function datasetDimensionMap(row: Pick<DatasetRow, "dimensionMap">): Reco
 
 export function datasetSplitRatios(row: Pick<DatasetRow, "splitRatios">): SplitRatios {
   return row.splitRatios as SplitRatios;
+}
+
+/** The number of accepted records in `split` (0 when the dataset has no recorded counts, i.e. is not READY). */
+export function datasetSplitCount(row: Pick<DatasetRow, "splitCounts">, split: DatasetSplit): number {
+  const value = ((row.splitCounts ?? {}) as Record<string, unknown>)[split];
+  return typeof value === "number" ? value : 0;
 }
 
 /** Creates an EMPTY dataset. Every label of the format must map to a distinct existing dimension. */

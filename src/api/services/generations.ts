@@ -7,6 +7,7 @@
  * evaluator trained on the adapter's training pairs (see evaluator-lineage.ts).
  */
 import { validatePreferenceVector, type AdapterRef, type EvaluatePayload, type GeneratePayload, type Sampling } from "../../contracts/index.ts";
+import { datasetSplitCount } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, PreferenceVectorError } from "./errors.ts";
 import { adapterTrainingDatasetIds, assertEvaluatorDisjointFromAdapter } from "./evaluator-lineage.ts";
@@ -270,7 +271,7 @@ export async function startEvaluation(
     throw new InputValidationError("input.referencePoint", `must have ${k} finite coordinates`);
   }
   const { ref, row } = await readyDatasetRef(deps, command.datasetId, "input.datasetId", new Set(adapter.dimensionIds));
-  const available = ((row.splitCounts ?? {}) as Record<string, number>)[command.split] ?? 0;
+  const available = datasetSplitCount(row, command.split);
   if (available === 0) throw new InputValidationError("input.split", `dataset ${row.name} has no ${command.split} pairs`);
   if (command.promptCount > available) {
     throw new InputValidationError("input.promptCount", `dataset ${row.name} has only ${available} ${command.split} pairs`);

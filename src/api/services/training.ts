@@ -6,18 +6,8 @@
  * α order of a trained adapter = the chosen dimensions sorted by their tenant `position`; the payload's
  * `dimensions` follow it and every preference vector used with the adapter must too.
  */
-import {
-  DATASET_SPLITS,
-  EVALUATOR_POOLINGS,
-  type AdapterMethod,
-  type DatasetRef,
-  type DatasetSplit,
-  type DimensionRef,
-  type EvaluatorPooling,
-  type TrainEvaluatorPayload,
-  type TrainJobPayload,
-} from "../../contracts/index.ts";
-import { datasetDimensionMap, datasetSnapshotKey, datasetSplitRatios, checkName, type DatasetRow } from "./datasets.ts";
+import type { AdapterMethod, DatasetRef, DatasetSplit, DimensionRef, EvaluatorPooling, TrainEvaluatorPayload, TrainJobPayload } from "../../contracts/index.ts";
+import { datasetDimensionMap, datasetSnapshotKey, datasetSplitCount, datasetSplitRatios, checkName, type DatasetRow } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError } from "./errors.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
@@ -205,17 +195,9 @@ export interface TrainEvaluatorCommand {
   heldOutSplit: DatasetSplit;
 }
 
-/** The recorded count of `split` records, or null when the dataset row has no split counts. */
-function splitCount(row: DatasetRow, split: DatasetSplit): number | null {
-  const counts = row.splitCounts;
-  if (counts === null || typeof counts !== "object") return null;
-  const value = (counts as Record<string, unknown>)[split];
-  return typeof value === "number" ? value : null;
-}
-
 /**
- * Queues a TRAIN_EVALUATOR job. Refuses (InputValidationError on the field) an unknown pooling or split, equal
- * train and held-out splits, and a dataset whose train split has no records.
+ * Queues a TRAIN_EVALUATOR job. Refuses (InputValidationError on the field) equal train and held-out splits and a
+ * dataset whose train split has no records; the payload schema checks the pooling and split values.
  */
 export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEvaluatorCommand): Promise<JobRow> {
   const evaluatorName = checkName(command.evaluatorName, "input.evaluatorName");
@@ -224,14 +206,6 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
   positiveInt("input.batchSize", command.batchSize, 65_536);
   nonNegativeInt("input.seed", command.seed, MAX_SEED);
   positiveInt("input.maxLength", command.maxLength);
-  if (!EVALUATOR_POOLINGS.includes(command.pooling)) {
-    throw new InputValidationError("input.pooling", `must be one of ${EVALUATOR_POOLINGS.join(", ")}, got ${JSON.stringify(command.pooling)}`);
-  }
-  for (const field of ["trainSplit", "heldOutSplit"] as const) {
-    if (!DATASET_SPLITS.includes(command[field])) {
-      throw new InputValidationError(`input.${field}`, `must be one of ${DATASET_SPLITS.join(", ")}, got ${JSON.stringify(command[field])}`);
-    }
-  }
   if (command.heldOutSplit === command.trainSplit) {
     throw new InputValidationError("input.heldOutSplit", `must differ from trainSplit (both ${command.trainSplit}): the held-out accuracy needs pairs the evaluator did not train on`);
   }
@@ -244,7 +218,7 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
   const { ref, row } = await readyDatasetRef(deps, command.datasetId, "input.datasetId", new Set([dimension.id]));
   const labelName = Object.entries(ref.dimensionMap).find(([, id]) => id === dimension.id)?.[0];
   if (!labelName) throw new InputValidationError("input.datasetId", `dataset ${command.datasetId} has no label mapped to dimension ${dimension.name}`);
-  if (splitCount(row, command.trainSplit) === 0) {
+  if (datasetSplitCount(row, command.trainSplit) === 0) {
     throw new InputValidationError(
       "input.trainSplit",
       `dataset ${row.name} has no ${command.trainSplit} records; register it with a larger ${command.trainSplit.toLowerCase()} share (splitRatios) or choose another trainSplit`,

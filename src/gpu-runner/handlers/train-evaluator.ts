@@ -34,9 +34,6 @@ export function evaluatorPairs(records: readonly PreferenceRecord[], labelName: 
   return { train, heldOut };
 }
 
-/** The ratio field of `SplitRatios` that sizes each split. */
-const SPLIT_RATIO_FIELD: Readonly<Record<DatasetSplit, string>> = { TRAIN: "train", VALIDATION: "validation", TEST: "test" };
-
 export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
   kind: "train-evaluator",
   async run(ctx: JobContext<"train-evaluator">) {
@@ -48,7 +45,7 @@ export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
       const split = payload.trainSplit;
       throw new JobFailureError(
         "INVALID_PAYLOAD",
-        `the dataset has no ${split} records with label "${payload.labelName}"; register it with a larger ${SPLIT_RATIO_FIELD[split]} share (splitRatios) or choose another trainSplit`,
+        `the dataset has no ${split} records with label "${payload.labelName}"; register it with a larger ${split.toLowerCase()} share (splitRatios) or choose another trainSplit`,
         false,
       );
     }

@@ -193,29 +193,31 @@ export interface RewardPacking {
 export function packRewardRows(rows: readonly RewardRow[], bucketRows: number, seqLen: number, padId: number, packing: RewardPacking = { pooling: "last", dtype: "float32" }): Record<string, HostTensor> {
   if (rows.length > bucketRows) throw new RewardBatchError("INVALID_BATCH", `${rows.length} rows do not fit a bucket of ${bucketRows}`);
   const ids = new BigInt64Array(bucketRows * seqLen).fill(BigInt(padId));
-  const last = new BigInt64Array(bucketRows);
-  const weights = packing.dtype === "float32" ? new Float32Array(bucketRows * seqLen) : new Float64Array(bucketRows * seqLen);
-  for (let r = rows.length; r < bucketRows; r++) weights[r * seqLen] = 1;
   rows.forEach((row, r) => {
     if (row.ids.length === 0) throw new RewardBatchError("INVALID_BATCH", `row ${r} is empty`);
     if (row.ids.length > seqLen) throw new RewardBatchError("INVALID_BATCH", `row ${r}: ${row.ids.length} tokens exceed seqLen ${seqLen}`);
     row.ids.forEach((id, t) => (ids[r * seqLen + t] = BigInt(id)));
-    last[r] = BigInt(row.ids.length - 1);
-    if (packing.pooling === "mean") {
-      const start = row.responseStart;
-      if (start === undefined || !Number.isInteger(start) || start < 0 || start >= row.ids.length) {
-        throw new RewardBatchError("INVALID_BATCH", `row ${r}: pooling "mean" needs responseStart in [0, ${row.ids.length}), got ${String(start)}`);
-      }
-      const share = 1 / (row.ids.length - start);
-      for (let t = start; t < row.ids.length; t++) weights[r * seqLen + t] = share;
-    }
   });
   const common = { [REWARD_INPUTS.inputIds]: { dtype: "int64" as const, shape: [bucketRows, seqLen], data: ids } };
   switch (packing.pooling) {
-    case "last":
+    case "last": {
+      const last = new BigInt64Array(bucketRows);
+      rows.forEach((row, r) => (last[r] = BigInt(row.ids.length - 1)));
       return { ...common, [REWARD_INPUTS.lastPositions]: { dtype: "int64", shape: [bucketRows, 1], data: last } };
-    case "mean":
+    }
+    case "mean": {
+      const weights = packing.dtype === "float32" ? new Float32Array(bucketRows * seqLen) : new Float64Array(bucketRows * seqLen);
+      for (let r = rows.length; r < bucketRows; r++) weights[r * seqLen] = 1;
+      rows.forEach((row, r) => {
+        const start = row.responseStart;
+        if (start === undefined || !Number.isInteger(start) || start < 0 || start >= row.ids.length) {
+          throw new RewardBatchError("INVALID_BATCH", `row ${r}: pooling "mean" needs responseStart in [0, ${row.ids.length}), got ${String(start)}`);
+        }
+        const share = 1 / (row.ids.length - start);
+        for (let t = start; t < row.ids.length; t++) weights[r * seqLen + t] = share;
+      });
       return { ...common, [REWARD_INPUTS.responseWeights]: { dtype: packing.dtype, shape: [bucketRows, seqLen], data: weights } };
+    }
     default: {
       const unknown: never = packing.pooling;
       throw new RewardBatchError("INVALID_BATCH", `unknown pooling ${String(unknown)}`);
