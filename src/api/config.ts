@@ -1,7 +1,7 @@
 /** @module api/config
  *  The API process configuration, read from the environment once at start (docs/configuration.md lists every
  *  variable). Invalid values fail start-up with a ConfigError naming the variable. */
-import { resolve } from "node:path";
+import { delimiter, isAbsolute, relative, resolve } from "node:path";
 import { isLogLevel, type LogLevel } from "./server/logger.ts";
 
 export class ConfigError extends Error {
@@ -59,6 +59,10 @@ export interface ApiConfig {
   logLevel: LogLevel;
   /** Built console to serve at `/`; served only when the folder exists. */
   staticDir: string;
+  /** Folders whose files tenants may register as models by location (PARM_MODEL_ROOTS, default `./models`). */
+  modelRoots: string[];
+  /** Folders never readable through registration: the data dir and the runners' artifact cache. */
+  modelRootExclusions: string[];
   /** Start one local CPU runner process beside the api (single-machine mode); PARM_EMBEDDED_RUNNER, default on. */
   embeddedRunner: boolean;
   limits: ApiLimits;
@@ -97,6 +101,30 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
   return raw;
 }
 
+function modelRootsConfig(policy: { roots: string[]; excluded: string[] }) {
+  return { modelRoots: policy.roots, modelRootExclusions: policy.excluded };
+}
+
+/**
+ * The model roots (PARM_MODEL_ROOTS: folders separated by `:`, each resolved against `cwd`; default `./models`) and
+ * the folders excluded from them (the data dir and PARM_RUNNER_CACHE_DIR when set). A root equal to or inside an
+ * excluded folder is a ConfigError; a root that contains one keeps the exclusion (model-roots.ts).
+ */
+export function loadModelRoots(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): { roots: string[]; excluded: string[] } {
+  const dataDir = resolve(cwd, env.PARM_DATA_DIR || ".parm");
+  const excluded = [dataDir, ...(env.PARM_RUNNER_CACHE_DIR ? [resolve(cwd, env.PARM_RUNNER_CACHE_DIR)] : [])];
+  const raw = env.PARM_MODEL_ROOTS;
+  const roots = (raw === undefined ? "models" : raw).split(delimiter).filter((entry) => entry !== "").map((entry) => resolve(cwd, entry));
+  for (const root of roots) {
+    const inside = excluded.find((folder) => {
+      const rel = relative(folder, root);
+      return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+    });
+    if (inside !== undefined) throw new ConfigError("PARM_MODEL_ROOTS", `${root} lies inside ${inside}, which holds the platform's own artifacts`);
+  }
+  return { roots, excluded };
+}
+
 /** Reads the configuration from `env` (default process.env); relative paths resolve against `cwd`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ApiConfig {
   const nodeEnv = env.NODE_ENV ?? "development";
@@ -119,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel,
     staticDir: resolve(cwd, env.PARM_STATIC_DIR || "web/dist"),
     embeddedRunner: bool(env, "PARM_EMBEDDED_RUNNER", true),
+    ...modelRootsConfig(loadModelRoots(env, cwd)),
     limits: {
       bodyLimitBytes: integer(env, "PARM_BODY_LIMIT_BYTES", DEFAULT_LIMITS.bodyLimitBytes, 1024, 1024 ** 3),
       maxDepth: integer(env, "PARM_MAX_DEPTH", DEFAULT_LIMITS.maxDepth, 2, 100),

@@ -7,6 +7,7 @@ import "reflect-metadata";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { generateAdminKey } from "../../src/api/auth/index.ts";
 import type { ApiLimits } from "../../src/api/config.ts";
@@ -14,6 +15,8 @@ import type { ServiceFactory } from "../../src/api/context.ts";
 import type { Database } from "../../src/api/db/index.ts";
 import { createApiServer, silentLogger, type ApiServer, type HttpRouteMount, type Logger, type ResolverClasses } from "../../src/api/server/index.ts";
 import { createBus, type JobBus } from "../../src/bus/index.ts";
+import { serviceFactories as registeredServiceFactories } from "../../src/api/resolvers/index.ts";
+import { ModelRoots, type ModelRootsPolicy } from "../../src/api/services/model-roots.ts";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
 import { openGraphQLSocket, postGraphQL, type GraphQLResponse, type GraphQLSocket } from "./graphql.ts";
 
@@ -64,7 +67,13 @@ export interface StartTestApiOptions {
   serviceFactories?: readonly ServiceFactory[];
   log?: Logger;
   staticDir?: string;
+  /** Model roots for registration by location; default: the shared data folder and the OS temporary folder, with
+   *  the test api's data dir excluded. Added after `serviceFactories`, so it wins. */
+  modelRoots?: ModelRootsPolicy;
 }
+
+/** The shared real data (../shared/data): where the tests' models live. */
+export const SHARED_DATA_DIR = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
 
 let tenantCounter = 0;
 
@@ -91,7 +100,10 @@ export async function startTestApi(options: StartTestApiOptions = {}): Promise<T
       limits: options.limits,
       resolvers: options.resolvers,
       httpRoutes: options.httpRoutes,
-      serviceFactories: options.serviceFactories,
+      serviceFactories: [
+        ...(options.serviceFactories ?? registeredServiceFactories),
+        () => ({ modelRoots: new ModelRoots(options.modelRoots ?? { roots: [SHARED_DATA_DIR, tmpdir()], excluded: [dataDir] }) }),
+      ],
       staticDir: options.staticDir,
       defaultMetrics: false,
     });

@@ -19,6 +19,8 @@ import { runnersServiceFactory } from "../../src/api/ingest/runners-resolver.ts"
 import { runnerNatsNames } from "../../src/gpu-runner/runner/index.ts";
 import { createApiServer, silentLogger, type ApiServer } from "../../src/api/server/index.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
+import { ModelRoots } from "../../src/api/services/model-roots.ts";
+import { fileURLToPath } from "node:url";
 import { connectJetStreamBus, type JobBus } from "../../src/bus/index.ts";
 import type { Runner } from "../../src/gpu-runner/runner/index.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -84,6 +86,7 @@ describe("GraphQL end to end with a runner", () => {
         localArtifactServiceFactory(dataDir),
         runnersServiceFactory(h.url, h.namespace),
         () => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts, runnerNatsNames(h.namespace).artifactsStore) }),
+        () => ({ modelRoots: new ModelRoots({ roots: [fileURLToPath(SHARED_DATA)], excluded: [dataDir, h.cacheRoot] }) }),
       ],
       defaultMetrics: false,
     });

@@ -180,7 +180,7 @@ describe("api ingest: events, cancellation, dead letters, reconciler", () => {
   it("the object-store model file store keeps an upload where a runner's artifact cache fetches it by digest", async () => {
     const bytes = readFileSync(STORIES_GGUF_PATH);
     const store = objectStoreModelFileStore(ingest.artifacts!, runnerNatsNames(h.namespace).artifactsStore);
-    const { location } = await store.putModelFile(`models/t1/${STORIES_SHA256}/stories.gguf`, bytes);
+    const { location } = await store.putModelFile(`models/t1/${STORIES_SHA256}/stories.gguf`, STORIES_GGUF_PATH);
     assert.equal(location, `obj://${runnerNatsNames(h.namespace).artifactsStore}/models/t1/${STORIES_SHA256}/stories.gguf`);
     const cache = createArtifactCache(h.artifacts, h.cacheRoot);
     const path = await cache.resolve(location, STORIES_SHA256, "uploaded base model");

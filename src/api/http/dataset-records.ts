@@ -18,34 +18,15 @@ import type { HttpRouteDeps, HttpRouteMount } from "../server/http-routes.ts";
 import { serviceDeps } from "../services/context.ts";
 import { uploadDataset } from "../services/datasets.ts";
 import { InputValidationError } from "../services/errors.ts";
-import { reportToGraphQL, toPayloadError } from "../services/payload-errors.ts";
-import { fromGlobalId, InvalidGlobalIdError, toGlobalId, type ErrorInterface } from "../../schema/common/index.ts";
+import { reportToGraphQL } from "../services/payload-errors.ts";
+import { fromGlobalId, InvalidGlobalIdError, toGlobalId } from "../../schema/common/index.ts";
+import { sendRouteError } from "./route-errors.ts";
 
 export const DATASET_RECORDS_PATH = "/v1/datasets/:id/records";
 
-function errorStatus(error: ErrorInterface): number {
-  switch (error.constructor.name) {
-    case "DatasetValidationFailed":
-      return 422;
-    case "QuotaExceeded":
-      return 413;
-    case "NotFoundError":
-      return 404;
-    default:
-      return 400;
-  }
-}
-
 async function handle(req: Request, res: Response, deps: HttpRouteDeps): Promise<void> {
-  let services;
   try {
-    services = serviceDeps(await deps.contextFor(req));
-  } catch (error) {
-    req.resume();
-    deps.sendError(res, error);
-    return;
-  }
-  try {
+    const services = serviceDeps(await deps.contextFor(req));
     let datasetId: string;
     try {
       datasetId = fromGlobalId(String(req.params.id), "Dataset").uuid;
@@ -66,16 +47,7 @@ async function handle(req: Request, res: Response, deps: HttpRouteDeps): Promise
       report: reportToGraphQL(outcome.report),
     });
   } catch (error) {
-    let payload: ErrorInterface;
-    try {
-      payload = toPayloadError(error);
-    } catch (unexpected) {
-      deps.log.error("dataset upload failed", { error: unexpected instanceof Error ? unexpected.message : String(unexpected) });
-      deps.sendError(res, unexpected);
-      return;
-    }
-    if (!req.readableEnded) req.resume();
-    res.status(errorStatus(payload)).json({ error: { type: payload.constructor.name, ...payload } });
+    sendRouteError(req, res, deps, error, "dataset upload");
   }
 }
 

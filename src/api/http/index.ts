@@ -1,2 +1,3 @@
-/** @module api/http — plain HTTP routes of the domain (streaming dataset uploads). */
+/** @module api/http — plain HTTP routes of the domain (streaming dataset and model uploads). */
 export { mountDatasetRecordsRoute, DATASET_RECORDS_PATH } from "./dataset-records.ts";
+export { mountModelUploadRoute, MODEL_UPLOAD_PATH } from "./model-upload.ts";

@@ -4,6 +4,8 @@
  * goes.
  */
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import type { ObjectStore } from "@nats-io/obj";
 import type { ModelFileStore, SnapshotWriter } from "../services/deps.ts";
 
@@ -31,12 +33,12 @@ export function objectStoreSnapshotWriter(store: ObjectStore, bucketName = "arti
   };
 }
 
-/** A `ModelFileStore` that keeps inline model uploads in the object store (`obj://<bucket>/<key>`), so runners on
+/** A `ModelFileStore` that streams model uploads into the object store (`obj://<bucket>/<key>`), so runners on
  *  any host fetch them (and cache them by digest). */
 export function objectStoreModelFileStore(store: ObjectStore, bucketName = "artifacts"): ModelFileStore {
   return {
-    async putModelFile(key, bytes) {
-      await store.putBlob({ name: key }, bytes);
+    async putModelFile(key, path) {
+      await store.put({ name: key }, Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>);
       return { location: `obj://${bucketName}/${key}` };
     },
   };

@@ -12,8 +12,8 @@ import { createNodeResolver } from "./node.ts";
 import type { NodeTypeRegistration } from "./node-registry.ts";
 import { TenantResolver, tenantNode } from "./tenant.ts";
 import { ViewerResolver } from "./viewer.ts";
-import { mountDatasetRecordsRoute } from "../http/index.ts";
-import { domainServiceFactory } from "../services/context.ts";
+import { mountDatasetRecordsRoute, mountModelUploadRoute } from "../http/index.ts";
+import { datasetLimitsServiceFactory, domainServiceFactory } from "../services/context.ts";
 import { AdapterResolver, adapterNode } from "./adapter.ts";
 import { DatasetResolver, datasetNode } from "./dataset.ts";
 import { EvaluationResolver, ParetoPointResolver, evaluationNode } from "./evaluation.ts";
@@ -56,9 +56,9 @@ export const resolvers: [Function, ...Function[]] = [
   RunnersResolver,
 ];
 
-export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute];
+export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute];
 
-export const serviceFactories: ServiceFactory[] = [domainServiceFactory];
+export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory];
 
 export { tenantScopedNode, type NodeTypeRegistration, type TenantModelDelegate } from "./node-registry.ts";
 export { decodeIdInput, type DecodedIdInput } from "./node-ids.ts";

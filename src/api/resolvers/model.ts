@@ -1,6 +1,7 @@
 /** @module api/resolvers/model
- *  Models: `models` (connection, optional kind filter) and `registerModel` (a file:// URL / absolute path the
- *  runners can read, or an inline base64 upload). The file header is inspected at registration. */
+ *  Models: `models` (connection, optional kind filter) and `registerModel` (a file under the server's model roots,
+ *  or a small inline base64 upload; large files stream to `POST /v1/models`). The file header is inspected at
+ *  registration. */
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import { ConnectionArgs, paginate, toGlobalId, type ConnectionResult } from "../../schema/common/index.ts";
 import {
@@ -14,7 +15,7 @@ import {
 import type { ApiContext } from "../context.ts";
 import { serviceDeps } from "../services/context.ts";
 import { InputValidationError } from "../services/errors.ts";
-import { MAX_INLINE_MODEL_BYTES, registerModel, type ModelRow } from "../services/models.ts";
+import { MAX_INLINE_MODEL_BYTES, registerModel, type ModelRow, type ModelUpload } from "../services/models.ts";
 import { toPayloadError } from "../services/payload-errors.ts";
 import { inputId } from "./dataset.ts";
 import { tenantScopedNode } from "./node-registry.ts";
@@ -37,6 +38,11 @@ export class ModelResolver {
   @FieldResolver(() => Float, { nullable: true })
   sizeBytes(@Root() row: ModelRow): number | null {
     return row.sizeBytes === null ? null : Number(row.sizeBytes);
+  }
+
+  @FieldResolver(() => Float, { nullable: true })
+  storedBytes(@Root() row: ModelRow): number | null {
+    return row.storedBytes === null ? null : Number(row.storedBytes);
   }
 
   @FieldResolver(() => ID, { nullable: true })
@@ -63,12 +69,19 @@ export class ModelResolver {
     const deps = serviceDeps(ctx);
     try {
       const dimensionId = input.dimensionId ? inputId(input.dimensionId, "PreferenceDimension", "input.dimensionId") : null;
-      let upload: { fileName: string; bytes: Uint8Array } | null = null;
+      let upload: ModelUpload | null = null;
       if (input.upload) {
         if (input.upload.contentBase64.length > Math.ceil((MAX_INLINE_MODEL_BYTES * 4) / 3) + 4) {
-          throw new InputValidationError("input.upload.contentBase64", `inline uploads are limited to ${MAX_INLINE_MODEL_BYTES} bytes; register a location instead`);
+          throw new InputValidationError("input.upload.contentBase64", `inline uploads are limited to ${MAX_INLINE_MODEL_BYTES} bytes; stream larger files to POST /v1/models`);
         }
-        upload = { fileName: input.upload.fileName, bytes: Buffer.from(input.upload.contentBase64, "base64") };
+        const bytes = Buffer.from(input.upload.contentBase64, "base64");
+        upload = {
+          fileName: input.upload.fileName,
+          body: [bytes],
+          declaredBytes: bytes.length,
+          fileNameField: "input.upload.fileName",
+          contentField: "input.upload.contentBase64",
+        };
       }
       const row = await registerModel(deps, { name: input.name, kind: input.kind, location: input.location, upload, dimensionId });
       return new RegisterModelSuccess(row as unknown as Model);

@@ -30,8 +30,19 @@ export interface TenantRow {
   name: string;
   maxConcurrentJobs: number;
   maxDatasetBytes: bigint;
+  maxModelBytes: bigint;
   mutationsPerMinute: number;
   createdAt: Date;
+}
+
+/** The quota columns an input sets (null or omitted: default / unchanged). */
+function quotaData(input: CreateTenantInput | UpdateTenantInput) {
+  return {
+    ...(input.maxConcurrentJobs != null ? { maxConcurrentJobs: input.maxConcurrentJobs } : {}),
+    ...(input.maxDatasetBytes != null ? { maxDatasetBytes: BigInt(Math.floor(input.maxDatasetBytes)) } : {}),
+    ...(input.maxModelBytes != null ? { maxModelBytes: BigInt(Math.floor(input.maxModelBytes)) } : {}),
+    ...(input.mutationsPerMinute != null ? { mutationsPerMinute: input.mutationsPerMinute } : {}),
+  };
 }
 
 export const tenantNode: NodeTypeRegistration = {
@@ -62,6 +73,11 @@ export class TenantResolver {
     return Number(tenant.maxDatasetBytes);
   }
 
+  @FieldResolver(() => Float)
+  maxModelBytes(@Root() tenant: TenantRow): number {
+    return Number(tenant.maxModelBytes);
+  }
+
   @Query(() => TenantConnection, { description: "Platform admin: all tenants, newest first." })
   async tenants(@Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: ApiContext): Promise<ConnectionResult<TenantRow>> {
     requireAdmin(ctx);
@@ -83,9 +99,7 @@ export class TenantResolver {
         const tenant = await tx.tenant.create({
           data: {
             name: input.name,
-            ...(input.maxConcurrentJobs != null ? { maxConcurrentJobs: input.maxConcurrentJobs } : {}),
-            ...(input.maxDatasetBytes != null ? { maxDatasetBytes: BigInt(Math.floor(input.maxDatasetBytes)) } : {}),
-            ...(input.mutationsPerMinute != null ? { mutationsPerMinute: input.mutationsPerMinute } : {}),
+            ...quotaData(input),
           },
         });
         const apiKey = await tx.apiKey.create({
@@ -124,9 +138,7 @@ export class TenantResolver {
     const tenant = await ctx.db.system.tenant.update({
       where: { id: existing.id },
       data: {
-        ...(input.maxConcurrentJobs != null ? { maxConcurrentJobs: input.maxConcurrentJobs } : {}),
-        ...(input.maxDatasetBytes != null ? { maxDatasetBytes: BigInt(Math.floor(input.maxDatasetBytes)) } : {}),
-        ...(input.mutationsPerMinute != null ? { mutationsPerMinute: input.mutationsPerMinute } : {}),
+        ...quotaData(input),
       },
     });
     ctx.log.info("tenant updated", { tenantId: tenant.id });

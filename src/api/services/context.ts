@@ -6,14 +6,22 @@ import type { TenantDb } from "../db/index.ts";
 import type { ModelFileStore, SnapshotWriter, TenantServiceDeps } from "./deps.ts";
 import { join, resolve } from "node:path";
 import { createLocalModelFileStore, createLocalSnapshotWriter } from "./model-store.ts";
+import type { DatasetLimits } from "../../contracts/index.ts";
+import { loadDatasetLimits } from "../config.ts";
+import { ModelRoots } from "./model-roots.ts";
+import { loadModelRoots } from "../config.ts";
 
 declare module "../context.ts" {
   interface ApiServices {
     /** Where inline model uploads are stored (default: `<PARM_DATA_DIR>/models`). */
     modelFiles?: ModelFileStore;
+    /** Which host files tenants may register by location (default: PARM_MODEL_ROOTS, see config.ts). */
+    modelRoots?: ModelRoots;
     /** Where accepted datasets are exported for runners (default: `<PARM_DATA_DIR>/datasets`); absent: datasets
      *  stay in PostgreSQL only and job payloads announce `obj://artifacts/<key>` for a later export. */
     datasetSnapshots?: SnapshotWriter;
+    /** Limits of one dataset upload (default: the contract's; datasetLimitsServiceFactory reads PARM_DATASET_MAX_*). */
+    datasetLimits?: DatasetLimits;
   }
 }
 
@@ -27,7 +35,9 @@ export function serviceDeps(ctx: ApiContext): TenantServiceDeps {
     log: ctx.log,
     pubSub: ctx.pubSub,
     modelFiles: ctx.services.modelFiles,
+    modelRoots: ctx.services.modelRoots,
     snapshots: ctx.services.datasetSnapshots,
+    datasetLimits: ctx.services.datasetLimits,
   };
 }
 
@@ -50,5 +60,12 @@ export function localArtifactServiceFactory(dataDir: string): ServiceFactory {
 }
 
 /** Registers the domain's long-lived services (resolvers/index.ts `serviceFactories`): local stores under
- *  PARM_DATA_DIR (default ./.parm), read when the server starts. */
-export const domainServiceFactory: ServiceFactory = (deps) => localArtifactServiceFactory(process.env.PARM_DATA_DIR || ".parm")(deps);
+ *  PARM_DATA_DIR (default ./.parm) and the model roots (PARM_MODEL_ROOTS), read when the server starts. */
+export const domainServiceFactory: ServiceFactory = (deps) => ({
+  ...localArtifactServiceFactory(process.env.PARM_DATA_DIR || ".parm")(deps),
+  modelRoots: new ModelRoots(loadModelRoots()),
+});
+
+/** Registers the dataset upload limits (resolvers/index.ts `serviceFactories`), read from PARM_DATASET_MAX_* when
+ *  the server starts; an invalid value throws ConfigError naming the variable. */
+export const datasetLimitsServiceFactory: ServiceFactory = () => ({ datasetLimits: loadDatasetLimits(process.env) });

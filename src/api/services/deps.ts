@@ -2,10 +2,11 @@
  *  What the domain services need from their caller: the tenant's scoped database client, the job publisher and
  *  a logger. Resolvers build it from the GraphQL context (`serviceDeps(ctx)`); the HTTP upload route from its
  *  authenticated request. */
-import type { JobEnvelope, JobEvent } from "../../contracts/index.ts";
+import type { DatasetLimits, JobEnvelope, JobEvent } from "../../contracts/index.ts";
 import type { TenantDb } from "../db/index.ts";
 import type { ApiPubSub } from "../pubsub/index.ts";
 import type { Logger } from "../server/logger.ts";
+import type { ModelRoots } from "./model-roots.ts";
 
 /** The methods of the job bus the services use (JobBus satisfies it). */
 export interface JobPublisher {
@@ -23,9 +24,10 @@ export interface SnapshotWriter {
   putSnapshot(key: string, lines: AsyncIterable<Uint8Array>): Promise<{ location: string; sha256: string; sizeBytes: number }>;
 }
 
-/** Stores a model file sent inline; returns the location runners read it from. */
+/** Stores an uploaded model file (already inspected, in a private local copy at `path`); returns the location
+ *  runners read it from. The copy at `path` stays the caller's. */
 export interface ModelFileStore {
-  putModelFile(key: string, bytes: Uint8Array): Promise<{ location: string }>;
+  putModelFile(key: string, path: string): Promise<{ location: string }>;
 }
 
 export interface TenantServiceDeps {
@@ -35,6 +37,10 @@ export interface TenantServiceDeps {
   log: Logger;
   snapshots?: SnapshotWriter;
   modelFiles?: ModelFileStore;
+  /** Which host files may be registered by location; absent: registration by location is refused. */
+  modelRoots?: ModelRoots;
+  /** Limits of one dataset upload; absent: the contract's defaults (DEFAULT_DATASET_LIMITS). */
+  datasetLimits?: DatasetLimits;
   /** GraphQL pub/sub: cancelJob publishes the end of a QUEUED job's streams. */
   pubSub?: ApiPubSub;
 }

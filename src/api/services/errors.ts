@@ -72,7 +72,14 @@ export class PreferenceVectorError extends DomainError {
   }
 }
 
-export type QuotaName = "CONCURRENT_JOBS" | "DATASET_BYTES";
+export type QuotaName = "CONCURRENT_JOBS" | "DATASET_BYTES" | "MODEL_BYTES";
+
+/** The Tenant field that holds each quota (what `QuotaExceeded.quota` names). */
+export const QUOTA_FIELDS: Record<QuotaName, string> = {
+  CONCURRENT_JOBS: "maxConcurrentJobs",
+  DATASET_BYTES: "maxDatasetBytes",
+  MODEL_BYTES: "maxModelBytes",
+};
 
 /** A tenant quota would be exceeded. `retryAfterSeconds` is set when waiting can help. */
 export class TenantQuotaError extends DomainError {
@@ -87,7 +94,7 @@ export class TenantQuotaError extends DomainError {
     super(
       quota === "CONCURRENT_JOBS"
         ? `concurrent job quota exceeded: ${current} of ${limit} jobs are queued or running`
-        : `dataset storage quota exceeded: ${current} bytes stored + ${requested} bytes requested > ${limit} bytes`,
+        : `${quota === "DATASET_BYTES" ? "dataset" : "model"} storage quota (${QUOTA_FIELDS[quota]}) exceeded: ${current} bytes stored + ${requested} bytes requested > ${limit} bytes`,
     );
   }
 }

@@ -4,8 +4,8 @@
  * extension), the size, a streamed sha256, and — when cheap — the vocabulary size and a tokenizer digest.
  *
  * Contracts:
- * - Only `file://` URLs and absolute paths are inspected; the file must exist and be readable, otherwise an
- *   {@link ModelFileError} names the path and the reason.
+ * - Only paths already admitted are inspected (model-roots.ts decides which host files a tenant may name); an
+ *   {@link ModelFileError} names the location and the problem.
  * - GGUF v1 (u32 lengths) and v2/v3 (u64 lengths) headers are parsed; metadata only, tensors are never read.
  * - Safetensors: the JSON header is parsed; the vocabulary size is the first dimension of the embedding
  *   tensor (`model.embed_tokens.weight`, `transformer.wte.weight`, `tok_embeddings.weight`, `token_embd.weight`).
@@ -15,9 +15,8 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { access, constants, open, readFile, stat } from "node:fs/promises";
-import { basename, dirname, extname, isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { open, readFile, stat } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
 import { DomainError } from "./errors.ts";
 
 export type InspectedModelFormat = "GGUF" | "SAFETENSORS" | "ONNX";
@@ -34,13 +33,15 @@ export interface ModelInspection {
   config: Record<string, string | number | boolean>;
 }
 
-export type ModelFileProblem =
-  | "UNSUPPORTED_LOCATION"
-  | "NOT_FOUND"
-  | "NOT_READABLE"
-  | "NOT_A_FILE"
-  | "UNKNOWN_FORMAT"
-  | "CORRUPT_HEADER";
+/**
+ * UNSUPPORTED_LOCATION: the string is neither a `file://` URL nor an absolute path. LOCATION_REFUSED: the path is
+ * not a readable file under the model roots, whatever the reason (model-roots.ts). UNKNOWN_FORMAT / CORRUPT_HEADER:
+ * an admitted file that is not a model this platform reads.
+ */
+export type ModelFileProblem = "UNSUPPORTED_LOCATION" | "LOCATION_REFUSED" | "UNKNOWN_FORMAT" | "CORRUPT_HEADER";
+
+/** The message of every LOCATION_REFUSED: the same for every path, whatever the reason. */
+export const LOCATION_REFUSED_MESSAGE = "is not a readable model file under this server's model roots (PARM_MODEL_ROOTS)";
 
 /** A model location that cannot be registered; `problem` says why, `location` which one. */
 export class ModelFileError extends DomainError {
@@ -52,19 +53,6 @@ export class ModelFileError extends DomainError {
   ) {
     super(`model file ${location}: ${detail}`);
   }
-}
-
-/** Maps a `file://` URL or an absolute path to a filesystem path, else throws UNSUPPORTED_LOCATION. */
-export function locationToPath(location: string): string {
-  if (location.startsWith("file://")) {
-    try {
-      return fileURLToPath(location);
-    } catch (e) {
-      throw new ModelFileError(location, "UNSUPPORTED_LOCATION", `not a valid file URL (${(e as Error).message})`);
-    }
-  }
-  if (isAbsolute(location)) return location;
-  throw new ModelFileError(location, "UNSUPPORTED_LOCATION", "expected a file:// URL or an absolute path");
 }
 
 /** Streams the file through sha256. */
@@ -85,23 +73,14 @@ export function tokenizerDigest(tokensInIdOrder: readonly string[]): string {
   return hash.digest("hex");
 }
 
-/** Inspects a model file at a `file://` URL or absolute path. */
-export async function inspectModelFile(location: string): Promise<ModelInspection> {
-  const path = locationToPath(location);
-  let info;
-  try {
-    info = await stat(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw new ModelFileError(location, "NOT_FOUND", "does not exist");
-    throw new ModelFileError(location, "NOT_READABLE", `cannot stat (${code ?? String(e)})`);
-  }
-  if (!info.isFile()) throw new ModelFileError(location, "NOT_A_FILE", "is not a regular file");
-  try {
-    await access(path, constants.R_OK);
-  } catch {
-    throw new ModelFileError(location, "NOT_READABLE", "is not readable by the api process");
-  }
+/**
+ * Inspects the model file at `path`, an absolute path the caller has already admitted (model-roots.ts, or a
+ * private upload copy); `location` is how errors name it. A file that vanished or became unreadable meanwhile is
+ * LOCATION_REFUSED.
+ */
+export async function inspectModelFile(path: string, location: string = path): Promise<ModelInspection> {
+  const info = await stat(path).catch(() => null);
+  if (!info?.isFile()) throw new ModelFileError(location, "LOCATION_REFUSED", LOCATION_REFUSED_MESSAGE);
   const head = await readHead(path, 16, location);
   const format = detectFormat(head, path, info.size);
   if (format === null) {
@@ -162,8 +141,8 @@ function detectFormat(head: Buffer, path: string, size: number): InspectedModelF
 }
 
 async function readHead(path: string, bytes: number, location: string): Promise<Buffer> {
-  const handle = await open(path, "r").catch((e: NodeJS.ErrnoException) => {
-    throw new ModelFileError(location, "NOT_READABLE", `cannot open (${e.code ?? e.message})`);
+  const handle = await open(path, "r").catch(() => {
+    throw new ModelFileError(location, "LOCATION_REFUSED", LOCATION_REFUSED_MESSAGE);
   });
   try {
     const buffer = Buffer.alloc(bytes);

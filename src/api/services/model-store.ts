@@ -1,10 +1,10 @@
 /** @module api/services/model-store
- *  Local-filesystem implementations of the artifact ports: inline model uploads (ModelFileStore) and dataset
+ *  Local-filesystem implementations of the artifact ports: model uploads (ModelFileStore) and dataset
  *  snapshots (SnapshotWriter) are written under a root folder and announced as `file://` URLs. Runners on the same
  *  host read them directly; a cluster needs that folder shared (or object-store implementations of the ports). */
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
@@ -20,10 +20,17 @@ function pathUnder(base: string, key: string): string {
 export function createLocalModelFileStore(root: string): ModelFileStore {
   const base = resolve(root);
   return {
-    async putModelFile(key, bytes) {
+    async putModelFile(key, source) {
       const path = pathUnder(base, key);
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, bytes);
+      const partial = `${path}.partial-${process.pid}-${Date.now()}`;
+      try {
+        await copyFile(source, partial);
+        await rename(partial, path);
+      } catch (error) {
+        await rm(partial, { force: true });
+        throw error;
+      }
       return { location: pathToFileURL(path).href };
     },
   };

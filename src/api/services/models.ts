@@ -1,18 +1,30 @@
 /** @module api/services/models
  *
- * Model registration. A model is either a file the api and the runners can read (`file://` URL or absolute
- * path: it must exist and be readable now) or an inline upload stored through the ModelFileStore. Either way the
- * file's header is inspected (model-inspect.ts): format, size, streamed sha256, vocabulary size and tokenizer
- * digest when cheap. EVALUATOR models name the dimension they score.
+ * Model registration. A model is either a file under the server's model roots, named by `file://` URL or absolute
+ * path (model-roots.ts decides which host files a tenant may name; the row stores the canonical real location), or
+ * an upload — inline base64 through GraphQL or streamed through `POST /v1/models` — stored through the
+ * ModelFileStore. Either way the file's header is inspected (model-inspect.ts): format, size, streamed sha256,
+ * vocabulary size and tokenizer digest when cheap. EVALUATOR models name the dimension they score.
+ *
+ * Contracts:
+ * - Everything that can be checked without the file (name, dimension, name taken, the declared size against the
+ *   quota) is checked before a byte is read.
+ * - Uploads count against `Tenant.maxModelBytes` (the sum of `storedBytes`). The stream is cut off as soon as it
+ *   passes the remaining allowance; the final check runs under a per-tenant advisory lock before the row is written.
+ * - An upload is written to a private temporary folder, inspected there, and only then stored; a rejected upload
+ *   leaves nothing behind.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { Prisma } from "../db/index.ts";
+import { pipeline } from "node:stream/promises";
+import { Transform } from "node:stream";
+import type { Prisma, TenantTransactionClient } from "../db/index.ts";
 import { checkName } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
-import { EntityNotFoundError, InputValidationError, NameTakenError, VocabularyMismatchError } from "./errors.ts";
-import { inspectModelFile, ModelFileError, type ModelInspection } from "./model-inspect.ts";
+import { EntityNotFoundError, InputValidationError, NameTakenError, TenantQuotaError, VocabularyMismatchError } from "./errors.ts";
+import { inspectModelFile } from "./model-inspect.ts";
 import { isUniqueViolation } from "./prisma-errors.ts";
 
 export type ModelKindName = "BASE" | "ARM_BASE" | "EVALUATOR";
@@ -26,6 +38,7 @@ export interface ModelRow {
   location: string;
   sha256: string | null;
   sizeBytes: bigint | null;
+  storedBytes: bigint | null;
   vocabSize: number | null;
   tokenizerHash: string | null;
   config: unknown;
@@ -34,85 +47,146 @@ export interface ModelRow {
   createdAt: Date;
 }
 
+/** A model file sent to the api: its name, its bytes as a stream, and the fields errors name. */
+export interface ModelUpload {
+  fileName: string;
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /** Size announced ahead (Content-Length), checked against the quota before reading; optional. */
+  declaredBytes?: number | null;
+  /** How errors name the file name and the content (e.g. `input.upload.fileName`, `input.upload.contentBase64`). */
+  fileNameField: string;
+  contentField: string;
+}
+
 export interface RegisterModelCommand {
   name: string;
   kind: ModelKindName;
   location?: string | null;
-  upload?: { fileName: string; bytes: Uint8Array } | null;
+  upload?: ModelUpload | null;
   dimensionId?: string | null;
+  /** Prefix of the field names in errors: `input.` (GraphQL, the default) or `` (HTTP query parameters). */
+  fieldPrefix?: string;
 }
 
-/** Largest inline model upload (GraphQL base64); larger files are registered by location. */
+/** Largest inline model upload (GraphQL base64, also bounded by the body limit); larger files use `POST /v1/models`. */
 export const MAX_INLINE_MODEL_BYTES = 64 * 1024 * 1024;
 
 export async function registerModel(deps: TenantServiceDeps, command: RegisterModelCommand): Promise<ModelRow> {
-  const name = checkName(command.name, "input.name");
+  const prefix = command.fieldPrefix ?? "input.";
+  const name = await checkRegistration(deps, command, prefix);
+  const { location, inspection, storedBytes } = command.upload
+    ? await storeUpload(deps, command.upload)
+    : await inspectLocation(deps, command.location!, `${prefix}location`);
+  const data = {
+    tenantId: deps.tenantId,
+    name,
+    kind: command.kind,
+    format: inspection.format,
+    location,
+    sha256: inspection.sha256,
+    sizeBytes: inspection.sizeBytes,
+    storedBytes,
+    vocabSize: inspection.vocabSize,
+    tokenizerHash: inspection.tokenizerHash,
+    config: inspection.config as Prisma.InputJsonObject,
+    dimensionId: command.dimensionId ?? null,
+  };
+  try {
+    if (storedBytes === null) return (await deps.db.model.create({ data })) as ModelRow;
+    return (await deps.db.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`models:${deps.tenantId}`}, 0))`;
+      await assertModelAllowance(tx, deps.tenantId, Number(storedBytes));
+      return await tx.model.create({ data });
+    })) as ModelRow;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new NameTakenError("model", `${prefix}name`, name);
+    throw error;
+  }
+}
+
+/** The checks that need no file: name, exactly one source, the dimension, a free name. Returns the name. */
+async function checkRegistration(deps: TenantServiceDeps, command: RegisterModelCommand, prefix: string): Promise<string> {
+  const name = checkName(command.name, `${prefix}name`);
   const hasLocation = command.location !== undefined && command.location !== null && command.location !== "";
   const hasUpload = command.upload !== undefined && command.upload !== null;
-  if (hasLocation === hasUpload) throw new InputValidationError("input", "give exactly one of `location` and `upload`");
+  if (hasLocation === hasUpload) throw new InputValidationError(prefix === "" ? "location" : "input", "give exactly one of `location` and `upload`");
   if (command.kind === "EVALUATOR") {
-    if (!command.dimensionId) throw new InputValidationError("input.dimensionId", "an EVALUATOR model must name the dimension it scores");
+    if (!command.dimensionId) throw new InputValidationError(`${prefix}dimensionId`, "an EVALUATOR model must name the dimension it scores");
     const dimension = await deps.db.preferenceDimension.findFirst({ where: { id: command.dimensionId }, select: { id: true } });
     if (!dimension) throw new EntityNotFoundError("PreferenceDimension", command.dimensionId);
   } else if (command.dimensionId) {
-    throw new InputValidationError("input.dimensionId", "only EVALUATOR models name a dimension");
+    throw new InputValidationError(`${prefix}dimensionId`, "only EVALUATOR models name a dimension");
   }
-  if (await deps.db.model.findFirst({ where: { name }, select: { id: true } })) throw new NameTakenError("model", "input.name", name);
-
-  let location: string;
-  let inspection: ModelInspection;
+  if (await deps.db.model.findFirst({ where: { name }, select: { id: true } })) throw new NameTakenError("model", `${prefix}name`, name);
   if (hasUpload) {
     const upload = command.upload!;
     const fileName = basename(upload.fileName);
     if (fileName === "" || fileName !== upload.fileName || fileName.startsWith(".")) {
-      throw new InputValidationError("input.upload.fileName", "must be a plain file name such as model.gguf");
+      throw new InputValidationError(upload.fileNameField, "must be a plain file name such as model.gguf");
     }
-    if (upload.bytes.length === 0) throw new InputValidationError("input.upload.contentBase64", "is empty");
-    if (upload.bytes.length > MAX_INLINE_MODEL_BYTES) {
-      throw new InputValidationError("input.upload.contentBase64", `inline uploads are limited to ${MAX_INLINE_MODEL_BYTES} bytes; register a location instead`);
-    }
-    if (!deps.modelFiles) throw new InputValidationError("input.upload", "this server has no model file store; register a location instead");
-    // Inspect a private temporary copy first, so a bad file is rejected before anything is stored.
-    const scratch = await mkdtemp(join(tmpdir(), "parm-model-upload-"));
-    try {
-      const path = join(scratch, fileName);
-      await writeFile(path, upload.bytes);
-      inspection = await inspectModelFile(path);
-    } catch (error) {
-      // Name the upload, not the private temporary path.
-      if (error instanceof ModelFileError) {
-        throw new ModelFileError(`upload:${fileName}`, error.problem, error.message.slice(error.message.indexOf(": ") + 2));
-      }
-      throw error;
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-    const stored = await deps.modelFiles.putModelFile(`models/${deps.tenantId}/${inspection.sha256}/${fileName}`, upload.bytes);
-    location = stored.location;
-  } else {
-    location = command.location!;
-    inspection = await inspectModelFile(location);
+    if (!deps.modelFiles) throw new InputValidationError(upload.contentField, "this server stores no model files; register a location instead");
+    const allowance = await modelAllowance(deps.db, deps.tenantId);
+    const declared = upload.declaredBytes ?? 1;
+    if (BigInt(declared) > allowance.remaining) throw new TenantQuotaError("MODEL_BYTES", Number(allowance.limit), Number(allowance.stored), declared, null);
+  } else if (!deps.modelRoots) {
+    throw new InputValidationError(`${prefix}location`, "this server registers no model files by location; upload the file instead");
   }
+  return name;
+}
+
+async function inspectLocation(deps: TenantServiceDeps, given: string, field: string) {
+  if (!deps.modelRoots) throw new InputValidationError(field, "this server registers no model files by location; upload the file instead");
+  const resolved = await deps.modelRoots.resolve(given);
+  const inspection = await inspectModelFile(resolved.path, given);
+  return { location: resolved.location, inspection, storedBytes: null };
+}
+
+/** Streams the upload into a private temporary copy (cut off past the allowance), inspects it, stores it. */
+async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload) {
+  const allowance = await modelAllowance(deps.db, deps.tenantId);
+  const scratch = await mkdtemp(join(tmpdir(), "parm-model-upload-"));
   try {
-    return (await deps.db.model.create({
-      data: {
-        tenantId: deps.tenantId,
-        name,
-        kind: command.kind,
-        format: inspection.format,
-        location,
-        sha256: inspection.sha256,
-        sizeBytes: inspection.sizeBytes,
-        vocabSize: inspection.vocabSize,
-        tokenizerHash: inspection.tokenizerHash,
-        config: inspection.config as Prisma.InputJsonObject,
-        dimensionId: command.dimensionId ?? null,
-      },
-    })) as ModelRow;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new NameTakenError("model", "input.name", name);
-    throw error;
+    const path = join(scratch, upload.fileName);
+    const sizeBytes = await writeCapped(upload.body, path, allowance.remaining, () =>
+      new TenantQuotaError("MODEL_BYTES", Number(allowance.limit), Number(allowance.stored), Number(allowance.remaining) + 1, null),
+    );
+    if (sizeBytes === 0) throw new InputValidationError(upload.contentField, "is empty");
+    const inspection = await inspectModelFile(path, `upload:${upload.fileName}`);
+    const stored = await deps.modelFiles!.putModelFile(`models/${deps.tenantId}/${inspection.sha256}/${upload.fileName}`, path);
+    return { location: stored.location, inspection, storedBytes: inspection.sizeBytes };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** Writes `body` to `path`; throws `tooLarge()` (and stops reading) once more than `limit` bytes arrived. */
+async function writeCapped(body: ModelUpload["body"], path: string, limit: bigint, tooLarge: () => Error): Promise<number> {
+  let size = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      if (BigInt(size) > limit) done(tooLarge());
+      else done(null, chunk);
+    },
+  });
+  await pipeline(body, cap, createWriteStream(path, { mode: 0o600 }));
+  return size;
+}
+
+type AllowanceDb = TenantServiceDeps["db"] | TenantTransactionClient;
+
+/** The tenant's model storage quota, what its uploads store, and what remains. */
+async function modelAllowance(db: AllowanceDb, tenantId: string) {
+  const tenant = await db.tenant.findFirst({ where: { id: tenantId }, select: { maxModelBytes: true } });
+  if (!tenant) throw new EntityNotFoundError("Tenant", tenantId);
+  const sum = await db.model.aggregate({ _sum: { storedBytes: true } });
+  const stored = sum._sum.storedBytes ?? 0n;
+  return { limit: tenant.maxModelBytes, stored, remaining: tenant.maxModelBytes - stored };
+}
+
+async function assertModelAllowance(db: AllowanceDb, tenantId: string, requested: number): Promise<void> {
+  const allowance = await modelAllowance(db, tenantId);
+  if (BigInt(requested) > allowance.remaining) throw new TenantQuotaError("MODEL_BYTES", Number(allowance.limit), Number(allowance.stored), requested, null);
 }
 
 /** Loads a tenant's model or throws EntityNotFoundError. */

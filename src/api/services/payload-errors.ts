@@ -21,6 +21,7 @@ import {
   JobNotCancellableError,
   NameTakenError,
   PreferenceVectorError,
+  QUOTA_FIELDS,
   TenantQuotaError,
   UnreachableCaseError,
   VocabularyMismatchError,
@@ -89,7 +90,7 @@ export function toPayloadError(error: unknown): ErrorInterface {
       const e = error as TenantQuotaError;
       return new QuotaExceeded({
         message: e.message,
-        quota: e.quota === "CONCURRENT_JOBS" ? "maxConcurrentJobs" : "maxDatasetBytes",
+        quota: QUOTA_FIELDS[e.quota],
         limit: e.limit,
         retryAfter: e.retryAfterSeconds,
       });

@@ -2,7 +2,7 @@
  *  mapping of domain errors to GraphQL union members, report conversion, and replay-then-live streams. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -111,9 +111,9 @@ describe("toPayloadError", () => {
     const job = toPayloadError(new JobNotCancellableError(UUID, "SUCCEEDED"));
     assert.ok(job instanceof JobNotCancellable);
     assert.equal(job.status, "SUCCEEDED");
-    const file = toPayloadError(new ModelFileError("file:///x", "NOT_FOUND", "does not exist"));
+    const file = toPayloadError(new ModelFileError("file:///x", "LOCATION_REFUSED", "is refused"));
     assert.ok(file instanceof ModelFileInvalid);
-    assert.equal(file.problem, "NOT_FOUND");
+    assert.equal(file.problem, "LOCATION_REFUSED");
   });
 
   it("converts a rejected report, and rethrows anything unexpected", () => {
@@ -220,9 +220,12 @@ describe("local artifact stores", () => {
       await assert.rejects(writer.putSnapshot("../escape.jsonl", lines()), /escapes/);
 
       const models = createLocalModelFileStore(join(root, "models"));
-      const stored = await models.putModelFile("models/t/abc/m.gguf", Buffer.from("GGUF"));
+      const source = join(root, "upload.gguf");
+      await writeFile(source, "GGUF");
+      const stored = await models.putModelFile("models/t/abc/m.gguf", source);
       assert.equal(await readFile(new URL(stored.location), "utf8"), "GGUF");
-      await assert.rejects(models.putModelFile("../../m.gguf", Buffer.from("x")), /escapes/);
+      assert.deepEqual(await readdir(join(root, "models", "models", "t", "abc")), ["m.gguf"], "no partial file is left");
+      await assert.rejects(models.putModelFile("../../m.gguf", source), /escapes/);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@
  *  GraphQL surface of model files (base LMs, ARM backbones, evaluators): the Model node, registerModel's
  *  input and payload union, and the model-specific error types. */
 import { Field, Float, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from "type-graphql";
-import { Connection, ErrorInterface, JSONScalar, Node, NotFoundError, ValidationError } from "../common/index.ts";
+import { Connection, ErrorInterface, JSONScalar, Node, NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
 
 export const ModelKind = { BASE: "BASE", ARM_BASE: "ARM_BASE", EVALUATOR: "EVALUATOR" } as const;
 export type ModelKind = (typeof ModelKind)[keyof typeof ModelKind];
@@ -23,12 +23,14 @@ export class Model extends Node {
   kind!: ModelKind;
   @Field(() => ModelFormat)
   format!: ModelFormat;
-  @Field(() => String, { description: "Where runners read it: file:// URL, absolute path or obj://artifacts/<key>." })
+  @Field(() => String, { description: "Where runners read it: the canonical file:// URL under the model roots, or obj://artifacts/<key> / file:// in the platform's store for uploads." })
   location!: string;
   @Field(() => String, { nullable: true })
   sha256!: string | null;
   @Field(() => Float, { nullable: true })
   sizeBytes!: number | null;
+  @Field(() => Float, { nullable: true, description: "Bytes the platform stores for this upload (counted against Tenant.maxModelBytes); null for a file registered by location." })
+  storedBytes!: number | null;
   @Field(() => Int, { nullable: true, description: "Vocabulary size, when the header tells it." })
   vocabSize!: number | null;
   @Field(() => String, { nullable: true, description: "sha256 over the token strings in id order (NUL-separated)." })
@@ -47,7 +49,10 @@ export const ModelConnection = Connection(Model, "Model");
 export class ModelFileInvalid extends ErrorInterface {
   @Field(() => String, { description: "The location as given." })
   location!: string;
-  @Field(() => String, { description: "UNSUPPORTED_LOCATION | NOT_FOUND | NOT_READABLE | NOT_A_FILE | UNKNOWN_FORMAT | CORRUPT_HEADER" })
+  @Field(() => String, {
+    description:
+      "UNSUPPORTED_LOCATION (not a file:// URL or absolute path) | LOCATION_REFUSED (not a readable model file under the model roots, whatever the reason: the answer says nothing about the host) | UNKNOWN_FORMAT | CORRUPT_HEADER",
+  })
   problem!: string;
   constructor(init?: { message: string; location: string; problem: string }) {
     super();
@@ -74,7 +79,7 @@ export class VocabularyMismatch extends ErrorInterface {
   }
 }
 
-@InputType("ModelUploadInput", { description: "A small model file sent inline; stored in the artifact store." })
+@InputType("ModelUploadInput", { description: "A small model file sent inline (bounded by the request body limit); stored in the artifact store and counted against Tenant.maxModelBytes. Stream larger files to POST /v1/models." })
 export class ModelUploadInput {
   @Field(() => String, { description: "File name, used for the extension (e.g. model.gguf)." })
   fileName!: string;
@@ -88,7 +93,7 @@ export class RegisterModelInput {
   name!: string;
   @Field(() => ModelKind)
   kind!: ModelKind;
-  @Field(() => String, { nullable: true, description: "A file:// URL or absolute path readable by the api and the runners." })
+  @Field(() => String, { nullable: true, description: "A file:// URL or absolute path of a file under the server's model roots (PARM_MODEL_ROOTS)." })
   location?: string | null;
   @Field(() => ModelUploadInput, { nullable: true })
   upload?: ModelUploadInput | null;
@@ -107,5 +112,5 @@ export class RegisterModelSuccess {
 
 export const RegisterModelPayload = createUnionType({
   name: "RegisterModelPayload",
-  types: () => [RegisterModelSuccess, ModelFileInvalid, ValidationError, NotFoundError] as const,
+  types: () => [RegisterModelSuccess, ModelFileInvalid, ValidationError, NotFoundError, QuotaExceeded] as const,
 });

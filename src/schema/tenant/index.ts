@@ -13,6 +13,8 @@ export class Tenant extends Node {
   maxConcurrentJobs!: number;
   @Field(() => Float, { description: "Total bytes of stored datasets." })
   maxDatasetBytes!: number;
+  @Field(() => Float, { description: "Total bytes of uploaded model files the platform stores (files registered by location do not count)." })
+  maxModelBytes!: number;
   @Field(() => Int, { description: "Mutation fields per minute (token bucket) before RATE_LIMITED." })
   mutationsPerMinute!: number;
   @Field(() => Date)
@@ -38,6 +40,12 @@ abstract class TenantQuotasInput {
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   maxDatasetBytes?: number | null;
+
+  @Field(() => Float, { nullable: true })
+  @IsOptional()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  maxModelBytes?: number | null;
 
   @Field(() => Int, { nullable: true })
   @IsOptional()
