@@ -1,8 +1,11 @@
 /**
  * @module gpu-runner/main — `npm run runner`: one runner process. Reads its settings from the environment
  * (runner/config.ts, docs/runners.md), picks the device (CUDA when it loads, else CPU, one log line), starts the
- * runner and stops it gracefully on SIGINT/SIGTERM (stop pulling, hand in-flight jobs back); a second signal exits
- * at once. Logs are JSON lines on stderr.
+ * runner and stops it gracefully on the first SIGINT, SIGTERM or SIGHUP: stop pulling, stop in-flight jobs at their
+ * next step (training checkpoints first), hand them back, let the engine workers release their sessions and exit,
+ * then exit 0. Later signals are logged and ignored: a terminal's Ctrl-C reaches the embedded runner together with
+ * the api, which then sends its own SIGTERM, and exiting in the middle of a native onnxruntime call would abort the
+ * process. Logs are JSON lines on stderr.
  */
 import { detectDevice } from "./device/index.ts";
 import { loadRunnerConfig, startRunner } from "./runner/index.ts";
@@ -12,7 +15,43 @@ function line(level: "info" | "warn" | "error", msg: string): void {
 }
 const log = { info: (m: string) => line("info", m), warn: (m: string) => line("warn", m) };
 
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** Calls `stop` once, on the first stop signal (also one that arrived while the runner was starting); later signals
+ *  are logged and ignored. */
+function stopOnFirstSignal(): { ready(stop: () => Promise<void>): void } {
+  let first: NodeJS.Signals | null = null;
+  let stop: (() => Promise<void>) | null = null;
+  const begin = () => {
+    line("info", `${first}: stopping (in-flight jobs are handed back)`);
+    stop!().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        line("error", `stop failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (first !== null) {
+        line("info", `${signal}: already stopping; in-flight jobs finish their current step first`);
+        return;
+      }
+      first = signal;
+      if (stop) begin();
+    });
+  }
+  return {
+    ready(fn) {
+      stop = fn;
+      if (first !== null) begin();
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  const signals = stopOnFirstSignal();
   const config = loadRunnerConfig();
   const device = await detectDevice({ preference: config.devicePreference, threads: config.threads, slots: config.slots, log });
   const runner = await startRunner({
@@ -28,24 +67,7 @@ async function main(): Promise<void> {
     heartbeatTtlMs: config.heartbeatTtlMs,
     log,
   });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      line("warn", `${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    line("info", `${signal}: stopping (in-flight jobs are handed back)`);
-    runner.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        line("error", `stop failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  signals.ready(() => runner.stop());
 }
 
 main().catch((error: unknown) => {

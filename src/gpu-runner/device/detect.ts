@@ -2,13 +2,16 @@
  * @module gpu-runner/device/detect — the runner's one decision about hardware: which onnxruntime execution
  * provider every job of this runner uses, and how many intra-op threads a job's sessions get.
  *
- * `preference` "auto" (default) probes CUDA by creating a one-node session with the CUDA provider; when that fails
- * (onnxruntime-node ships no CUDA provider libraries, stack-notes.md §6) it falls back to CPU and logs ONE line
- * saying why. "cuda" fails hard when CUDA cannot be used; "cpu" never probes.
+ * `preference` "auto" (default) first checks the CUDA prerequisites without loading onnxruntime's CUDA provider
+ * (an NVIDIA device node, the provider libraries: cuda-prerequisites.ts), so a CPU host never sees onnxruntime's red
+ * "Failed to load library" error; only when they hold does it create a one-node session with the CUDA provider.
+ * When either step fails it falls back to CPU and logs ONE line saying why. "cuda" fails hard when CUDA cannot be
+ * used; "cpu" never probes.
  */
 import { execFile } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { createEngineSession, onnx } from "../engine/index.ts";
+import { missingCudaPrerequisite } from "./cuda-prerequisites.ts";
 
 export type DevicePreference = "cpu" | "cuda" | "auto";
 
@@ -38,7 +41,10 @@ export interface DetectDeviceOptions {
   readonly probeCuda?: () => Promise<void>;
 }
 
+/** Rejects with the reason CUDA cannot be used: a missing prerequisite, else the session error. */
 async function defaultProbeCuda(): Promise<void> {
+  const missing = missingCudaPrerequisite();
+  if (missing !== null) throw new DeviceUnavailableError(missing);
   const g = new onnx.GraphBuilder("cuda-probe");
   const x = g.input("x", "float32", [1]);
   g.output(g.identity(x), "y");

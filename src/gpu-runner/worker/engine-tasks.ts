@@ -40,6 +40,12 @@ export class EngineTaskRunner {
 
   constructor(private readonly onModelsChanged: (modelIds: readonly string[]) => void = () => {}) {}
 
+  /** Drops the model cache (weights and tokenizers; sessions live only as long as their task). */
+  clear(): void {
+    this.#models.clear();
+    this.onModelsChanged([]);
+  }
+
   get loadedModelIds(): string[] {
     return [...new Set([...this.#models.values()].map((m) => m.id))];
   }

@@ -2,7 +2,10 @@
  * @module gpu-runner/worker/pool — a fixed pool of engine worker threads, one task per worker at a time. `run`
  * resolves with the task's result or rejects with a {@link TaskFailedError} carrying the engine's error name and
  * code; intermediate messages go to `onMessage` in order. Aborting `signal` asks the worker to stop the task (the
- * trainer stops at its next micro-batch). A worker that crashes fails its task and is replaced.
+ * trainer stops at its next micro-batch). A worker that crashes fails its task and is replaced. `close` ends the
+ * workers in order: each stops its task at the next step, releases its sessions and exits by itself; a worker is
+ * terminated only when it has not exited within `closeTimeoutMs` (terminating a thread inside an onnxruntime call
+ * aborts the whole process).
  */
 import { Worker } from "node:worker_threads";
 import type { EngineTask, EngineTaskResult, MainToWorker, TaskErrorInfo, TaskMessage, WorkerToMain } from "./protocol.ts";
@@ -47,12 +50,27 @@ export interface WorkerPool {
 /** The worker entry beside this module: `.ts` when run from source (swc loader), `.js` in a compiled build. */
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./engine-worker.ts" : "./engine-worker.js", import.meta.url);
 
-export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): WorkerPool {
+/**
+ * Asks a worker to end itself (the `close` message: its task stops at the next step and releases its sessions) and
+ * resolves when the thread has exited. Only a worker that has not exited after `timeoutMs` is terminated.
+ */
+async function closeWorker(worker: Worker, timeoutMs: number): Promise<void> {
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  worker.postMessage({ type: "close" } satisfies MainToWorker);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+  const outcome = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (outcome === "late") await worker.terminate();
+}
+
+export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL, closeTimeoutMs = 120_000): WorkerPool {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`worker pool size must be an integer >= 1, got ${size}`);
   let closed = false;
+  let closing: Promise<void> | undefined;
   let nextTaskId = 1;
   const running = new Map<number, Running>();
-  const waiters: ((slot: Slot) => void)[] = [];
+  const waiters: ((slot: Slot | null) => void)[] = [];
   const slots: Slot[] = [];
 
   const spawn = (): Slot => {
@@ -109,6 +127,7 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): Wor
 
   const release = (slot: Slot) => {
     slot.busy = false;
+    if (closed) return;
     const next = waiters.shift();
     if (next) {
       slot.busy = true;
@@ -116,7 +135,8 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): Wor
     }
   };
 
-  const acquire = (): Promise<Slot> => {
+  /** A free slot, or null once the pool closes. */
+  const acquire = (): Promise<Slot | null> => {
     const free = slots.find((s) => !s.busy);
     if (free) {
       free.busy = true;
@@ -132,6 +152,7 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): Wor
     async run(task, onMessage, signal) {
       if (closed) throw new WorkerPoolClosedError();
       const slot = await acquire();
+      if (slot === null) throw new WorkerPoolClosedError();
       const taskId = nextTaskId++;
       try {
         return await new Promise<EngineTaskResult>((resolve, reject) => {
@@ -149,12 +170,15 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL): Wor
     loadedModels() {
       return [...new Set(slots.flatMap((s) => s.models))];
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const task of running.values()) task.reject(new WorkerPoolClosedError());
-      running.clear();
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        for (const waiter of waiters.splice(0)) waiter(null);
+        await Promise.all(slots.map((s) => closeWorker(s.worker, closeTimeoutMs)));
+        for (const task of running.values()) task.reject(new WorkerPoolClosedError());
+        running.clear();
+      })();
+      return closing;
     },
   };
 }

@@ -138,7 +138,12 @@ export interface TaskErrorInfo {
   readonly message: string;
 }
 
-export type MainToWorker = { readonly type: "run"; readonly taskId: number; readonly task: EngineTask } | { readonly type: "cancel"; readonly taskId: number; /** Why: "cancel" (the user) or "shutdown" (hand the job back, checkpointed). */ readonly reason?: string };
+export type MainToWorker =
+  | { readonly type: "run"; readonly taskId: number; readonly task: EngineTask }
+  | { readonly type: "cancel"; readonly taskId: number; /** Why: "cancel" (the user) or "shutdown" (hand the job back, checkpointed). */ readonly reason?: string }
+  /** Stop every task at its next step (reason "shutdown"), await them (their sessions are released as they end),
+   *  drop the model cache and close the port, so the thread exits by itself outside any native call. */
+  | { readonly type: "close" };
 
 export type WorkerToMain =
   | { readonly type: "progress"; readonly taskId: number; readonly progress: TaskProgress }
