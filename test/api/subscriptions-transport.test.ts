@@ -59,6 +59,54 @@ describe("graphql-ws transport", () => {
     assert.equal(close.code, 4403);
   });
 
+  /** Resolves with the socket's close, or rejects when it stays open longer than `ms`. */
+  const closedWithin = (socket: { closed: Promise<{ code: number; reason: string }> }, ms: number) =>
+    Promise.race([
+      socket.closed,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms)),
+    ]);
+
+  /** The iterator ends (or fails) without delivering another value. */
+  const deliversNothingMore = async (iterator: AsyncIterator<{ data?: unknown }>) => {
+    const outcome = await nextWithin(iterator, 1000).then(
+      (r) => (r.done ? "done" : `value ${JSON.stringify(r.value)}`),
+      (e: unknown) => (e instanceof Error && /nothing within/.test(e.message) ? "silent" : "ended"),
+    );
+    assert.match(outcome, /^(done|ended|silent)$/);
+  };
+
+  test("revoking a key closes its open subscription with 4403 within a second; no further event arrives", async () => {
+    const initech = await api.createTenantWithKey("ws-initech");
+    const member = await api.createKey(initech.key, "MEMBER", "ws-live-revoked");
+    const { iterator, socket } = await api.subscribe(CHANGES, undefined, member.key);
+    await new Promise((r) => setTimeout(r, 100));
+    const revokedAt = Date.now();
+    await api.gqlOk(`mutation($id: ID!) { revokeApiKey(input: { id: $id }) { __typename } }`, { id: member.id }, initech.key);
+    const close = await closedWithin(socket, 1000);
+    assert.ok(Date.now() - revokedAt < 1000);
+    assert.equal(close.code, 4403);
+    assert.match(close.reason, /^Forbidden: API key revoked/);
+    await api.gqlOk(`mutation { createDimension(input: { name: "after-revocation", betaR: 0.05 }) { __typename } }`, undefined, initech.key);
+    await deliversNothingMore(iterator);
+  });
+
+  test("a key revoked by another api process (directly in the database) is closed by the re-check within a second", async () => {
+    const umbrella = await api.createTenantWithKey("ws-umbrella");
+    const member = await api.createKey(umbrella.key, "MEMBER", "ws-revoked-elsewhere");
+    const other = await api.createKey(umbrella.key, "MEMBER", "ws-not-revoked");
+    const { iterator, socket } = await api.subscribe(CHANGES, undefined, member.key);
+    const bystander = await api.subscribe(CHANGES, undefined, other.key);
+    await new Promise((r) => setTimeout(r, 100));
+    const uuid = Buffer.from(member.id, "base64").toString("utf8").split(":")[1]!;
+    await api.db.system.apiKey.update({ where: { id: uuid }, data: { revokedAt: new Date() } });
+    const close = await closedWithin(socket, 1500);
+    assert.equal(close.code, 4403);
+    await api.gqlOk(`mutation { createDimension(input: { name: "after-db-revocation", betaR: 0.05 }) { __typename } }`, undefined, umbrella.key);
+    await deliversNothingMore(iterator);
+    const seen = await nextWithin(bystander.iterator, 5000, "the other key's socket stays open");
+    assert.equal((seen.value?.data as { dimensionsChanged: { kind: string } }).dimensionsChanged.kind, "CREATED");
+  });
+
   test("the legacy subscriptions-transport-ws sub-protocol is refused", async () => {
     const ws = new WebSocket(api.wsUrl, "graphql-ws");
     const outcome = await new Promise<string>((resolve) => {

@@ -1,7 +1,9 @@
 /** @module api/resolvers/api-key
  *  API keys. Tenant admins list, create and revoke their own tenant's keys; the platform admin does the same for
  *  any tenant by passing `tenantId`. MEMBER keys may do none of it (FORBIDDEN) and see only their own key (through
- *  `viewer.apiKey` or `node(id:)`). A tenant admin cannot revoke the tenant's last active TENANT_ADMIN key. */
+ *  `viewer.apiKey` or `node(id:)`). A tenant admin cannot revoke the tenant's last active TENANT_ADMIN key.
+ *  Revoking closes the key's open WebSocket connections in this process at once (4403, server/live-sockets.ts);
+ *  other api processes close theirs at their next re-check. */
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import {
   ApiKey,
@@ -144,7 +146,8 @@ export class ApiKeyResolver {
   }
 
   @Mutation(() => RevokeApiKeyPayload, {
-    description: "Revokes a key (idempotent). Requests with it then fail with UNAUTHENTICATED.",
+    description:
+      "Revokes a key (idempotent). Requests with it then fail with UNAUTHENTICATED; its open WebSocket connections are closed with 4403 within a second.",
   })
   async revokeApiKey(
     @Arg("input", () => RevokeApiKeyInput) input: RevokeApiKeyInput,
@@ -179,7 +182,8 @@ export class ApiKeyResolver {
       data: { revokedAt: new Date() },
       select: PUBLIC_FIELDS,
     });
-    ctx.log.info("api key revoked", { tenantId: key.tenantId, keyId: key.id });
+    const sockets = ctx.services.liveSockets?.closeSocketsOf([key.id]) ?? 0;
+    ctx.log.info("api key revoked", { tenantId: key.tenantId, keyId: key.id, socketsClosed: sockets });
     return new RevokeApiKeySuccess({ apiKey: revoked as unknown as ApiKey });
   }
 }

@@ -7,8 +7,9 @@
  *  Authentication: HTTP reads `Authorization: Bearer <key>` per request (absent → anonymous; malformed, unknown or
  *  revoked → 401 UNAUTHENTICATED before execution). WebSocket reads `{ authorization: "Bearer …" }` from the
  *  `connection_init` payload once per socket: absent or invalid → close 4401; a tenant key revoked while the socket
- *  is open → close 4403 at the next subscribe. Each operation gets its own context (request id, DataLoaders) built
- *  on the socket's authentication.
+ *  is open → close 4403 within a second (live-sockets.ts: at once when revoked through this process, else by a
+ *  periodic re-check), and at the latest at the next subscribe. Each operation gets its own context (request id,
+ *  DataLoaders) built on the socket's authentication.
  *  Limits (plugins/): JSON body size (413), depth/cost/aliases/tokens/recursive selections, introspection off in
  *  production, and the per-tenant mutation rate limit — applied on both transports. */
 import "reflect-metadata";
@@ -59,6 +60,7 @@ import {
   serviceFactories as registeredServiceFactories,
 } from "../resolvers/index.ts";
 import type { HttpRouteDeps, HttpRouteMount } from "./http-routes.ts";
+import { CLOSE_FORBIDDEN, createLiveSockets } from "./live-sockets.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { buildApiSchema, type ResolverClasses } from "./schema.ts";
 
@@ -88,6 +90,8 @@ export interface ApiServerOptions {
   httpRoutes?: readonly HttpRouteMount[];
   /** Collect Node.js process metrics (default true). */
   defaultMetrics?: boolean;
+  /** How often open sockets' keys are re-checked for revocation by any process, in ms (default 500; 0: off). */
+  revocationRecheckMs?: number;
 }
 
 export interface ApiServer {
@@ -155,6 +159,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   for (const factory of options.serviceFactories ?? registeredServiceFactories) {
     Object.assign(services, factory({ db, bus, pubSub, log, metricsRegistry: metrics.registry }));
   }
+  const liveSockets = createLiveSockets({ db, log, recheckMs: options.revocationRecheckMs });
+  services.liveSockets = liveSockets;
   const contextDeps: ContextDeps = { db, bus, pubSub, services, log };
   const authenticator = createAuthenticator({ db, adminKeyHash, log });
   const schema = await buildApiSchema({ resolvers: options.resolvers ?? registeredResolvers, pubSub });
@@ -187,6 +193,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           return false;
         }
         socketAuth.set(ctx.extra.socket, auth);
+        if (auth.kind === "tenant") liveSockets.track(auth.keyId, ctx.extra.socket);
         metrics.wsConnections.inc();
         return true;
       },
@@ -197,7 +204,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         const auth = socketAuth.get(ctx.extra.socket);
         if (!auth) return [new UnauthenticatedError()];
         if (!(await authenticator.isStillValid(auth))) {
-          ctx.extra.socket.close(4403, "Forbidden: API key revoked");
+          ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: API key revoked");
           return [new UnauthenticatedError("API key revoked")];
         }
         let document: DocumentNode;
@@ -370,6 +377,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      liveSockets.close();
       for (const client of wsServer.clients) client.close(1001, "Going away");
       await apollo.stop();
       await new Promise<void>((r) => wsServer.close(() => r()));
