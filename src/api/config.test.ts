@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, DEFAULT_LIMITS, loadConfig } from "./config.ts";
+import { DATASET_LIMITS, DEFAULT_DATASET_LIMITS } from "../contracts/index.ts";
+import { ConfigError, DEFAULT_LIMITS, loadConfig, loadDatasetLimits } from "./config.ts";
 
 test("defaults: 127.0.0.1:4000, ./.parm, no DATABASE_URL/NATS_URL/admin key, introspection on", () => {
   const c = loadConfig({}, "/srv/app");
@@ -50,5 +51,19 @@ test("values are parsed and validated; errors name the variable", () => {
   ];
   for (const [env, variable] of cases) {
     assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && e.message.startsWith(variable), variable);
+  }
+});
+
+test("dataset upload limits: the contract's defaults, each variable within its bounds, errors name the variable", () => {
+  assert.deepEqual(loadConfig({}).datasetLimits, DEFAULT_DATASET_LIMITS);
+  assert.deepEqual(
+    loadDatasetLimits({ PARM_DATASET_MAX_DECOMPRESSED_BYTES: "1048576", PARM_DATASET_MAX_EXPANSION_RATIO: "1032", PARM_DATASET_MAX_LINES: "1" }),
+    { maxDecompressedBytes: 1048576, maxExpansionRatio: 1032, maxLines: 1 },
+  );
+  for (const [key, spec] of Object.entries(DATASET_LIMITS)) {
+    assert.ok(spec.min <= spec.default && spec.default <= spec.max, key);
+    for (const bad of [String(spec.min - 1), String(spec.max + 1), "1.5", "lots"]) {
+      assert.throws(() => loadConfig({ [spec.env]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === spec.env, `${spec.env}=${bad}`);
+    }
   }
 });

@@ -2,6 +2,7 @@
  *  The API process configuration, read from the environment once at start (docs/configuration.md lists every
  *  variable). Invalid values fail start-up with a ConfigError naming the variable. */
 import { delimiter, isAbsolute, relative, resolve } from "node:path";
+import { DATASET_LIMITS, type DatasetLimits } from "../contracts/datasets/index.ts";
 import { isLogLevel, type LogLevel } from "./server/logger.ts";
 
 export class ConfigError extends Error {
@@ -66,6 +67,8 @@ export interface ApiConfig {
   /** Start one local CPU runner process beside the api (single-machine mode); PARM_EMBEDDED_RUNNER, default on. */
   embeddedRunner: boolean;
   limits: ApiLimits;
+  /** Limits of one dataset upload (PARM_DATASET_MAX_*; contracts/datasets/limits.ts). */
+  datasetLimits: DatasetLimits;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -125,6 +128,15 @@ export function loadModelRoots(env: NodeJS.ProcessEnv = process.env, cwd: string
   return { roots, excluded };
 }
 
+/** The dataset upload limits, each from its variable (DATASET_LIMITS: name, default, bounds); ConfigError outside the bounds. */
+export function loadDatasetLimits(env: NodeJS.ProcessEnv = process.env): DatasetLimits {
+  const read = (key: keyof DatasetLimits): number => {
+    const spec = DATASET_LIMITS[key];
+    return integer(env, spec.env, spec.default, spec.min, spec.max);
+  };
+  return { maxDecompressedBytes: read("maxDecompressedBytes"), maxExpansionRatio: read("maxExpansionRatio"), maxLines: read("maxLines") };
+}
+
 /** Reads the configuration from `env` (default process.env); relative paths resolve against `cwd`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ApiConfig {
   const nodeEnv = env.NODE_ENV ?? "development";
@@ -158,5 +170,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       introspection: bool(env, "PARM_INTROSPECTION", nodeEnv !== "production"),
       rateLimit: bool(env, "PARM_RATE_LIMIT", true),
     },
+    datasetLimits: loadDatasetLimits(env),
   };
 }

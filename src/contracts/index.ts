@@ -1,6 +1,7 @@
 /** @module contracts — job and event payloads, subject names and dataset parsing shared by api and runner. */
 export * from "./errors.ts";
 export * from "./preference.ts";
+export * from "./nul-character.ts";
 export * from "./jobs.ts";
 export * from "./events.ts";
 export * from "./runners.ts";

@@ -10,8 +10,9 @@
  *  is open → close 4403 within a second (live-sockets.ts: at once when revoked through this process, else by a
  *  periodic re-check), and at the latest at the next subscribe. Each operation gets its own context (request id,
  *  DataLoaders) built on the socket's authentication.
- *  Limits (plugins/): JSON body size (413), depth/cost/aliases/tokens/recursive selections, introspection off in
- *  production, and the per-tenant mutation rate limit — applied on both transports. */
+ *  Limits (plugins/): JSON body size (413), depth/cost/aliases/tokens/recursive selections (depth counts
+ *  introspection too), introspection off in production and refused to anonymous callers (401), and the per-tenant
+ *  mutation rate limit — applied on both transports. */
 import "reflect-metadata";
 import { randomUUID, createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -50,6 +51,7 @@ import type { Database } from "../db/index.ts";
 import { ErrorCode, UnauthenticatedError, toGraphQLError } from "../errors/index.ts";
 import { bodyErrorHandler, jsonBodyParser } from "../plugins/body-limit/index.ts";
 import { createErrorFormatter, formatForClient } from "../plugins/error-format/index.ts";
+import { introspectionAuthPlugin } from "../plugins/introspection-auth/index.ts";
 import { createApiMetrics, type ApiMetrics } from "../plugins/metrics/index.ts";
 import { TOKEN_LIMIT_MESSAGE, createQueryLimits } from "../plugins/query-limits/index.ts";
 import { TokenBucketLimiter, enforceMutationRate, rateLimitPlugin } from "../plugins/rate-limit/index.ts";
@@ -286,6 +288,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         },
       },
       ...queryLimits.apolloPlugins,
+      introspectionAuthPlugin(),
       metrics.apolloPlugin(),
       ...(limits.rateLimit ? [rateLimitPlugin(limiter, onLimited)] : []),
     ],

@@ -53,7 +53,7 @@ test("the re-check closes sockets of keys revoked or deleted elsewhere, queries 
   assert.deepEqual(a.closes, []);
   valid.delete("a");
   await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(a.closes.map(([code]) => code), [CLOSE_FORBIDDEN]);
+  assert.deepEqual((a.closes as [number, string][]).map(([code]) => code), [CLOSE_FORBIDDEN]);
   assert.deepEqual(b.closes, []);
   b.close(1000, "bye");
   const asked = queries.length;

@@ -10,6 +10,9 @@
  * - Splits are assigned by the parser from the pair hash (deterministic, ratios per dataset).
  * - Quota: `Tenant.maxDatasetBytes` bounds the sum of stored datasets' decompressed bytes. The parser stops
  *   at the remaining allowance; the final check runs under a per-tenant advisory lock just before commit.
+ * - Limits per upload (`deps.datasetLimits`, default the contract's): decompressed bytes, gzip expansion ratio
+ *   and lines. Breaking one is a DatasetValidationFailed whose fatal issue names the limit; nothing more is parsed
+ *   or stored (the remaining source is read and dropped).
  * - A dataset takes one accepted upload (READY datasets refuse another: create a new dataset).
  * - In PostgreSQL `preferences` maps dimension id → preferred index; the runner snapshot (JSON Lines of the
  *   contract's PreferenceRecord, written through the SnapshotWriter before commit; `snapshotKey` holds its
@@ -17,6 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import {
+  DEFAULT_DATASET_LIMITS,
   DEFAULT_LABEL_NAMES,
   DEFAULT_SPLIT_RATIOS,
   SplitRatiosSchema,
@@ -70,8 +74,6 @@ const MAX_NAME_LENGTH = 200;
 const INSERT_BATCH = 500;
 /** Upper bound of one upload transaction. */
 const UPLOAD_TRANSACTION_TIMEOUT_MS = 30 * 60 * 1000;
-/** Largest upload after decompression, regardless of quota. */
-const MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024;
 
 /** Validates a name used for datasets, models and adapters. */
 export function checkName(name: string, field: string): string {
@@ -190,8 +192,9 @@ export async function uploadDataset(
   if (allowance.remaining <= 0n) {
     throw new TenantQuotaError("DATASET_BYTES", Number(allowance.limit), Number(allowance.stored), 1, null);
   }
-  const quotaBound = allowance.remaining < BigInt(MAX_UPLOAD_BYTES);
-  const maxTotalBytes = quotaBound ? Number(allowance.remaining) : MAX_UPLOAD_BYTES;
+  const limits = deps.datasetLimits ?? DEFAULT_DATASET_LIMITS;
+  const quotaBound = allowance.remaining < BigInt(limits.maxDecompressedBytes);
+  const maxDecompressedBytes = quotaBound ? Number(allowance.remaining) : limits.maxDecompressedBytes;
   const labelNames = DEFAULT_LABEL_NAMES[dataset.format];
   const dimensionMap = datasetDimensionMap(dataset);
 
@@ -225,11 +228,14 @@ export async function uploadDataset(
           splitRatios: datasetSplitRatios(dataset),
           labelNames,
           retainRecords: false,
-          maxTotalBytes,
+          ...limits,
+          maxDecompressedBytes,
           onRecord: (record) => pending.push(record),
         });
         const hash = createHash("sha256");
         for await (const chunk of source) {
+          // After a fatal problem (a limit) the rest is read and dropped unparsed.
+          if (parser.fatal) continue;
           hash.update(chunk);
           await parser.push(chunk);
           if (pending.length >= INSERT_BATCH) await flush();

@@ -1,8 +1,9 @@
 /**
  * @module contracts/datasets/acceptance — whether a validated upload is stored or rejected as a whole.
  *
- * Structural problems (malformed JSON, missing fields, bad labels, bad encoding, oversize lines, a corrupt or
- * oversize file) reject the upload: they mean the file is not what its format says, and the user must fix it.
+ * Structural problems (malformed JSON, missing fields, bad labels, bad encoding, NUL characters, oversize lines,
+ * a corrupt file or one over a limit) reject the upload: they mean the file is not what its format says, and the
+ * user must fix it.
  * Data-quality drops (empty response, identical pair, prompt prefixes that differ) occur in real data (HH-RLHF
  * test splits hold a few of each): those pairs are dropped and the upload is kept while they stay under
  * `maxDroppedFraction` of the lines.
@@ -15,7 +16,10 @@ export const STRUCTURAL_ISSUE_CODES: readonly DatasetIssueCode[] = [
   "INVALID_LABEL",
   "TOO_LARGE",
   "NOT_UTF8",
+  "NUL_CHARACTER",
   "CORRUPT_GZIP",
+  "EXPANSION_RATIO_EXCEEDED",
+  "TOO_MANY_LINES",
 ];
 export const DROPPABLE_ISSUE_CODES: readonly DatasetIssueCode[] = ["EMPTY_RESPONSE", "IDENTICAL_PAIR", "PROMPT_PREFIX_MISMATCH"];
 

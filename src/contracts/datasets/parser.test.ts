@@ -1,15 +1,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
+import { gzipOfRepeatedBytes } from "../../../test/helpers/gzip-bomb.ts";
 import {
+  DATASET_LIMITS,
+  DEFAULT_DATASET_LIMITS,
   DatasetOptionsError,
   DatasetParserClosedError,
+  EXPANSION_RATIO_FLOOR_BYTES,
   createDatasetParser,
   judgeDatasetReport,
   pairHash,
   parseDataset,
   parseDatasetStream,
   splitForHash,
+  tooManyLines,
   type DatasetFormat,
   type DatasetParseResult,
   type DatasetParserOptions,
@@ -180,10 +185,10 @@ test("NOT_UTF8 and TOO_LARGE lines are rejected by number, even when split acros
   }
 });
 
-test("an upload over maxTotalBytes stops with a fatal TOO_LARGE (gzip bombs are cut off)", async () => {
+test("an upload over maxDecompressedBytes stops with a fatal TOO_LARGE (gzip bombs are cut off)", async () => {
   const line = json({ prompt: "p", chosen: "a", rejected: "b" }) + "\n";
   const big = enc(line.repeat(1000));
-  const opts = { splitRatios: RATIOS, maxTotalBytes: 10_000 };
+  const opts = { splitRatios: RATIOS, maxDecompressedBytes: 10_000 };
   const plain = parseDataset(big, "GENERIC", opts);
   assert.equal(plain.report.fatal?.code, "TOO_LARGE");
   const gz = gzipSync(big);
@@ -269,4 +274,71 @@ test("snapshot: records round-trip through records-jsonl; corruption names the l
   const broken = text.split("\n");
   broken[2] = broken[2].replace(/"split":"[A-Z]+"/, '"split":"DEV"');
   assert.throws(() => decodeRecordsJsonl(broken.join("\n")), (e: unknown) => e instanceof DatasetSnapshotError && e.line === 3 && /split/.test(e.message));
+});
+
+test("a gzip of 300 MiB of newlines is refused by the expansion ratio after ~1 MiB of output; with the ratio off, by maxLines", async () => {
+  const bomb = await gzipOfRepeatedBytes(300);
+  assert.ok(bomb.length < 400_000, `${bomb.length} bytes`);
+  const streamed = await streamInChunks(bomb, "GENERIC", [65_536, 131_072]);
+  assert.equal(streamed.report.fatal?.code, "EXPANSION_RATIO_EXCEEDED");
+  assert.match(streamed.report.fatal!.reason, /more than 100-fold.*maxExpansionRatio, PARM_DATASET_MAX_EXPANSION_RATIO/);
+  assert.ok(streamed.report.bytes <= 2 * EXPANSION_RATIO_FLOOR_BYTES, `${streamed.report.bytes} bytes inflated`);
+  assert.equal(streamed.report.totalLines, 0);
+  assert.equal(parseDataset(bomb, "GENERIC", OPTS).report.fatal?.code, "EXPANSION_RATIO_EXCEEDED");
+
+  const ratioOff = { ...OPTS, maxExpansionRatio: DATASET_LIMITS.maxExpansionRatio.max };
+  const byLines = await streamInChunks(bomb, "GENERIC", [65_536], ratioOff);
+  assert.deepEqual(byLines.report.fatal, { line: DEFAULT_DATASET_LIMITS.maxLines + 1, ...tooManyLines(DEFAULT_DATASET_LIMITS) });
+  assert.equal(judgeDatasetReport(byLines.report).accepted, false);
+});
+
+test("maxExpansionRatio refuses gzip of repetitive records beyond the 1 MiB floor, and spares smaller files", async () => {
+  const line = json({ prompt: "p", chosen: "a", rejected: "b" }) + "\n";
+  const repetitive = gzipSync(enc(line.repeat(40_000))); // ~1.6 MB, compresses several hundredfold
+  const opts = { ...OPTS, maxExpansionRatio: 50 };
+  const streamed = await streamInChunks(repetitive, "GENERIC", [1000], opts);
+  assert.equal(streamed.report.fatal?.code, "EXPANSION_RATIO_EXCEEDED");
+  assert.ok(streamed.report.fatal!.line > 1);
+  assert.equal(parseDataset(repetitive, "GENERIC", opts).report.fatal?.code, "EXPANSION_RATIO_EXCEEDED");
+  const small = gzipSync(enc(line.repeat(20_000))); // ~0.8 MB inflated: under the floor
+  assert.equal(parseDataset(small, "GENERIC", opts).report.fatal, null);
+  assert.equal((await streamInChunks(small, "GENERIC", [500], opts)).report.accepted, 20_000);
+});
+
+test("maxLines refuses line maxLines + 1 (blank lines count) with TOO_MANY_LINES, plain and gzip", async () => {
+  const good = (i: number) => json({ prompt: `p${i}`, chosen: `a${i}`, rejected: `b${i}` });
+  const text = [good(1), "", good(2), good(3), good(4)].join("\n");
+  const opts = { ...OPTS, maxLines: 4 };
+  for (const bytes of [enc(text), gzipSync(enc(text))]) {
+    const result = parseDataset(bytes, "GENERIC", opts);
+    assert.deepEqual(result.report.fatal, { line: 5, ...tooManyLines({ ...DEFAULT_DATASET_LIMITS, maxLines: 4 }) });
+    assert.match(result.report.fatal!.reason, /more than 4 lines.*PARM_DATASET_MAX_LINES/);
+    assert.equal(result.report.accepted, 3);
+    assert.deepEqual((await streamInChunks(bytes, "GENERIC", [7, 30], opts)).report, result.report);
+  }
+  assert.equal(parseDataset(enc(text), "GENERIC", { ...OPTS, maxLines: 5 }).report.fatal, null);
+});
+
+test("NUL_CHARACTER: U+0000 raw or escaped in any string or key of a line is refused by line, with a field name", () => {
+  const nul = "\u0000";
+  const lines = [
+    json({ prompt: "p", chosen: "a", rejected: "b" }), // 1 ok
+    json({ prompt: `p${nul}`, chosen: "a", rejected: "b" }), // 2 prompt
+    json({ prompt: "p", chosen: `a${nul}`, rejected: "b" }), // 3 chosen
+    json({ prompt: "p", chosen: "a", rejected: `b${nul}` }), // 4 rejected
+    json({ prompt: "p", chosen: "a", rejected: "c", meta: { tags: ["x", nul] } }), // 5 an extra field
+    json({ prompt: "p", chosen: "a", rejected: "d", [`k${nul}`]: 1 }), // 6 a key
+    `{"prompt":"p${nul}","chosen":"a","rejected":"b"}`, // 7 a raw NUL byte (not even JSON)
+    json({ prompt: "p\\u0000 is how JSON spells it", chosen: "a", rejected: "e" }), // 8 ok: an escaped backslash
+  ];
+  const result = parseDataset(enc(lines.join("\n")), "GENERIC", OPTS);
+  assert.deepEqual(issueList(result), [2, 3, 4, 5, 6, 7].map((line) => [line, "NUL_CHARACTER"]));
+  assert.deepEqual(result.report.issues.slice(0, 4).map((i) => /field "([^"]+)"/.exec(i.reason)?.[1]), ["prompt", "chosen", "rejected", "meta.tags[1]"]);
+  assert.ok(result.report.issues[4]!.reason.includes(String.raw`"k\u0000"`), result.report.issues[4]!.reason);
+  assert.match(result.report.issues[5]!.reason, /NUL character \(U\+0000\) at character 13/);
+  assert.ok(result.report.issues.every((i) => !i.reason.includes(nul)), "reasons are storable");
+  assert.equal(result.report.accepted, 2);
+  assert.match(judgeDatasetReport(result.report).accepted ? "" : "rejected", /rejected/);
+  const pku = json({ prompt: "p", response_0: "a", response_1: "b", better_response_id: 0, safer_response_id: `1${nul}` });
+  assert.deepEqual(issueList(parseDataset(enc(pku), "PKU_SAFERLHF", OPTS)), [[1, "NUL_CHARACTER"]]);
 });

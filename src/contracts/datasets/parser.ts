@@ -3,29 +3,28 @@
  *
  * Input may be plain or gzip (detected by the magic bytes 1f 8b, inflated with node:zlib as it streams, several
  * gzip members allowed). Lines may be split anywhere across chunks, end in LF or CRLF; blank lines are skipped
- * (but keep their line numbers); a UTF-8 BOM at the start is ignored. Every non-blank line becomes either a
- * {@link PreferenceRecord} or an issue; counts are exact, the issue list is capped.
+ * cheaply (but keep their line numbers); a UTF-8 BOM at the start is ignored. Every non-blank line becomes either
+ * a {@link PreferenceRecord} or an issue; counts are exact, the issue list is capped. The upload limits of
+ * limits.ts (decompressed bytes, expansion ratio, lines) stop parsing with a fatal issue naming the limit, as
+ * soon as the bytes read so far break one: a decompression bomb is refused after about a megabyte of output.
  */
+import { constants as bufferConstants } from "node:buffer";
 import { createGunzip, gunzipSync, constants as zlibConstants, type Gunzip } from "node:zlib";
-import { interpretRecord } from "./formats.ts";
-import { pairHash, splitForHash } from "./split.ts";
+import { DEFAULT_DATASET_LIMITS, EXPANSION_RATIO_FLOOR_BYTES, decompressionProblem, type DatasetLimits } from "./limits.ts";
+import { LineValidator, type LineValidatorOptions } from "./line-validator.ts";
 import {
-  DATASET_ISSUE_CODES,
-  DATASET_SPLITS,
   DEFAULT_LABEL_NAMES,
   DatasetFormatSchema,
   SplitRatiosSchema,
   type DatasetFormat,
   type DatasetIssue,
-  type DatasetIssueCode,
   type DatasetParseResult,
-  type DatasetSplit,
-  type DatasetValidationReport,
   type PreferenceRecord,
   type SplitRatios,
 } from "./types.ts";
 
-export interface DatasetParserOptions {
+/** Parser options; the upload limits (limits.ts) default to {@link DEFAULT_DATASET_LIMITS}. */
+export interface DatasetParserOptions extends Partial<DatasetLimits> {
   readonly splitRatios: SplitRatios;
   /** Names for the format's labels, same count and order as {@link DEFAULT_LABEL_NAMES} (e.g. dimension ids). */
   readonly labelNames?: readonly string[];
@@ -33,8 +32,6 @@ export interface DatasetParserOptions {
   readonly issueLimit?: number;
   /** Longest accepted line in bytes (default 4 MiB); longer lines are TOO_LARGE. */
   readonly maxLineBytes?: number;
-  /** Most bytes after decompression (default 2 GiB); beyond it parsing stops with a fatal TOO_LARGE. */
-  readonly maxTotalBytes?: number;
   /** Keep accepted records in the result (default true); set false with `onRecord` to stream them. */
   readonly retainRecords?: boolean;
   /** Called for each accepted record, in line order. */
@@ -61,32 +58,30 @@ export interface DatasetParser {
   push(chunk: Uint8Array): Promise<void>;
   /** Signals end of input and returns records and report once everything is parsed. */
   end(): Promise<DatasetParseResult>;
+  /** The problem that stopped parsing, once there is one: later chunks are ignored, so a caller may stop reading. */
+  readonly fatal: DatasetIssue | null;
 }
 
 const DEFAULT_ISSUE_LIMIT = 100;
 const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
-const DEFAULT_MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024;
-const LF = 0x0a;
-const CR = 0x0d;
 
-interface ResolvedOptions {
-  readonly format: DatasetFormat;
-  readonly ratios: SplitRatios;
-  readonly labelNames: readonly string[];
-  readonly issueLimit: number;
-  readonly maxLineBytes: number;
-  readonly maxTotalBytes: number;
-  readonly retainRecords: boolean;
-  readonly onRecord: ((record: PreferenceRecord) => void) | undefined;
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 0) throw new DatasetOptionsError(`${name} must be a non-negative integer, got ${value}`);
   return value;
 }
 
-function resolveOptions(format: DatasetFormat, options: DatasetParserOptions): ResolvedOptions {
+function resolveLimits(options: Partial<DatasetLimits>): DatasetLimits {
+  const ratio = options.maxExpansionRatio ?? DEFAULT_DATASET_LIMITS.maxExpansionRatio;
+  if (!(ratio >= 1)) throw new DatasetOptionsError(`maxExpansionRatio must be at least 1, got ${ratio}`);
+  return {
+    maxDecompressedBytes: nonNegativeInteger("maxDecompressedBytes", options.maxDecompressedBytes, DEFAULT_DATASET_LIMITS.maxDecompressedBytes),
+    maxExpansionRatio: ratio,
+    maxLines: nonNegativeInteger("maxLines", options.maxLines, DEFAULT_DATASET_LIMITS.maxLines),
+  };
+}
+
+function resolveOptions(format: DatasetFormat, options: DatasetParserOptions): LineValidatorOptions {
   if (!DatasetFormatSchema.safeParse(format).success) {
     throw new DatasetOptionsError(`unknown dataset format ${JSON.stringify(format)}; expected one of HH_RLHF, PKU_SAFERLHF, GENERIC`);
   }
@@ -105,206 +100,12 @@ function resolveOptions(format: DatasetFormat, options: DatasetParserOptions): R
     format,
     ratios: ratios.data,
     labelNames,
-    issueLimit: positiveInteger("issueLimit", options.issueLimit, DEFAULT_ISSUE_LIMIT),
-    maxLineBytes: positiveInteger("maxLineBytes", options.maxLineBytes, DEFAULT_MAX_LINE_BYTES),
-    maxTotalBytes: positiveInteger("maxTotalBytes", options.maxTotalBytes, DEFAULT_MAX_TOTAL_BYTES),
+    issueLimit: nonNegativeInteger("issueLimit", options.issueLimit, DEFAULT_ISSUE_LIMIT),
+    maxLineBytes: nonNegativeInteger("maxLineBytes", options.maxLineBytes, DEFAULT_MAX_LINE_BYTES),
+    limits: resolveLimits(options),
     retainRecords: options.retainRecords ?? true,
     onRecord: options.onRecord,
   };
-}
-
-function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
-  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
-}
-
-/** Splits decompressed bytes into lines and validates each; shared by the streaming and one-shot entry points. */
-class LineValidator {
-  private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  private pieces: Uint8Array[] = [];
-  private pieceBytes = 0;
-  private oversize = false;
-  private lineNumber = 0;
-  private totalBytes = 0;
-  private totalLines = 0;
-  private accepted = 0;
-  private rejected = 0;
-  private duplicatePairs = 0;
-  private readonly seenHashes = new Set<string>();
-  private readonly issues: DatasetIssue[] = [];
-  private readonly countsByCode = zeroCounts(DATASET_ISSUE_CODES);
-  private readonly splitCounts = zeroCounts(DATASET_SPLITS);
-  private readonly labelCounts: Record<string, { 0: number; 1: number }>;
-  private readonly records: PreferenceRecord[] = [];
-  fatal: DatasetIssue | null = null;
-
-  constructor(private readonly options: ResolvedOptions) {
-    this.labelCounts = Object.fromEntries(options.labelNames.map((n) => [n, { 0: 0, 1: 0 }]));
-  }
-
-  /** Records a problem that stops parsing; later bytes are ignored. */
-  stop(code: DatasetIssueCode, reason: string): void {
-    if (this.fatal) return;
-    this.fatal = { line: this.lineNumber + 1, code, reason };
-    this.note(this.fatal);
-  }
-
-  accept(bytes: Uint8Array): void {
-    if (this.fatal) return;
-    if (this.totalBytes + bytes.length > this.options.maxTotalBytes) {
-      this.stop("TOO_LARGE", `the upload exceeds ${this.options.maxTotalBytes} bytes after decompression`);
-      return;
-    }
-    this.totalBytes += bytes.length;
-    let start = 0;
-    while (start < bytes.length) {
-      const newline = bytes.indexOf(LF, start);
-      const stop = newline < 0 ? bytes.length : newline;
-      this.append(bytes.subarray(start, stop));
-      if (newline < 0) break;
-      this.finishLine();
-      start = newline + 1;
-    }
-  }
-
-  finish(): void {
-    if (this.fatal) return;
-    if (this.pieceBytes > 0 || this.oversize) this.finishLine();
-  }
-
-  result(gzip: boolean): DatasetParseResult {
-    const report: DatasetValidationReport = {
-      format: this.options.format,
-      totalLines: this.totalLines,
-      accepted: this.accepted,
-      rejected: this.rejected,
-      issues: this.issues,
-      issuesTruncated: Object.values(this.countsByCode).reduce((a, b) => a + b, 0) > this.issues.length,
-      fatal: this.fatal,
-      duplicatePairs: this.duplicatePairs,
-      countsByCode: this.countsByCode,
-      splitCounts: this.splitCounts,
-      labelCounts: this.labelCounts,
-      bytes: this.totalBytes,
-      gzip,
-    };
-    return { records: this.records, report };
-  }
-
-  private append(part: Uint8Array): void {
-    if (part.length === 0 || this.oversize) return;
-    if (this.pieceBytes + part.length > this.options.maxLineBytes) {
-      this.oversize = true;
-      this.pieces = [];
-      this.pieceBytes = 0;
-      return;
-    }
-    // Chunks may be reused by the caller: keep a copy of partial lines.
-    this.pieces.push(part.slice());
-    this.pieceBytes += part.length;
-  }
-
-  private takeLine(): Uint8Array {
-    let line: Uint8Array;
-    if (this.pieces.length === 1) line = this.pieces[0];
-    else {
-      line = new Uint8Array(this.pieceBytes);
-      let offset = 0;
-      for (const piece of this.pieces) {
-        line.set(piece, offset);
-        offset += piece.length;
-      }
-    }
-    this.pieces = [];
-    this.pieceBytes = 0;
-    return line;
-  }
-
-  private finishLine(): void {
-    this.lineNumber++;
-    const line = this.lineNumber;
-    if (this.oversize) {
-      this.oversize = false;
-      this.totalLines++;
-      this.reject(line, "TOO_LARGE", `line is longer than ${this.options.maxLineBytes} bytes`);
-      return;
-    }
-    let bytes = this.takeLine();
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
-    if (line === 1 && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes);
-    } catch {
-      this.totalLines++;
-      this.reject(line, "NOT_UTF8", `line is not valid UTF-8 (invalid byte sequence at byte ${firstInvalidUtf8(bytes)})`);
-      return;
-    }
-    if (text.trim() === "") return;
-    this.totalLines++;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      this.reject(line, "MALFORMED_JSON", `malformed JSON: ${(error as Error).message}`);
-      return;
-    }
-    const pair = interpretRecord(this.options.format, value);
-    if (!pair.ok) {
-      this.reject(line, pair.code, pair.reason);
-      return;
-    }
-    const hash = pairHash(pair.prompt, pair.response0, pair.response1);
-    const split: DatasetSplit = splitForHash(hash, this.options.ratios);
-    const preferences: Record<string, 0 | 1> = {};
-    this.options.labelNames.forEach((name, i) => {
-      const preferred = pair.labels[i];
-      preferences[name] = preferred;
-      this.labelCounts[name][preferred]++;
-    });
-    if (this.seenHashes.has(hash)) this.duplicatePairs++;
-    else this.seenHashes.add(hash);
-    this.accepted++;
-    this.splitCounts[split]++;
-    const record: PreferenceRecord = {
-      line,
-      prompt: pair.prompt,
-      response0: pair.response0,
-      response1: pair.response1,
-      preferences,
-      pairHash: hash,
-      split,
-    };
-    if (this.options.retainRecords) this.records.push(record);
-    this.options.onRecord?.(record);
-  }
-
-  private reject(line: number, code: DatasetIssueCode, reason: string): void {
-    this.rejected++;
-    this.note({ line, code, reason });
-  }
-
-  private note(issue: DatasetIssue): void {
-    this.countsByCode[issue.code]++;
-    if (this.issues.length < this.options.issueLimit) this.issues.push(issue);
-  }
-}
-
-/** Byte offset of the first invalid UTF-8 sequence (for the report). */
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  let lo = 0;
-  let hi = bytes.length;
-  // Largest prefix that decodes (a prefix ending mid-sequence fails too, so this lands on the bad sequence's start).
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    try {
-      decoder.decode(bytes.subarray(0, mid));
-      lo = mid;
-    } catch {
-      hi = mid - 1;
-    }
-  }
-  return lo;
 }
 
 function isGzipMagic(bytes: Uint8Array): boolean {
@@ -339,7 +140,8 @@ export function createDatasetParser(format: DatasetFormat, options: DatasetParse
   const startGunzip = (): Gunzip => {
     const stream = createGunzip();
     stream.on("data", (out: Buffer) => {
-      validator.accept(out);
+      // bytesWritten: compressed bytes the engine has consumed so far (for the expansion ratio).
+      validator.accept(out, stream.bytesWritten);
       if (validator.fatal) stream.destroy();
     });
     gunzipClosed = new Promise<void>((resolve) => {
@@ -354,12 +156,13 @@ export function createDatasetParser(format: DatasetFormat, options: DatasetParse
 
   const feed = (chunk: Uint8Array): Promise<void> => {
     if (mode === "plain") {
-      validator.accept(chunk);
+      validator.accept(chunk, null);
       return Promise.resolve();
     }
     const stream = gunzip as Gunzip;
     if (validator.fatal || stream.destroyed) return Promise.resolve();
-    return new Promise<void>((resolve) => stream.write(chunk, () => resolve()));
+    // A stream destroyed mid-write (a limit hit) may never call back: its close settles the push too.
+    return Promise.race([new Promise<void>((resolve) => stream.write(chunk, () => resolve())), gunzipClosed as Promise<void>]);
   };
 
   const decide = (): void => {
@@ -393,40 +196,57 @@ export function createDatasetParser(format: DatasetFormat, options: DatasetParse
       validator.finish();
       return validator.result(mode === "gzip");
     },
+    get fatal(): DatasetIssue | null {
+      return validator.fatal;
+    },
   };
 }
 
-/**
- * Parses a whole upload held in memory (plain or gzip), synchronously. Same records and report as the
- * streaming parser fed the same bytes.
- */
-export function parseDataset(bytes: Uint8Array, format: DatasetFormat, options: DatasetParserOptions): DatasetParseResult {
-  const resolved = resolveOptions(format, options);
-  const validator = new LineValidator(resolved);
-  if (!isGzipMagic(bytes)) {
-    validator.accept(bytes);
-    validator.finish();
-    return validator.result(false);
-  }
-  const maxOutputLength = Math.min(resolved.maxTotalBytes + 1, 2 ** 32);
-  let inflated: Uint8Array;
-  let corruption: string | null = null;
+/** Most bytes `gunzipSync` may produce for `compressed` input bytes before a limit is broken (or a Buffer is full). */
+function inflateCap(limits: DatasetLimits, compressed: number): number {
+  const byRatio = Math.max(EXPANSION_RATIO_FLOOR_BYTES, limits.maxExpansionRatio * compressed);
+  return Math.min(limits.maxDecompressedBytes, byRatio, bufferConstants.MAX_LENGTH - 2);
+}
+
+/** Inflates a whole gzip upload, at most `cap` + 1 bytes; `tooLarge` when there were more, `corruption` when damaged. */
+function inflate(bytes: Uint8Array, cap: number): { inflated: Uint8Array; tooLarge: boolean; corruption: string | null } {
+  const maxOutputLength = cap + 1;
   try {
-    inflated = gunzipSync(bytes, { maxOutputLength });
+    return { inflated: gunzipSync(bytes, { maxOutputLength }), tooLarge: false, corruption: null };
   } catch (error) {
-    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
-      validator.stop("TOO_LARGE", `the upload exceeds ${resolved.maxTotalBytes} bytes after decompression`);
-      return validator.result(true);
-    }
-    corruption = (error as Error).message;
+    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return { inflated: new Uint8Array(0), tooLarge: true, corruption: null };
     // Keep what inflates before the damage, as the streaming parser does.
+    let inflated: Uint8Array;
     try {
       inflated = gunzipSync(bytes, { maxOutputLength, finishFlush: zlibConstants.Z_SYNC_FLUSH });
     } catch {
       inflated = new Uint8Array(0);
     }
+    return { inflated, tooLarge: false, corruption: (error as Error).message };
   }
-  validator.accept(inflated);
+}
+
+/**
+ * Parses a whole upload held in memory (plain or gzip), synchronously. Same records and report as the
+ * streaming parser fed the same bytes in one chunk, except that a gzip upload breaking a limit is refused
+ * before any line is validated.
+ */
+export function parseDataset(bytes: Uint8Array, format: DatasetFormat, options: DatasetParserOptions): DatasetParseResult {
+  const resolved = resolveOptions(format, options);
+  const validator = new LineValidator(resolved);
+  if (!isGzipMagic(bytes)) {
+    validator.accept(bytes, null);
+    validator.finish();
+    return validator.result(false);
+  }
+  const cap = inflateCap(resolved.limits, bytes.length);
+  const { inflated, tooLarge, corruption } = inflate(bytes, cap);
+  if (tooLarge) {
+    const problem = decompressionProblem(resolved.limits, cap + 2, bytes.length);
+    validator.stop(problem?.code ?? "TOO_LARGE", problem?.reason ?? `the upload inflates to more than ${cap} bytes, the most one buffer holds; use the streaming parser`);
+    return validator.result(true);
+  }
+  validator.accept(inflated, bytes.length);
   if (corruption !== null) {
     validator.stop("CORRUPT_GZIP", `the gzip stream is corrupt: ${corruption}`);
     return validator.result(true);

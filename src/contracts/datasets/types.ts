@@ -56,7 +56,9 @@ export type PreferenceRecord = z.infer<typeof PreferenceRecordSchema>;
 /**
  * Why a line (or the file) was rejected. Line problems: MALFORMED_JSON, MISSING_FIELD (names the field; also a
  * wrong type or an empty prompt), EMPTY_RESPONSE, IDENTICAL_PAIR, PROMPT_PREFIX_MISMATCH, INVALID_LABEL,
- * TOO_LARGE (line over the limit), NOT_UTF8. File problems (`fatal`): TOO_LARGE (upload over the limit), CORRUPT_GZIP.
+ * TOO_LARGE (line over the limit), NOT_UTF8, NUL_CHARACTER (U+0000 in the line or any of its strings, which
+ * PostgreSQL cannot store). File problems (`fatal`, see limits.ts): TOO_LARGE (maxDecompressedBytes),
+ * EXPANSION_RATIO_EXCEEDED (maxExpansionRatio), TOO_MANY_LINES (maxLines), CORRUPT_GZIP.
  */
 export const DATASET_ISSUE_CODES = [
   "MALFORMED_JSON",
@@ -67,7 +69,10 @@ export const DATASET_ISSUE_CODES = [
   "INVALID_LABEL",
   "TOO_LARGE",
   "NOT_UTF8",
+  "NUL_CHARACTER",
   "CORRUPT_GZIP",
+  "EXPANSION_RATIO_EXCEEDED",
+  "TOO_MANY_LINES",
 ] as const;
 export type DatasetIssueCode = (typeof DATASET_ISSUE_CODES)[number];
 
@@ -80,7 +85,7 @@ export interface DatasetIssue {
 
 /**
  * Validation report. Counts are exact; `issues` holds the first `issueLimit` problems in line order
- * (`issuesTruncated` says whether more exist). `totalLines` counts non-blank lines.
+ * (`issuesTruncated` says whether more exist). `totalLines` counts non-blank lines (maxLines counts blank ones too).
  */
 export interface DatasetValidationReport {
   readonly format: DatasetFormat;
@@ -89,7 +94,7 @@ export interface DatasetValidationReport {
   readonly rejected: number;
   readonly issues: readonly DatasetIssue[];
   readonly issuesTruncated: boolean;
-  /** A problem that stopped parsing (upload too large, corrupt gzip); later input was not read. */
+  /** A problem that stopped parsing (a limit of limits.ts, corrupt gzip); later input was not read. */
   readonly fatal: DatasetIssue | null;
   /** Accepted records whose pair hash repeats an earlier accepted record (kept; they share a split). */
   readonly duplicatePairs: number;

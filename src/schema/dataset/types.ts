@@ -54,7 +54,11 @@ export class SplitCounts {
 export class DatasetIssue {
   @Field(() => Int)
   line!: number;
-  @Field(() => String, { description: "MALFORMED_JSON | MISSING_FIELD | EMPTY_RESPONSE | IDENTICAL_PAIR | PROMPT_PREFIX_MISMATCH | INVALID_LABEL | TOO_LARGE | NOT_UTF8" })
+  @Field(() => String, {
+    description:
+      "MALFORMED_JSON | MISSING_FIELD | EMPTY_RESPONSE | IDENTICAL_PAIR | PROMPT_PREFIX_MISMATCH | INVALID_LABEL | TOO_LARGE | NOT_UTF8 | NUL_CHARACTER;" +
+      " for the file as a whole: TOO_LARGE | CORRUPT_GZIP | EXPANSION_RATIO_EXCEEDED | TOO_MANY_LINES (the reason names the limit)",
+  })
   code!: string;
   @Field(() => String)
   reason!: string;

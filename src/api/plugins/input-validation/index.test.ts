@@ -1,7 +1,19 @@
 import "reflect-metadata";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GraphQLError, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, GraphQLUnionType, graphql } from "graphql";
+import {
+  GraphQLError,
+  GraphQLInputObjectType,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
+  GraphQLString,
+  GraphQLUnionType,
+  graphql,
+  parse,
+  subscribe,
+} from "graphql";
 import { ValidationError } from "../../../schema/common/index.ts";
 import { returnValidationErrorsAsData, validationErrorFromArgumentError } from "./index.ts";
 
@@ -51,4 +63,68 @@ test("only mutations with a ValidationError union member are wrapped; anonymous 
   assert.equal(plain.errors?.[0]?.message, "Argument Validation Error");
   const query = await run(`{ x }`, "tenant");
   assert.equal(query.errors?.[0]?.message, "Argument Validation Error");
+});
+
+test("a U+0000 in any argument string is refused before resolving: ValidationError as data, else BAD_USER_INPUT naming the path", async () => {
+  const resolved: string[] = [];
+  const Ok = new GraphQLObjectType({ name: "Ok", fields: { ok: { type: GraphQLString } }, isTypeOf: (v) => "ok" in (v as object) });
+  const VError = new GraphQLObjectType({
+    name: "ValidationError",
+    fields: { field: { type: GraphQLString }, message: { type: GraphQLString } },
+    isTypeOf: (v) => v instanceof ValidationError,
+  });
+  const Input = new GraphQLInputObjectType({ name: "In", fields: { name: { type: GraphQLString }, stop: { type: new GraphQLList(GraphQLString) } } });
+  const ok = (name: string) => () => {
+    resolved.push(name);
+    return { ok: "yes" };
+  };
+  const Item = new GraphQLObjectType({ name: "Item", fields: { label: { type: GraphQLString, args: { locale: { type: GraphQLString } }, resolve: (_s, a) => `label ${a.locale}` } } });
+  const schema = new GraphQLSchema({
+    query: new GraphQLObjectType({
+      name: "Query",
+      fields: { item: { type: Item, args: { id: { type: GraphQLString } }, resolve: () => ({}) } },
+    }),
+    mutation: new GraphQLObjectType({
+      name: "Mutation",
+      fields: {
+        create: { type: new GraphQLNonNull(new GraphQLUnionType({ name: "Payload", types: [Ok, VError] })), args: { input: { type: Input } }, resolve: ok("create") },
+        plain: { type: Ok, args: { input: { type: Input } }, resolve: ok("plain") },
+      },
+    }),
+    subscription: new GraphQLObjectType({
+      name: "Subscription",
+      fields: {
+        ticks: {
+          type: GraphQLString,
+          args: { topic: { type: GraphQLString } },
+          subscribe: async function* () {
+            yield { ticks: "t" };
+          },
+        },
+      },
+    }),
+  });
+  returnValidationErrorsAsData(schema);
+  const run = (source: string, variables: Record<string, unknown>, auth = "tenant") =>
+    graphql({ schema, source, variableValues: variables, contextValue: { auth: { kind: auth } } });
+  const create = `mutation($input: In) { create(input: $input) { ... on ValidationError { field message } ... on Ok { ok } } }`;
+
+  const asData = await run(create, { input: { name: "fine", stop: ["a", "b\u0000"] } });
+  assert.deepEqual(JSON.parse(JSON.stringify(asData.data)), {
+    create: { field: "input.stop[1]", message: "input.stop[1]: must not contain the NUL character (U+0000)" },
+  });
+  assert.equal((await run(create, { input: { name: "\u0000" } }, "anonymous")).errors?.[0]?.extensions.code, "UNAUTHENTICATED");
+  assert.deepEqual(JSON.parse(JSON.stringify((await run(create, { input: { name: "fine" } })).data)), { create: { ok: "yes" } });
+
+  const plain = await run(`mutation($input: In) { plain(input: $input) { ok } }`, { input: { name: "x\u0000" } });
+  assert.equal(plain.errors?.[0]?.extensions.code, "BAD_USER_INPUT");
+  assert.equal(plain.errors?.[0]?.extensions.argument, "input.name");
+  const literal = await run(`{ item(id: "a\\u0000b") { label(locale: "en") } }`, {});
+  assert.equal(literal.errors?.[0]?.extensions.argument, "id");
+  const nested = await run(`query($l: String) { item(id: "a") { label(locale: $l) } }`, { l: "\u0000" });
+  assert.deepEqual([nested.errors?.[0]?.extensions.argument, nested.errors?.[0]?.path], ["locale", ["item", "label"]]);
+  assert.deepEqual(resolved, ["create"], "no resolver ran with a NUL");
+
+  const sub = await subscribe({ schema, document: parse(`subscription { ticks(topic: "\\u0000") }`), contextValue: { auth: { kind: "tenant" } } });
+  assert.equal((sub as { errors?: readonly GraphQLError[] }).errors?.[0]?.extensions.argument, "topic");
 });

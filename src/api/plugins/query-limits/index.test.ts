@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildSchema, parse, specifiedRules, validate } from "graphql";
+import { buildSchema, getIntrospectionQuery, parse, specifiedRules, validate } from "graphql";
 import { DEFAULT_LIMITS } from "../../config.ts";
 import { TOKEN_LIMIT_MESSAGE, createQueryLimits } from "./index.ts";
 
@@ -33,6 +33,17 @@ test("cost beyond maxCost reports QUERY_TOO_COMPLEX", () => {
 test("aliases beyond maxAliases report QUERY_TOO_LARGE", () => {
   const errors = check(`{ a: node { id } b: node { id } c: node { id } }`, { maxAliases: 2 });
   assert.equal(errors[0]!.extensions.limitCode, "QUERY_TOO_LARGE");
+});
+
+test("the depth limit counts introspection selections too", () => {
+  assert.deepEqual(check(`{ __schema { types { fields { name } } } }`, { maxDepth: 4 }), []);
+  const errors = check(`{ __schema { types { fields { type { fields { type { name } } } } } } }`, { maxDepth: 4 });
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.extensions.limitCode, "QUERY_TOO_DEEP");
+  assert.match(errors[0]!.message, /^Query depth limit of 4 exceeded, found 7\.$/);
+  // graphql-js's full introspection query (what GraphiQL, Sandbox and codegen send) counts 21 levels.
+  assert.deepEqual(check(getIntrospectionQuery(), { maxDepth: 21, maxCost: 10 }), []);
+  assert.match(check(getIntrospectionQuery(), { maxDepth: 20 })[0]!.message, /found 21/);
 });
 
 test("introspection is refused only when disabled", () => {

@@ -4,6 +4,11 @@
  *  2, scalars 1, × 1.5 per level; list sizes are not counted); tokens through graphql-js's parser (`maxTokens`);
  *  total selections through Apollo's `maxRecursiveSelections` (HTTP) — over WebSocket the
  *  depth and cost rules bound the same thing. Introspection is refused when `limits.introspection` is false.
+ *  The depth limit counts introspection selections too: graphql-armor skips everything under `__schema` by default,
+ *  so `ofType { ofType … }` chains nested without bound (graphql-js's own MaxIntrospectionDepthRule, in
+ *  specifiedRules, bounds only the fields/interfaces/possibleTypes/inputFields recursion). graphql-js's full
+ *  `getIntrospectionQuery()` counts 21 levels (fragment spreads count one), so tools that send it need
+ *  `maxDepth` ≥ 21. The cost limit still skips introspection: its depth factor prices that query at ~87 000.
  *  A rejected operation is a validation error whose `extensions.code` is QUERY_TOO_DEEP, QUERY_TOO_COMPLEX or
  *  QUERY_TOO_LARGE (the error formatter copies `extensions.limitCode` over Apollo's GRAPHQL_VALIDATION_FAILED). */
 import { ApolloArmor } from "@escape.tech/graphql-armor";
@@ -38,7 +43,7 @@ export interface QueryLimits {
 
 export function createQueryLimits(limits: ApiLimits): QueryLimits {
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, propagateOnRejection: false, onReject: [reportAs(ErrorCode.QUERY_TOO_DEEP)] },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportAs(ErrorCode.QUERY_TOO_DEEP)] },
     costLimit: {
       maxCost: limits.maxCost,
       propagateOnRejection: false,
