@@ -3,6 +3,7 @@
  *  variable). Invalid values fail start-up with a ConfigError naming the variable. */
 import { delimiter, isAbsolute, relative, resolve } from "node:path";
 import { DATASET_LIMITS, type DatasetLimits } from "../contracts/datasets/index.ts";
+import { JOB_LIMITS, type JobLimits } from "../contracts/job-limits.ts";
 import { isLogLevel, type LogLevel } from "./server/logger.ts";
 
 export class ConfigError extends Error {
@@ -69,6 +70,8 @@ export interface ApiConfig {
   limits: ApiLimits;
   /** Limits of one dataset upload (PARM_DATASET_MAX_*; contracts/datasets/limits.ts). */
   datasetLimits: DatasetLimits;
+  /** Work one job may ask for (PARM_MAX_*; contracts/job-limits.ts). */
+  jobLimits: JobLimits;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -137,6 +140,20 @@ export function loadDatasetLimits(env: NodeJS.ProcessEnv = process.env): Dataset
   return { maxDecompressedBytes: read("maxDecompressedBytes"), maxExpansionRatio: read("maxExpansionRatio"), maxLines: read("maxLines") };
 }
 
+/** Per-job work limits, each from its variable (JOB_LIMITS: name, default, bounds); ConfigError outside the bounds. */
+export function loadJobLimits(env: NodeJS.ProcessEnv = process.env): JobLimits {
+  const read = (key: keyof JobLimits): number => {
+    const spec = JOB_LIMITS[key];
+    return integer(env, spec.env, spec.default, spec.min, spec.max);
+  };
+  return {
+    maxGridPoints: read("maxGridPoints"),
+    maxEvaluationTokens: read("maxEvaluationTokens"),
+    maxGenerationTokens: read("maxGenerationTokens"),
+    maxTrainingPairPasses: read("maxTrainingPairPasses"),
+  };
+}
+
 /** Reads the configuration from `env` (default process.env); relative paths resolve against `cwd`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ApiConfig {
   const nodeEnv = env.NODE_ENV ?? "development";
@@ -171,5 +188,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       rateLimit: bool(env, "PARM_RATE_LIMIT", true),
     },
     datasetLimits: loadDatasetLimits(env),
+    jobLimits: loadJobLimits(env),
   };
 }

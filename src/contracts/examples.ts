@@ -71,6 +71,8 @@ export function exampleTrainPayload(): TrainJobPayload {
     maxPromptLength: 256,
     maxLength: 512,
     checkpointEvery: 100,
+    maxPairs: null,
+    maxSteps: null,
   };
 }
 
@@ -119,6 +121,7 @@ export function exampleEvaluatePayload(): EvaluatePayload {
     beta: 1,
     sampling: { temperature: 0, topK: 0, topP: 1, seed: null, stop: [] },
     maxTokens: 32,
+    maxPromptTokens: null,
   };
 }
 

@@ -3,6 +3,7 @@ export * from "./errors.ts";
 export * from "./preference.ts";
 export * from "./nul-character.ts";
 export * from "./jobs.ts";
+export * from "./job-limits.ts";
 export * from "./events.ts";
 export * from "./runners.ts";
 export * from "./datasets/index.ts";

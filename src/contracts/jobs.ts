@@ -138,6 +138,15 @@ function addAlphaIssues(alphas: readonly (readonly number[])[], dimensionCount: 
 // ---------------------------------------------------------------------------------------------------------------
 // Payloads
 
+/**
+ * The projection names an adapter may target, each with the engine's short name (LLaMA-family blocks have all
+ * seven). Anything else is refused at submit.
+ */
+export const ADAPTER_TARGET_NAMES: Readonly<Record<string, "q" | "k" | "v" | "o" | "gate" | "up" | "down">> = {
+  q: "q", q_proj: "q", k: "k", k_proj: "k", v: "v", v_proj: "v", o: "o", o_proj: "o",
+  gate: "gate", gate_proj: "gate", up: "up", up_proj: "up", down: "down", down_proj: "down",
+};
+
 /** Train an ARM (PARM: one PBLoRA adapter; GenARM: one LoRA per dimension) on preference pairs. */
 export const TrainJobPayloadSchema = z
   .object({
@@ -150,8 +159,10 @@ export const TrainJobPayloadSchema = z
     r1: PositiveInt,
     r2: PositiveInt,
     loraAlpha: z.number().positive(),
-    /** Projection names to adapt, e.g. ["q_proj", "v_proj"]. */
-    targets: z.array(z.string().min(1)).min(1),
+    /** Projection names to adapt, e.g. ["q_proj", "v_proj"] (keys of ADAPTER_TARGET_NAMES). */
+    targets: z
+      .array(z.string().refine((t) => Object.hasOwn(ADAPTER_TARGET_NAMES, t), { message: `unknown adapter target; use one of ${Object.keys(ADAPTER_TARGET_NAMES).join(", ")}` }))
+      .min(1),
     lr: z.number().positive(),
     epochs: PositiveInt,
     batchSize: PositiveInt,
@@ -165,6 +176,10 @@ export const TrainJobPayloadSchema = z
     maxLength: PositiveInt,
     /** Save a checkpoint every N optimizer steps (0 = only at the end). */
     checkpointEvery: NonNegativeInt,
+    /** Use at most this many training pairs per dataset (the first in snapshot order); null = all. */
+    maxPairs: PositiveInt.nullable().default(null),
+    /** Stop after this many optimizer updates in all (the schedule spans them); null = epochs decide. */
+    maxSteps: PositiveInt.nullable().default(null),
   })
   .superRefine((p, ctx) => {
     if (p.maxPromptLength >= p.maxLength) {
@@ -278,6 +293,9 @@ export const EvaluatePayloadSchema = z
     beta: z.number().positive(),
     sampling: SamplingSchema,
     maxTokens: PositiveInt.max(8192),
+    /** Prompts longer than this many tokens keep their last maxPromptTokens (the turn being answered); null = the
+     *  model's context minus maxTokens. */
+    maxPromptTokens: PositiveInt.nullable().default(null),
   })
   .superRefine((p, ctx) => {
     const k = p.adapter.dimensions.length;

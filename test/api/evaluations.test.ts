@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { TenantServiceDeps } from "../../src/api/services/deps.ts";
+import { DEFAULT_JOB_LIMITS, type JobLimits } from "../../src/contracts/index.ts";
 import { findSharedTrainingPairs } from "../../src/api/services/evaluator-lineage.ts";
 import { ingestJobEvent } from "../../src/api/services/job-events.ts";
 import { nextWithin } from "../helpers/graphql.ts";
@@ -16,6 +17,8 @@ import { startTestApi, type TestApi, type TestTenant } from "../helpers/server.t
 const DATA = new URL("../../../shared/data/", import.meta.url);
 const GGUF = new URL("tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf", DATA);
 const PKU = new URL("pku-saferlhf/alpaca-7b.test.head16.jsonl", DATA);
+/** 101 grid points (k = 2, step 0.01) are allowed, 1001 are not; 11 points × 2 prompts × 128 tokens fit, × 400 tokens do not. */
+const LIMITS: JobLimits = { ...DEFAULT_JOB_LIMITS, maxGridPoints: 101, maxEvaluationTokens: 10_000 };
 
 const START = `mutation($input: StartEvaluationInput!) { startEvaluation(input: $input) {
   __typename
@@ -25,6 +28,7 @@ const START = `mutation($input: StartEvaluationInput!) { startEvaluation(input: 
   ... on NotFoundError { message id }
   ... on QuotaExceeded { message quota }
   ... on VocabularyMismatch { message }
+  ... on LimitExceeded { message limitName max requested field }
 } }`;
 
 let api: TestApi;
@@ -54,7 +58,7 @@ async function start(over: Record<string, unknown> = {}) {
 
 before(async () => {
   artifacts = await mkdtemp(join(tmpdir(), "parm-artifacts-"));
-  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts)] });
+  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts), () => ({ jobLimits: LIMITS })] });
   tenant = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 100 });
   dims = [];
   for (const name of ["harmlessness", "helpfulness"]) {
@@ -114,6 +118,16 @@ describe("startEvaluation", () => {
     for (const d of deliveries) await d.ack();
   });
 
+  it("truncates prompts to what fits the base model's context by default, and accepts an explicit budget", async () => {
+    const derived = await start({ gridStep: 0.01, maxTokens: 32 });
+    assert.equal(derived.__typename, "StartEvaluationSuccess", JSON.stringify(derived));
+    assert.equal(derived.evaluation.job.payload.maxPromptTokens, 512 - 32, "stories260K holds 512 tokens");
+    const given = await start({ gridStep: 0.5, maxTokens: 100, maxPromptTokens: 412 });
+    assert.equal(given.evaluation.job.payload.maxPromptTokens, 412);
+    const deliveries = await api.bus.pullJobs("evaluate", { max: 10, expiresMs: 1000 });
+    for (const d of deliveries) await d.ack();
+  });
+
   it("names the field of each invalid input", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ gridStep: 0.3 }, "input.gridStep"],
@@ -126,6 +140,9 @@ describe("startEvaluation", () => {
       [{ evaluatorIds: [model, evaluators[1]] }, "input.evaluatorIds[0]"],
       [{ referencePoint: [0] }, "input.referencePoint"],
       [{ maxTokens: 100_000 }, "input.maxTokens"],
+      [{ maxTokens: 512, gridStep: 0.5 }, "input.maxTokens"],
+      [{ maxTokens: 100, maxPromptTokens: 413 }, "input.maxPromptTokens"],
+      [{ maxPromptTokens: 0 }, "input.maxPromptTokens"],
       [{ datasetId: adapter }, "input.datasetId"],
     ];
     for (const [over, field] of cases) {
@@ -133,6 +150,19 @@ describe("startEvaluation", () => {
       assert.equal(payload.__typename, "ValidationError", `${JSON.stringify(over)} → ${JSON.stringify(payload)}`);
       assert.equal(payload.field, field, JSON.stringify(over));
     }
+    const limitCases: [Record<string, unknown>, string, string, number][] = [
+      [{ gridStep: 0.0001 }, "maxGridPoints", "input.gridStep", 10_001],
+      [{ gridStep: 0.001 }, "maxGridPoints", "input.gridStep", 1001],
+      [{ gridStep: 0.1, maxTokens: 460 }, "maxEvaluationTokens", "input.promptCount", 11 * 2 * 460],
+    ];
+    const jobsBefore = await api.db.system.job.count({ where: { tenantId: tenant.uuid } });
+    for (const [over, limitName, field, requested] of limitCases) {
+      const payload = await start(over);
+      assert.equal(payload.__typename, "LimitExceeded", `${JSON.stringify(over)} → ${JSON.stringify(payload)}`);
+      assert.deepEqual([payload.limitName, payload.field, payload.requested], [limitName, field, requested]);
+      assert.equal(payload.max, LIMITS[limitName as keyof JobLimits]);
+    }
+    assert.equal(await api.db.system.job.count({ where: { tenantId: tenant.uuid } }), jobsBefore, "nothing was queued");
     const missing = Buffer.from("Adapter:00000000-0000-4000-8000-000000000000").toString("base64");
     const notFound = await start({ adapterId: missing });
     assert.equal(notFound.__typename, "NotFoundError");

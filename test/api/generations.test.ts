@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ingestJobEvent } from "../../src/api/services/job-events.ts";
+import { DEFAULT_JOB_LIMITS } from "../../src/contracts/index.ts";
 import { nextWithin } from "../helpers/graphql.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
 import { startTestApi, type TestApi, type TestTenant } from "../helpers/server.ts";
@@ -23,6 +24,7 @@ const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) {
   ... on NotFoundError { message id }
   ... on QuotaExceeded { message quota }
   ... on VocabularyMismatch { message baseModelId otherModelId baseVocabSize otherVocabSize }
+  ... on LimitExceeded { message limitName max requested field }
 } }`;
 
 let api: TestApi;
@@ -66,7 +68,7 @@ async function generate(input: Record<string, unknown>) {
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), "generations-test-"));
   artifacts = await mkdtemp(join(tmpdir(), "parm-artifacts-"));
-  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts)] });
+  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts), () => ({ jobLimits: { ...DEFAULT_JOB_LIMITS, maxGenerationTokens: 1000 } })] });
   tenant = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 100 });
   const dims: string[] = [];
   for (const name of ["helpfulness", "harmlessness"]) {
@@ -168,6 +170,7 @@ describe("generate", () => {
       [{ prompt: "" }, "input.prompt"],
       [{ beta: 0 }, "input.beta"],
       [{ maxTokens: 0 }, "input.maxTokens"],
+      [{ maxTokens: 512 }, "input.maxTokens"],
       [{ sampling: { topP: 0 } }, "input.sampling.topP"],
       [{ sampling: { temperature: -1 } }, "input.sampling.temperature"],
       [{ sampling: { seed: -3 } }, "input.sampling.seed"],
@@ -178,6 +181,9 @@ describe("generate", () => {
       assert.equal(payload.__typename, "ValidationError", JSON.stringify(over));
       assert.equal(payload.field, field);
     }
+    const tooMuch = await generate({ alphas: Array.from({ length: 3 }, () => [0.5, 0.5]), maxTokens: 400 });
+    assert.equal(tooMuch.__typename, "LimitExceeded", JSON.stringify(tooMuch));
+    assert.deepEqual([tooMuch.limitName, tooMuch.max, tooMuch.requested, tooMuch.field], ["maxGenerationTokens", 1000, 1200, "input.maxTokens"]);
   });
 });
 

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { jobSubject, type JobEnvelope } from "../../src/contracts/index.ts";
+import { DEFAULT_JOB_LIMITS, jobSubject, type JobEnvelope, type JobLimits } from "../../src/contracts/index.ts";
 import { silentLogger } from "../../src/api/server/index.ts";
 import { ingestJobEvent, startJobEventIngest } from "../../src/api/services/job-events.ts";
 import { enqueueJob } from "../../src/api/services/jobs.ts";
@@ -16,6 +16,8 @@ import { startTestApi, type TestApi, type TestTenant } from "../helpers/server.t
 const DATA = new URL("../../../shared/data/", import.meta.url);
 const GGUF = new URL("tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf", DATA);
 const PKU = new URL("pku-saferlhf/alpaca-7b.test.head16.jsonl", DATA);
+/** Small enough that pku16 (16 pairs) × 100 epochs is over it and × 2 epochs is not. */
+const LIMITS: JobLimits = { ...DEFAULT_JOB_LIMITS, maxTrainingPairPasses: 1000 };
 
 const START = `mutation($input: StartTrainingInput!) { startTraining(input: $input) {
   __typename
@@ -23,6 +25,7 @@ const START = `mutation($input: StartTrainingInput!) { startTraining(input: $inp
   ... on ValidationError { message field }
   ... on NotFoundError { message id }
   ... on QuotaExceeded { message quota limit retryAfter }
+  ... on LimitExceeded { message limitName max requested field }
 } }`;
 const TRAIN_EVALUATOR = `mutation($input: TrainEvaluatorInput!) { trainEvaluator(input: $input) {
   __typename
@@ -30,6 +33,7 @@ const TRAIN_EVALUATOR = `mutation($input: TrainEvaluatorInput!) { trainEvaluator
   ... on ValidationError { message field }
   ... on NotFoundError { message id }
   ... on QuotaExceeded { message quota }
+  ... on LimitExceeded { message limitName max requested field }
 } }`;
 const CANCEL = `mutation($id: ID!) { cancelJob(input: { jobId: $id }) {
   __typename
@@ -109,7 +113,7 @@ async function start(input: Record<string, unknown>, key = w.tenant.key) {
 
 before(async () => {
   artifacts = await mkdtemp(join(tmpdir(), "parm-artifacts-"));
-  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts)] });
+  api = await startTestApi({ serviceFactories: [localArtifactServiceFactory(artifacts), () => ({ jobLimits: LIMITS })] });
   const tenant = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 50 });
   w = { tenant, ...(await world(tenant.key)) };
 });
@@ -156,7 +160,12 @@ describe("startTraining", () => {
       [{ r1: 0 }, "ValidationError", "input.r1"],
       [{ learningRate: -1 }, "ValidationError", "input.learningRate"],
       [{ dirichletP: 0 }, "ValidationError", "input.dirichletP"],
-      [{ maxPromptLength: 2048, maxLength: 1024 }, "ValidationError", "input.maxPromptLength"],
+      [{ maxPromptLength: 400, maxLength: 300 }, "ValidationError", "input.maxPromptLength"],
+      [{ maxLength: 1024 }, "ValidationError", "input.maxLength"],
+      [{ targets: ["q_proj", "qkv_proj"] }, "ValidationError", "input.targets[1]"],
+      [{ maxPairs: 0 }, "ValidationError", "input.maxPairs"],
+      [{ maxSteps: -1 }, "ValidationError", "input.maxSteps"],
+      [{ epochs: 100 }, "LimitExceeded", "input.epochs"],
       [{ adapterName: "  " }, "ValidationError", "input.adapterName"],
       [{ dimensions: [] }, "ValidationError", "input.dimensions"],
       [{ dimensions: [{ dimensionId: w.helpful, datasetId: w.pku }, { dimensionId: w.helpful, datasetId: w.pku }] }, "ValidationError", "input.dimensions[1].dimensionId"],
@@ -176,6 +185,30 @@ describe("startTraining", () => {
     const missingDimension = Buffer.from("PreferenceDimension:00000000-0000-4000-8000-000000000000").toString("base64");
     const noDim = await start(trainingInput({ dimensions: [{ dimensionId: missingDimension, datasetId: w.pku }] }));
     assert.equal(noDim.__typename, "NotFoundError");
+  });
+
+  it("derives sequence lengths from the base model's context and bounds the work by maxPairs / maxSteps", async () => {
+    const derived = await start(trainingInput());
+    assert.equal(derived.__typename, "StartTrainingSuccess", JSON.stringify(derived));
+    assert.deepEqual([derived.job.payload.maxLength, derived.job.payload.maxPromptLength], [512, 256], "stories260K holds 512 tokens");
+    assert.deepEqual([derived.job.payload.maxPairs, derived.job.payload.maxSteps], [null, null]);
+    const tooMuch = await start(trainingInput({ epochs: 100 }));
+    assert.equal(tooMuch.__typename, "LimitExceeded");
+    assert.equal(tooMuch.limitName, "maxTrainingPairPasses");
+    assert.equal(tooMuch.max, 1000);
+    assert.ok(tooMuch.requested > 1000, JSON.stringify(tooMuch));
+    assert.match(tooMuch.message, /PARM_MAX_TRAINING_PAIR_PASSES/);
+    const capped = await start(trainingInput({ epochs: 100, maxPairs: 5 }));
+    assert.equal(capped.__typename, "StartTrainingSuccess", JSON.stringify(capped));
+    assert.equal(capped.job.payload.maxPairs, 5);
+    const stepped = await start(trainingInput({ epochs: 100, maxSteps: 10 }));
+    assert.equal(stepped.__typename, "StartTrainingSuccess", JSON.stringify(stepped));
+    assert.equal(stepped.job.payload.maxSteps, 10);
+    const deliveries = await api.bus.pullJobs("train", { max: 10, expiresMs: 1000 });
+    for (const d of deliveries) await d.ack();
+    const queued = (await api.db.system.job.findMany({ where: { tenantId: w.tenant.uuid }, select: { payload: true } })).map((j) => j.payload as { epochs: number; maxPairs: number | null; maxSteps: number | null });
+    const hundred = queued.filter((p) => p.epochs === 100).map((p) => JSON.stringify([p.maxPairs, p.maxSteps])).sort();
+    assert.deepEqual(hundred, ["[5,null]", "[null,10]"], "only the capped 100-epoch requests were queued");
   });
 
   it("refuses a dataset that has no label for the dimension", async () => {
@@ -205,6 +238,13 @@ describe("trainEvaluator", () => {
     assert.equal(taken.field, "input.evaluatorName");
     const badEpochs = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm3", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku, epochs: 0 } }, w.tenant.key)).trainEvaluator;
     assert.equal(badEpochs.field, "input.epochs");
+    assert.equal(ok.job.payload.maxLength, 512, "maxLength defaults to what the base model holds");
+    const tooLong = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm6", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku, maxLength: 1024 } }, w.tenant.key)).trainEvaluator;
+    assert.equal(tooLong.field, "input.maxLength");
+    assert.match(tooLong.message, /context length of model tiny \(512 tokens\)/);
+    const tooMuch = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm7", dimensionId: w.harmless, baseModelId: w.model, datasetId: w.pku, epochs: 10_000 } }, w.tenant.key)).trainEvaluator;
+    assert.equal(tooMuch.__typename, "LimitExceeded", JSON.stringify(tooMuch));
+    assert.equal(tooMuch.limitName, "maxTrainingPairPasses");
     const missingDataset = Buffer.from("Dataset:00000000-0000-4000-8000-000000000000").toString("base64");
     const notFound = (await api.gqlOk<any>(TRAIN_EVALUATOR, { input: { evaluatorName: "rm4", dimensionId: w.harmless, baseModelId: w.model, datasetId: missingDataset } }, w.tenant.key)).trainEvaluator;
     assert.equal(notFound.__typename, "NotFoundError");

@@ -59,6 +59,8 @@ export function trainEnvelope(options: { snapshotKey: string; snapshotSha256: st
     maxPromptLength: 24,
     maxLength: 48,
     checkpointEvery: 1,
+    maxPairs: null,
+    maxSteps: null,
     ...options.overrides,
   };
   return { jobId: options.jobId ?? randomUUID(), tenantId: options.tenantId ?? randomUUID(), createdAt: new Date().toISOString(), kind: "train", payload };

@@ -165,6 +165,7 @@ describe("runner: train and generate jobs end to end on JetStream", () => {
         beta: 1,
         sampling: { temperature: 0, topK: 0, topP: 1, seed: null, stop: [] },
         maxTokens: 6,
+        maxPromptTokens: null,
       },
     };
     await h.bus.publishJob(envelope);

@@ -13,7 +13,7 @@ import type { NodeTypeRegistration } from "./node-registry.ts";
 import { TenantResolver, tenantNode } from "./tenant.ts";
 import { ViewerResolver } from "./viewer.ts";
 import { mountDatasetRecordsRoute, mountModelUploadRoute } from "../http/index.ts";
-import { datasetLimitsServiceFactory, domainServiceFactory } from "../services/context.ts";
+import { datasetLimitsServiceFactory, domainServiceFactory, jobLimitsServiceFactory } from "../services/context.ts";
 import { AdapterResolver, adapterNode } from "./adapter.ts";
 import { DatasetResolver, datasetNode } from "./dataset.ts";
 import { EvaluationResolver, ParetoPointResolver, evaluationNode } from "./evaluation.ts";
@@ -58,7 +58,7 @@ export const resolvers: [Function, ...Function[]] = [
 
 export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute];
 
-export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory];
+export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory, jobLimitsServiceFactory];
 
 export { tenantScopedNode, type NodeTypeRegistration, type TenantModelDelegate } from "./node-registry.ts";
 export { decodeIdInput, type DecodedIdInput } from "./node-ids.ts";

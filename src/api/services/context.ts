@@ -7,7 +7,8 @@ import type { ModelFileStore, SnapshotWriter, TenantServiceDeps } from "./deps.t
 import { join, resolve } from "node:path";
 import { createLocalModelFileStore, createLocalSnapshotWriter } from "./model-store.ts";
 import type { DatasetLimits } from "../../contracts/index.ts";
-import { loadDatasetLimits } from "../config.ts";
+import { loadDatasetLimits, loadJobLimits } from "../config.ts";
+import type { JobLimits } from "../../contracts/job-limits.ts";
 import { ModelRoots } from "./model-roots.ts";
 import { loadModelRoots } from "../config.ts";
 
@@ -22,6 +23,8 @@ declare module "../context.ts" {
     datasetSnapshots?: SnapshotWriter;
     /** Limits of one dataset upload (default: the contract's; datasetLimitsServiceFactory reads PARM_DATASET_MAX_*). */
     datasetLimits?: DatasetLimits;
+    /** Work one job may ask for (default: the contract's; jobLimitsServiceFactory reads PARM_MAX_*). */
+    jobLimits?: JobLimits;
   }
 }
 
@@ -38,6 +41,7 @@ export function serviceDeps(ctx: ApiContext): TenantServiceDeps {
     modelRoots: ctx.services.modelRoots,
     snapshots: ctx.services.datasetSnapshots,
     datasetLimits: ctx.services.datasetLimits,
+    jobLimits: ctx.services.jobLimits,
   };
 }
 
@@ -69,3 +73,7 @@ export const domainServiceFactory: ServiceFactory = (deps) => ({
 /** Registers the dataset upload limits (resolvers/index.ts `serviceFactories`), read from PARM_DATASET_MAX_* when
  *  the server starts; an invalid value throws ConfigError naming the variable. */
 export const datasetLimitsServiceFactory: ServiceFactory = () => ({ datasetLimits: loadDatasetLimits(process.env) });
+
+/** Registers the per-job work limits (resolvers/index.ts `serviceFactories`), read from PARM_MAX_* when the server
+ *  starts; an invalid value throws ConfigError naming the variable. */
+export const jobLimitsServiceFactory: ServiceFactory = () => ({ jobLimits: loadJobLimits(process.env) });

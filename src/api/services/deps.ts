@@ -7,6 +7,7 @@ import type { TenantDb } from "../db/index.ts";
 import type { ApiPubSub } from "../pubsub/index.ts";
 import type { Logger } from "../server/logger.ts";
 import type { ModelRoots } from "./model-roots.ts";
+import type { JobLimits } from "../../contracts/job-limits.ts";
 
 /** The methods of the job bus the services use (JobBus satisfies it). */
 export interface JobPublisher {
@@ -41,6 +42,8 @@ export interface TenantServiceDeps {
   modelRoots?: ModelRoots;
   /** Limits of one dataset upload; absent: the contract's defaults (DEFAULT_DATASET_LIMITS). */
   datasetLimits?: DatasetLimits;
+  /** Work one job may ask for (default: the contract's DEFAULT_JOB_LIMITS); submit refuses more (LimitExceeded). */
+  jobLimits?: JobLimits;
   /** GraphQL pub/sub: cancelJob publishes the end of a QUEUED job's streams. */
   pubSub?: ApiPubSub;
 }

@@ -6,6 +6,7 @@
  */
 import type { DatasetValidationReport } from "../../contracts/datasets/types.ts";
 import type { PreferenceProblem } from "../../contracts/preference.ts";
+import { JOB_LIMITS, type JobLimits } from "../../contracts/job-limits.ts";
 
 export type DomainErrorCode =
   | "NOT_FOUND"
@@ -16,7 +17,8 @@ export type DomainErrorCode =
   | "VOCABULARY_MISMATCH"
   | "MODEL_FILE_INVALID"
   | "JOB_NOT_CANCELLABLE"
-  | "NAME_TAKEN";
+  | "NAME_TAKEN"
+  | "LIMIT_EXCEEDED";
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -99,6 +101,20 @@ export class TenantQuotaError extends DomainError {
   }
 }
 
+/** A job asks for more work than one job may (contracts/job-limits.ts); `field` names the input that lowers it. */
+export class JobLimitError extends DomainError {
+  readonly code = "LIMIT_EXCEEDED";
+  constructor(
+    readonly limit: keyof JobLimits,
+    readonly max: number,
+    readonly requested: number,
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${field}: ${detail} — ${requested} exceeds ${limit} = ${max} (${JOB_LIMITS[limit].env})`);
+  }
+}
+
 /** An upload was rejected; nothing was stored. The report lists line numbers, reasons and counts. */
 export class DatasetRejectedError extends DomainError {
   readonly code = "DATASET_VALIDATION_FAILED";
@@ -136,7 +152,7 @@ export class JobNotCancellableError extends DomainError {
   }
 }
 
-/** Thrown by the default branch of an exhaustive `switch`: reaching it is a bug. */
+/** A reference to a row that other rows still use, by entity type name (a GraphQL type: "Adapter", "Job", …). */
 export class UnreachableCaseError extends Error {
   override readonly name = "UnreachableCaseError";
   readonly code = "UNREACHABLE_CASE";

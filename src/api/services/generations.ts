@@ -6,11 +6,12 @@
  * Generation / Evaluation row in the same transaction. startEvaluation refuses, before writing anything, an
  * evaluator trained on the adapter's training pairs (see evaluator-lineage.ts).
  */
-import { validatePreferenceVector, type AdapterRef, type EvaluatePayload, type GeneratePayload, type Sampling } from "../../contracts/index.ts";
+import { simplexGridPointCount, validatePreferenceVector, type AdapterRef, type EvaluatePayload, type GeneratePayload, type Sampling } from "../../contracts/index.ts";
 import { datasetSplitCount } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, PreferenceVectorError } from "./errors.ts";
 import { adapterTrainingDatasetIds, assertEvaluatorDisjointFromAdapter } from "./evaluator-lineage.ts";
+import { assertWithinLimit, checkMaxTokensFit, resolveMaxPromptTokens } from "./job-bounds.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertSameVocabulary, modelRef, requireModel, type ModelRow } from "./models.ts";
 import { readyDatasetRef } from "./training.ts";
@@ -169,6 +170,8 @@ export async function generate(deps: TenantServiceDeps, command: GenerateCommand
   const sampling = resolveSampling(command.sampling, "input.sampling");
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
+  checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");
+  assertWithinLimit(deps, "maxGenerationTokens", command.alphas.length * command.maxTokens, "input.maxTokens", "preference vectors × maxTokens");
 
   let arm: AdapterRef | null = null;
   let alphas = command.alphas;
@@ -223,6 +226,8 @@ export interface StartEvaluationCommand {
   beta: number;
   sampling?: SamplingCommand | null;
   maxTokens: number;
+  /** Null: the base model's context minus maxTokens (job-bounds.ts). */
+  maxPromptTokens?: number | null;
 }
 
 export async function startEvaluation(
@@ -245,8 +250,13 @@ export async function startEvaluation(
 
   const adapter = await requireAdapter(deps, command.adapterId);
   const k = adapter.dimensionIds.length;
+  const points = simplexGridPointCount(Math.round(steps), k);
+  assertWithinLimit(deps, "maxGridPoints", points, "input.gridStep", `a grid step of ${command.gridStep} over ${k} dimensions`);
+  assertWithinLimit(deps, "maxEvaluationTokens", points * command.promptCount * command.maxTokens, "input.promptCount", "grid points × prompts × maxTokens");
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
+  checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");
+  const maxPromptTokens = resolveMaxPromptTokens(base, command.maxTokens, command.maxPromptTokens, "input.maxPromptTokens");
   const armBase = await requireModel(deps, adapter.baseModelId);
   assertSameVocabulary(base, armBase);
   if (command.evaluatorIds.length !== k) {
@@ -286,6 +296,7 @@ export async function startEvaluation(
     beta: command.beta,
     sampling,
     maxTokens: command.maxTokens,
+    maxPromptTokens,
   };
   const { job, attached } = await enqueueJob(deps, "evaluate", payload, async (tx, job) =>
     (await tx.evaluation.create({

@@ -210,6 +210,18 @@ export function assertSameVocabulary(base: ModelRow, other: ModelRow): void {
   }
 }
 
+/**
+ * The model's context length from the facts read at registration (GGUF `<arch>.context_length`, HF
+ * `max_position_embeddings`), or null when the header did not tell.
+ */
+export function modelContextLength(model: Pick<ModelRow, "config">): number | null {
+  const config = (model.config ?? {}) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(config)) {
+    if ((key.endsWith(".context_length") || key === "max_position_embeddings") && typeof value === "number" && Number.isInteger(value) && value > 0) return value;
+  }
+  return null;
+}
+
 /** The contract's ModelRef of a row. */
 export function modelRef(model: ModelRow) {
   return { id: model.id, location: model.location, format: model.format, sha256: model.sha256 };

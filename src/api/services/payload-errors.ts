@@ -4,6 +4,7 @@
 import type { DatasetValidationReport as ContractReport } from "../../contracts/index.ts";
 import {
   InvalidPreferenceVector,
+  LimitExceeded,
   NotFoundError,
   QuotaExceeded,
   ValidationError,
@@ -18,6 +19,7 @@ import {
   DomainError,
   EntityNotFoundError,
   InputValidationError,
+  JobLimitError,
   JobNotCancellableError,
   NameTakenError,
   PreferenceVectorError,
@@ -112,6 +114,10 @@ export function toPayloadError(error: unknown): ErrorInterface {
     case "JOB_NOT_CANCELLABLE": {
       const e = error as JobNotCancellableError;
       return new JobNotCancellable({ message: e.message, jobId: globalIdOf("Job", e.jobId), status: e.status as JobNotCancellable["status"] });
+    }
+    case "LIMIT_EXCEEDED": {
+      const e = error as JobLimitError;
+      return new LimitExceeded({ message: e.message, limitName: e.limit, max: e.max, requested: e.requested, field: e.field });
     }
     case "MODEL_FILE_INVALID":
       throw error;

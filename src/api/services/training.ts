@@ -6,11 +6,21 @@
  * α order of a trained adapter = the chosen dimensions sorted by their tenant `position`; the payload's
  * `dimensions` follow it and every preference vector used with the adapter must too.
  */
-import type { AdapterMethod, DatasetRef, DatasetSplit, DimensionRef, EvaluatorPooling, TrainEvaluatorPayload, TrainJobPayload } from "../../contracts/index.ts";
+import {
+  trainingPairPasses,
+  type AdapterMethod,
+  type DatasetRef,
+  type DatasetSplit,
+  type DimensionRef,
+  type EvaluatorPooling,
+  type TrainEvaluatorPayload,
+  type TrainJobPayload,
+} from "../../contracts/index.ts";
 import { datasetDimensionMap, datasetSnapshotKey, datasetSplitCount, datasetSplitRatios, checkName, type DatasetRow } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError } from "./errors.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
+import { assertWithinLimit, checkAdapterTargets, resolveMaxLength, resolveMaxPromptLength } from "./job-bounds.ts";
 import { modelRef, requireModel } from "./models.ts";
 
 export interface TrainingDimensionCommand {
@@ -36,9 +46,12 @@ export interface StartTrainingCommand {
   weightDecay: number;
   dirichletP: number;
   seed: number;
-  maxPromptLength: number;
-  maxLength: number;
+  /** Null: derived from the base model (job-bounds.ts). */
+  maxPromptLength?: number | null;
+  maxLength?: number | null;
   checkpointEvery: number;
+  maxPairs?: number | null;
+  maxSteps?: number | null;
 }
 
 export interface DimensionRow {
@@ -111,15 +124,10 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
   }
   positiveFinite("input.dirichletP", command.dirichletP);
   nonNegativeInt("input.seed", command.seed, MAX_SEED);
-  positiveInt("input.maxPromptLength", command.maxPromptLength);
-  positiveInt("input.maxLength", command.maxLength);
-  if (command.maxPromptLength >= command.maxLength) {
-    throw new InputValidationError("input.maxPromptLength", `must be smaller than maxLength (${command.maxLength})`);
-  }
   nonNegativeInt("input.checkpointEvery", command.checkpointEvery);
-  if (command.targets.length === 0 || command.targets.some((t) => !/^[A-Za-z0-9_.]+$/.test(t))) {
-    throw new InputValidationError("input.targets", "name at least one projection, e.g. q_proj (letters, digits, _ and .)");
-  }
+  if (command.maxPairs != null) positiveInt("input.maxPairs", command.maxPairs);
+  if (command.maxSteps != null) positiveInt("input.maxSteps", command.maxSteps);
+  checkAdapterTargets(command.targets, "input.targets");
   if (command.dimensions.length === 0) throw new InputValidationError("input.dimensions", "name at least one dimension");
   if (command.dimensions.length > 16) throw new InputValidationError("input.dimensions", "at most 16 dimensions");
   const seen = new Set<string>();
@@ -133,6 +141,8 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
   if (baseModel.kind === "EVALUATOR") {
     throw new InputValidationError("input.baseModelId", "an ARM is trained on a BASE or ARM_BASE model, not an EVALUATOR");
   }
+  const maxLength = resolveMaxLength(baseModel, command.maxLength, "input.maxLength");
+  const maxPromptLength = resolveMaxPromptLength(maxLength, command.maxPromptLength, "input.maxPromptLength");
   const dimensionRows = await loadDimensions(deps, [...seen]);
   const missing = command.dimensions.find((d) => !dimensionRows.has(d.dimensionId));
   if (missing) throw new EntityNotFoundError("PreferenceDimension", missing.dimensionId);
@@ -140,25 +150,35 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
   const ordered = command.dimensions
     .map((d, inputIndex) => ({ ...d, inputIndex, row: dimensionRows.get(d.dimensionId)! }))
     .sort((a, b) => a.row.position - b.row.position);
-  const datasets = new Map<string, DatasetRef>();
+  const datasets = new Map<string, { ref: DatasetRef; row: DatasetRow }>();
   for (const d of ordered) {
     const field = `input.dimensions[${d.inputIndex}].datasetId`;
-    let ref = datasets.get(d.datasetId);
-    if (!ref) {
-      ref = (await readyDatasetRef(deps, d.datasetId, field, seen)).ref;
-      datasets.set(d.datasetId, ref);
+    let dataset = datasets.get(d.datasetId);
+    if (!dataset) {
+      dataset = await readyDatasetRef(deps, d.datasetId, field, seen);
+      datasets.set(d.datasetId, dataset);
     }
-    if (!Object.values(ref.dimensionMap).includes(d.dimensionId)) {
+    if (!Object.values(dataset.ref.dimensionMap).includes(d.dimensionId)) {
       throw new InputValidationError(field, `dataset ${d.datasetId} has no label mapped to dimension ${d.row.name}`);
     }
   }
+  // PARM trains once over every dataset; GenARM trains one phase per dimension over its dataset.
+  const phases = command.method === "PARM" ? [...datasets.values()] : ordered.map((d) => datasets.get(d.datasetId)!);
+  const passes = trainingPairPasses({
+    pairsPerPhase: phases.map((d) => datasetSplitCount(d.row, "TRAIN")),
+    epochs: command.epochs,
+    maxPairs: command.maxPairs ?? null,
+    maxSteps: command.maxSteps ?? null,
+    pairsPerUpdate: command.batchSize * command.gradAccum,
+  });
+  assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs (lower epochs, or set maxPairs or maxSteps)");
   const dimensions: DimensionRef[] = ordered.map((d) => ({ id: d.row.id, name: d.row.name, betaR: d.betaR ?? d.row.betaR }));
   const payload: TrainJobPayload = {
     method: command.method,
     adapterName,
     baseModel: modelRef(baseModel),
     dimensions,
-    datasets: [...datasets.values()],
+    datasets: [...datasets.values()].map((d) => d.ref),
     r1: command.r1,
     r2: command.r2,
     loraAlpha: command.loraAlpha,
@@ -171,9 +191,11 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     weightDecay: command.weightDecay,
     dirichletP: command.dirichletP,
     seed: command.seed,
-    maxPromptLength: command.maxPromptLength,
-    maxLength: command.maxLength,
+    maxPromptLength,
+    maxLength,
     checkpointEvery: command.checkpointEvery,
+    maxPairs: command.maxPairs ?? null,
+    maxSteps: command.maxSteps ?? null,
   };
   return (await enqueueJob(deps, "train", payload)).job;
 }
@@ -187,7 +209,8 @@ export interface TrainEvaluatorCommand {
   epochs: number;
   batchSize: number;
   seed: number;
-  maxLength: number;
+  /** Null: derived from the base model (job-bounds.ts). */
+  maxLength?: number | null;
   /** Where the score head reads: "last" token or "mean" over the response tokens. */
   pooling: EvaluatorPooling;
   /** The split that trains the evaluator (keep it disjoint from the ARM's TRAIN split) and the one held out. */
@@ -205,7 +228,6 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
   positiveInt("input.epochs", command.epochs, 10_000);
   positiveInt("input.batchSize", command.batchSize, 65_536);
   nonNegativeInt("input.seed", command.seed, MAX_SEED);
-  positiveInt("input.maxLength", command.maxLength);
   if (command.heldOutSplit === command.trainSplit) {
     throw new InputValidationError("input.heldOutSplit", `must differ from trainSplit (both ${command.trainSplit}): the held-out accuracy needs pairs the evaluator did not train on`);
   }
@@ -213,6 +235,7 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
     throw new InputValidationError("input.evaluatorName", `a model named ${JSON.stringify(evaluatorName)} already exists`);
   }
   const baseModel = await requireModel(deps, command.baseModelId);
+  const maxLength = resolveMaxLength(baseModel, command.maxLength, "input.maxLength");
   const dimension = (await loadDimensions(deps, [command.dimensionId])).get(command.dimensionId);
   if (!dimension) throw new EntityNotFoundError("PreferenceDimension", command.dimensionId);
   const { ref, row } = await readyDatasetRef(deps, command.datasetId, "input.datasetId", new Set([dimension.id]));
@@ -224,6 +247,14 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
       `dataset ${row.name} has no ${command.trainSplit} records; register it with a larger ${command.trainSplit.toLowerCase()} share (splitRatios) or choose another trainSplit`,
     );
   }
+  const passes = trainingPairPasses({
+    pairsPerPhase: [datasetSplitCount(row, command.trainSplit)],
+    epochs: command.epochs,
+    maxPairs: null,
+    maxSteps: null,
+    pairsPerUpdate: command.batchSize,
+  });
+  assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs");
   const payload: TrainEvaluatorPayload = {
     evaluatorName,
     dimension: { id: dimension.id, name: dimension.name, betaR: dimension.betaR },
@@ -234,7 +265,7 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
     epochs: command.epochs,
     batchSize: command.batchSize,
     seed: command.seed,
-    maxLength: command.maxLength,
+    maxLength,
     pooling: command.pooling,
     trainSplit: command.trainSplit,
     heldOutSplit: command.heldOutSplit,

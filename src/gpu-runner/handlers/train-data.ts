@@ -7,7 +7,7 @@
  * VALIDATION records are held out; TEST records are left for evaluation sweeps. Evaluators (train-evaluator.ts)
  * train on a split disjoint from TRAIN, VALIDATION by default.
  */
-import { PreferenceRecordSchema, type PreferenceRecord } from "../../contracts/index.ts";
+import { ADAPTER_TARGET_NAMES, PreferenceRecordSchema, type PreferenceRecord } from "../../contracts/index.ts";
 import type { AdapterTarget, PreferencePair } from "../engine/index.ts";
 
 export class SnapshotFormatError extends Error {
@@ -69,10 +69,7 @@ export function trainingPairs(snapshots: readonly SnapshotForTraining[], dimensi
   return { train, validation };
 }
 
-const TARGET_ALIASES: Readonly<Record<string, AdapterTarget>> = {
-  q: "q", q_proj: "q", k: "k", k_proj: "k", v: "v", v_proj: "v", o: "o", o_proj: "o",
-  gate: "gate", gate_proj: "gate", up: "up", up_proj: "up", down: "down", down_proj: "down",
-};
+const TARGET_ALIASES: Readonly<Record<string, AdapterTarget>> = ADAPTER_TARGET_NAMES;
 
 export class UnknownTargetError extends Error {
   override readonly name = "UnknownTargetError";

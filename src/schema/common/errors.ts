@@ -75,3 +75,26 @@ export class QuotaExceeded extends ErrorInterface {
     }
   }
 }
+
+@ObjectType("LimitExceeded", {
+  implements: ErrorInterface,
+  description: "A job asks for more work than this server allows one job (contracts/job-limits.ts); nothing was queued.",
+})
+export class LimitExceeded extends ErrorInterface {
+  @Field(() => String, { description: "Which limit, e.g. \"maxGridPoints\" or \"maxEvaluationTokens\" (its variable is PARM_MAX_…)." })
+  limitName!: string;
+
+  @Field(() => Float, { description: "The limit's value." })
+  max!: number;
+
+  @Field(() => Float, { description: "What the request asks for, in the limit's unit." })
+  requested!: number;
+
+  @Field(() => String, { description: "The input field that lowers it most directly, e.g. \"input.gridStep\"." })
+  field!: string;
+
+  constructor(init?: { message: string; limitName: string; max: number; requested: number; field: string }) {
+    super();
+    if (init) Object.assign(this, init);
+  }
+}

@@ -21,5 +21,5 @@ export {
   type PaginateOptions,
   type CursorPosition,
 } from "./connection.ts";
-export { NotFoundError, ValidationError, InvalidPreferenceVector, QuotaExceeded } from "./errors.ts";
+export { NotFoundError, ValidationError, InvalidPreferenceVector, QuotaExceeded, LimitExceeded } from "./errors.ts";
 export { DateTimeScalar, JSONScalar } from "./scalars.ts";

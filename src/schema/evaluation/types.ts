@@ -2,7 +2,7 @@
  *  GraphQL surface of Pareto evaluations: the Evaluation node with its points, the startEvaluation input
  *  and payload union. */
 import { Field, Float, ID, InputType, Int, ObjectType, createUnionType } from "type-graphql";
-import { Connection, JSONScalar, Node, NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
+import { Connection, JSONScalar, Node, LimitExceeded, NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
 import { DatasetSplit } from "../dataset/index.ts";
 import { SamplingInput } from "../generation/index.ts";
 import { JobStatus } from "../job/index.ts";
@@ -78,6 +78,11 @@ export class StartEvaluationInput {
   sampling?: SamplingInput | null;
   @Field(() => Int, { defaultValue: 128 })
   maxTokens!: number;
+  @Field(() => Int, {
+    nullable: true,
+    description: "Prompts longer than this many tokens keep their last maxPromptTokens; default: the base model's context length minus maxTokens.",
+  })
+  maxPromptTokens?: number | null;
 }
 
 @ObjectType("StartEvaluationSuccess")
@@ -91,5 +96,5 @@ export class StartEvaluationSuccess {
 
 export const StartEvaluationPayload = createUnionType({
   name: "StartEvaluationPayload",
-  types: () => [StartEvaluationSuccess, ValidationError, NotFoundError, QuotaExceeded, VocabularyMismatch] as const,
+  types: () => [StartEvaluationSuccess, ValidationError, NotFoundError, QuotaExceeded, VocabularyMismatch, LimitExceeded] as const,
 });

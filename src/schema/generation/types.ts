@@ -2,7 +2,7 @@
  *  GraphQL surface of guided generation: several α in one request (one output each), sampling options,
  *  the streamed tokens and the generate payload union. */
 import { Field, Float, ID, InputType, Int, ObjectType, createUnionType } from "type-graphql";
-import { Connection, InvalidPreferenceVector, Node, NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
+import { Connection, InvalidPreferenceVector, LimitExceeded, Node, NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
 import { JobStatus } from "../job/index.ts";
 import { VocabularyMismatch } from "../model/index.ts";
 
@@ -120,5 +120,5 @@ export class GenerateSuccess {
 export const GeneratePayload = createUnionType({
   name: "GeneratePayload",
   types: () =>
-    [GenerateSuccess, InvalidPreferenceVector, ValidationError, NotFoundError, QuotaExceeded, VocabularyMismatch] as const,
+    [GenerateSuccess, InvalidPreferenceVector, ValidationError, NotFoundError, QuotaExceeded, VocabularyMismatch, LimitExceeded] as const,
 });

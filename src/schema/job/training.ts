@@ -1,6 +1,6 @@
 /** @module schema/job/training — startTraining (PARM / GenARM ARMs) and trainEvaluator inputs and payloads. */
 import { Field, Float, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from "type-graphql";
-import { NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
+import { LimitExceeded, NotFoundError, QuotaExceeded, ValidationError } from "../common/index.ts";
 import { AdapterMethod } from "../adapter/index.ts";
 import { DatasetSplit } from "../dataset/index.ts";
 import { Job } from "./types.ts";
@@ -49,12 +49,16 @@ export class StartTrainingInput {
   dirichletP!: number;
   @Field(() => Int, { defaultValue: 0 })
   seed!: number;
-  @Field(() => Int, { defaultValue: 512 })
-  maxPromptLength!: number;
-  @Field(() => Int, { defaultValue: 1024 })
-  maxLength!: number;
+  @Field(() => Int, { nullable: true, description: "Tokens kept of each prompt; default: min(512, maxLength / 2)." })
+  maxPromptLength?: number | null;
+  @Field(() => Int, { nullable: true, description: "Tokens of prompt + response; default: min(1024, the base model's context length). Must fit the context." })
+  maxLength?: number | null;
   @Field(() => Int, { defaultValue: 0, description: "Checkpoint every N optimizer steps (0 = only at the end)." })
   checkpointEvery!: number;
+  @Field(() => Int, { nullable: true, description: "Use at most this many TRAIN pairs per dataset (the first in snapshot order); default: all." })
+  maxPairs?: number | null;
+  @Field(() => Int, { nullable: true, description: "Stop after this many optimizer updates in all (the learning-rate schedule spans them); default: epochs decide." })
+  maxSteps?: number | null;
 }
 
 @ObjectType("StartTrainingSuccess")
@@ -68,7 +72,7 @@ export class StartTrainingSuccess {
 
 export const StartTrainingPayload = createUnionType({
   name: "StartTrainingPayload",
-  types: () => [StartTrainingSuccess, ValidationError, NotFoundError, QuotaExceeded] as const,
+  types: () => [StartTrainingSuccess, ValidationError, NotFoundError, QuotaExceeded, LimitExceeded] as const,
 });
 
 export const EvaluatorPooling = { LAST: "LAST", MEAN: "MEAN" } as const;
@@ -100,8 +104,8 @@ export class TrainEvaluatorInput {
   batchSize!: number;
   @Field(() => Int, { defaultValue: 0 })
   seed!: number;
-  @Field(() => Int, { defaultValue: 1024 })
-  maxLength!: number;
+  @Field(() => Int, { nullable: true, description: "Tokens of prompt + response; default: min(1024, the base model's context length). Must fit the context." })
+  maxLength?: number | null;
   @Field(() => EvaluatorPooling, { defaultValue: EvaluatorPooling.LAST })
   pooling!: EvaluatorPooling;
   @Field(() => DatasetSplit, {
@@ -124,5 +128,5 @@ export class TrainEvaluatorSuccess {
 
 export const TrainEvaluatorPayload = createUnionType({
   name: "TrainEvaluatorPayload",
-  types: () => [TrainEvaluatorSuccess, ValidationError, NotFoundError, QuotaExceeded] as const,
+  types: () => [TrainEvaluatorSuccess, ValidationError, NotFoundError, QuotaExceeded, LimitExceeded] as const,
 });

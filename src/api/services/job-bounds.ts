@@ -1,0 +1,82 @@
+/** @module api/services/job-bounds
+ *
+ * The submit-time checks that bound a job by the registered model and the server's work limits, shared by
+ * training, generation and evaluation:
+ * - sequence lengths against the base model's context (modelContextLength): defaults derived from it, anything
+ *   that cannot fit refused on the field that sets it;
+ * - adapter targets against the contract's ADAPTER_TARGET_NAMES;
+ * - the work a job asks for against JobLimits (contracts/job-limits.ts), refused as JobLimitError.
+ * A model whose context is unknown (a header without it) is bounded by the limits only; runners still refuse what
+ * cannot fit, as a non-retryable failure.
+ */
+import { ADAPTER_TARGET_NAMES, DEFAULT_JOB_LIMITS, type JobLimits } from "../../contracts/index.ts";
+import type { TenantServiceDeps } from "./deps.ts";
+import { InputValidationError, JobLimitError } from "./errors.ts";
+import { modelContextLength, type ModelRow } from "./models.ts";
+
+/** Default prompt + response length of training sequences when the context allows it. */
+export const DEFAULT_MAX_LENGTH = 1024;
+/** Default cap on a training prompt's tokens (at most half of maxLength). */
+export const DEFAULT_MAX_PROMPT_LENGTH = 512;
+
+/** The limits that bound the caller's jobs. */
+export function jobLimitsOf(deps: TenantServiceDeps): JobLimits {
+  return deps.jobLimits ?? DEFAULT_JOB_LIMITS;
+}
+
+/** Throws JobLimitError when `requested` exceeds the limit. */
+export function assertWithinLimit(deps: TenantServiceDeps, limit: keyof JobLimits, requested: number, field: string, detail: string): void {
+  const max = jobLimitsOf(deps)[limit];
+  if (!(requested <= max)) throw new JobLimitError(limit, max, requested, field, detail);
+}
+
+/** `maxLength` (given or min(DEFAULT_MAX_LENGTH, context)), refused on `field` when it exceeds the model's context. */
+export function resolveMaxLength(base: ModelRow, given: number | null | undefined, field: string): number {
+  const context = modelContextLength(base);
+  const maxLength = given ?? Math.min(DEFAULT_MAX_LENGTH, context ?? DEFAULT_MAX_LENGTH);
+  if (!Number.isInteger(maxLength) || maxLength < 2) throw new InputValidationError(field, `must be an integer >= 2, got ${maxLength}`);
+  if (context !== null && maxLength > context) {
+    throw new InputValidationError(field, `must be at most the context length of model ${base.name} (${context} tokens), got ${maxLength}`);
+  }
+  return maxLength;
+}
+
+/** `maxPromptLength` (given or min(DEFAULT_MAX_PROMPT_LENGTH, maxLength / 2)); must leave room for a response. */
+export function resolveMaxPromptLength(maxLength: number, given: number | null | undefined, field: string): number {
+  const value = given ?? Math.min(DEFAULT_MAX_PROMPT_LENGTH, Math.floor(maxLength / 2));
+  if (!Number.isInteger(value) || value < 1) throw new InputValidationError(field, `must be an integer >= 1, got ${value}`);
+  if (value >= maxLength) throw new InputValidationError(field, `must be smaller than maxLength (${maxLength})`);
+  return value;
+}
+
+/** Refuses `maxTokens` that leaves no room for a prompt token in the model's context. */
+export function checkMaxTokensFit(base: ModelRow, maxTokens: number, field: string): void {
+  const context = modelContextLength(base);
+  if (context !== null && maxTokens >= context) {
+    throw new InputValidationError(field, `must be smaller than the context length of model ${base.name} (${context} tokens), got ${maxTokens}`);
+  }
+}
+
+/**
+ * Evaluation prompts keep their last `maxPromptTokens` tokens: given, it must fit beside maxTokens in the context;
+ * absent, it is the context minus maxTokens (null when the context is unknown: the runner derives it).
+ */
+export function resolveMaxPromptTokens(base: ModelRow, maxTokens: number, given: number | null | undefined, field: string): number | null {
+  const context = modelContextLength(base);
+  if (given === null || given === undefined) return context === null ? null : context - maxTokens;
+  if (!Number.isInteger(given) || given < 1) throw new InputValidationError(field, `must be an integer >= 1, got ${given}`);
+  if (context !== null && given + maxTokens > context) {
+    throw new InputValidationError(field, `with maxTokens ${maxTokens} must be at most ${context - maxTokens} (model ${base.name} holds ${context} tokens), got ${given}`);
+  }
+  return given;
+}
+
+/** Refuses a target the engine does not know, naming its index. */
+export function checkAdapterTargets(targets: readonly string[], field: string): void {
+  if (targets.length === 0) throw new InputValidationError(field, "name at least one projection, e.g. q_proj");
+  targets.forEach((target, i) => {
+    if (!Object.hasOwn(ADAPTER_TARGET_NAMES, target)) {
+      throw new InputValidationError(`${field}[${i}]`, `unknown adapter target ${JSON.stringify(target)}; use one of ${Object.keys(ADAPTER_TARGET_NAMES).join(", ")}`);
+    }
+  });
+}
