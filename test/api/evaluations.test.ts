@@ -239,10 +239,45 @@ describe("evaluationPoints and evaluations", () => {
     assert.deepEqual(replay, [0, 1, 2]);
   });
 
-  it("marks a failed evaluation FAILED with the runner's reason", async () => {
+  it("marks a failed evaluation FAILED with the runner's reason, keeps its points and ends its streams with JOB_FAILED", async () => {
     const payload = await start();
     const jobId = uuidOf(payload.evaluation.jobId);
-    await ingestJobEvent(api.db, api.server.pubSub, jobId, 1, { type: "failed", code: "MODEL_UNAVAILABLE", reason: "evaluator file missing on the runner", retryable: false });
+    const ingest = (seq: number, event: Record<string, unknown>) => ingestJobEvent(api.db, api.server.pubSub, jobId, seq, event);
+    await ingest(1, { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 });
+    await ingest(2, { type: "point", index: 0, alpha: [0, 1], rewards: [0.1, 0.9], promptCount: 2 });
+    const query = `subscription($id: ID!) { evaluationPoints(evaluationId: $id) { index } }`;
+    const live = await api.subscribe<any>(query, { id: payload.evaluation.id }, tenant.key);
+    assert.equal((await nextWithin(live.iterator, 5000, "replayed point")).value.data.evaluationPoints.index, 0);
+    const ended = nextWithin(live.iterator, 5000, "the failure").then(
+      () => assert.fail("the stream should end with an error"),
+      (errors: unknown) => errors,
+    );
+    await ingest(3, { type: "failed", code: "MODEL_UNAVAILABLE", reason: "evaluator file missing on the runner", retryable: false });
+    const assertJobFailed = (errors: unknown) => {
+      const [error] = errors as { message: string; extensions?: Record<string, unknown> }[];
+      assert.equal(error?.extensions?.code, "JOB_FAILED", JSON.stringify(errors));
+      assert.equal(error?.extensions?.jobId, payload.evaluation.jobId);
+      assert.equal(error?.extensions?.reason, "MODEL_UNAVAILABLE: evaluator file missing on the runner");
+    };
+    assertJobFailed(await ended);
+    const late = await api.subscribe<any>(query, { id: payload.evaluation.id }, tenant.key);
+    assert.equal((await nextWithin(late.iterator, 5000, "late replay")).value.data.evaluationPoints.index, 0, "points already computed are kept");
+    assertJobFailed(await nextWithin(late.iterator, 5000, "late failure").then(() => assert.fail("expected JOB_FAILED"), (e: unknown) => e));
+    const events = await api.subscribe<any>(`subscription($id: ID!) { jobEvents(jobId: $id) { type } }`, { id: payload.evaluation.jobId }, tenant.key);
+    const types: string[] = [];
+    const endOfEvents = await (async () => {
+      for (;;) {
+        try {
+          const next = await nextWithin(events.iterator, 5000, "job events");
+          if (next.done) return null;
+          types.push(next.value.data.jobEvents.type);
+        } catch (errors) {
+          return errors;
+        }
+      }
+    })();
+    assert.deepEqual(types, ["started", "point", "failed"]);
+    assertJobFailed(endOfEvents);
     const stored = await api.gqlOk<any>(`query($id: ID!) { node(id: $id) { ... on Evaluation { status job { status error finishedAt } } } }`, { id: payload.evaluation.id }, tenant.key);
     assert.equal(stored.node.status, "FAILED");
     assert.equal(stored.node.job.status, "FAILED");

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ingestJobEvent } from "../../src/api/services/job-events.ts";
+import { writeGguf } from "../../src/gpu-runner/engine/model/gguf-writer.ts";
 import { DEFAULT_JOB_LIMITS } from "../../src/contracts/index.ts";
 import { nextWithin } from "../helpers/graphql.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
@@ -77,12 +78,10 @@ before(async () => {
   }
   model = await registerModel({ name: "tiny", kind: "BASE", location: GGUF.href });
   evaluator = await registerModel({ name: "tiny-rm", kind: "EVALUATOR", location: GGUF.href, dimensionId: dims[0] });
-  // A safetensors model with a 5-token vocabulary: shares no vocabulary with the 512-token GGUF.
-  const json = Buffer.from(JSON.stringify({ "model.embed_tokens.weight": { dtype: "F32", shape: [5, 2], data_offsets: [0, 40] } }));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  await writeFile(join(scratch, "model.safetensors"), Buffer.concat([length, json, Buffer.alloc(40)]));
-  otherVocabModel = await registerModel({ name: "five-tokens", kind: "BASE", location: join(scratch, "model.safetensors") });
+  // A GGUF with a 5-token vocabulary (header only): shares no vocabulary with the 512-token GGUF.
+  const tokens = { type: "array", elementType: "string", value: ["a", "b", "c", "d", "e"] } as const;
+  await writeFile(join(scratch, "five-tokens.gguf"), writeGguf({ version: 3, metadata: [["tokenizer.ggml.tokens", tokens]], tensors: [] }));
+  otherVocabModel = await registerModel({ name: "five-tokens", kind: "BASE", location: join(scratch, "five-tokens.gguf") });
   const ds = await api.gqlOk<any>(
     `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { ... on CreateDatasetSuccess { dataset { id } } } }`,
     { input: { name: "pku", format: "PKU_SAFERLHF", labels: [{ label: "better", dimensionId: dims[0] }, { label: "safer", dimensionId: dims[1] }] } },
@@ -244,16 +243,18 @@ describe("generationTokens", () => {
     assert.ok(list.generations.edges.some((e: any) => e.node.id === generationId && e.node.status === "SUCCEEDED"));
   });
 
-  it("ends a QUEUED generation's token stream when it is cancelled", async () => {
+  it("ends a QUEUED generation's token stream with JOB_CANCELLED when it is cancelled", async () => {
     const payload = await generate({ alphas: [[0.5, 0.5]] });
     const { iterator } = await api.subscribe<any>(`subscription($id: ID!) { generationTokens(generationId: $id) { text } }`, { id: payload.generation.id }, tenant.key);
     // Wait on the stream before cancelling (graphql-ws's iterate() loses a completion that precedes next()).
-    const ended = nextWithin(iterator, 5000, "end after cancel");
+    const ended = nextWithin(iterator, 5000, "end after cancel").then(() => null, (errors: unknown) => errors);
     await new Promise((r) => setTimeout(r, 200));
     const cancelled = await api.gqlOk<any>(`mutation($id: ID!) { cancelJob(input: { jobId: $id }) { __typename } }`, { id: payload.generation.jobId }, tenant.key);
     assert.equal(cancelled.cancelJob.__typename, "CancelJobSuccess");
-    assert.equal((await ended).done, true);
+    const cancelledCode = (errors: unknown) => (errors as { extensions?: { code?: string; jobId?: string } }[] | null)?.[0]?.extensions;
+    assert.deepEqual(cancelledCode(await ended), { code: "JOB_CANCELLED", jobId: payload.generation.jobId, reason: "cancelled before a runner started it" });
     const late = await api.subscribe<any>(`subscription($id: ID!) { generationTokens(generationId: $id) { text } }`, { id: payload.generation.id }, tenant.key);
-    assert.equal((await nextWithin(late.iterator, 5000, "late subscriber to a cancelled generation")).done, true);
+    const lateEnd = await nextWithin(late.iterator, 5000, "late subscriber to a cancelled generation").then(() => null, (errors: unknown) => errors);
+    assert.equal(cancelledCode(lateEnd)?.code, "JOB_CANCELLED");
   });
 });

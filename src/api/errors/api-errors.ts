@@ -71,6 +71,18 @@ export class BadUserInputError extends ApiError {
   }
 }
 
+/** The error that ends a subscription to a job which ended FAILED or CANCELLED (the stream's last message). */
+export class JobEndedError extends ApiError {
+  readonly code: typeof ErrorCode.JOB_FAILED | typeof ErrorCode.JOB_CANCELLED;
+  constructor(status: "FAILED" | "CANCELLED", jobId: string, reason: string | null) {
+    const code = status === "FAILED" ? ErrorCode.JOB_FAILED : ErrorCode.JOB_CANCELLED;
+    super(code, `job ${jobId} ${status === "FAILED" ? "failed" : "was cancelled"}${reason ? `: ${reason}` : ""}`, {
+      extensions: { jobId, reason },
+    });
+    this.code = code;
+  }
+}
+
 export class InternalServerError extends ApiError {
   readonly code = ErrorCode.INTERNAL_SERVER_ERROR;
   constructor(cause?: unknown) {

@@ -18,6 +18,11 @@ export const ErrorCode = {
   QUERY_TOO_LARGE: "QUERY_TOO_LARGE",
   /** The request body exceeds the JSON body limit. HTTP 413. */
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  /** Ends a subscription to a job that failed: `extensions.jobId`, `extensions.reason` (`<code>: <reason>`). What was
+   *  streamed before it (tokens, points, events) stays valid and stored. */
+  JOB_FAILED: "JOB_FAILED",
+  /** Ends a subscription to a job that was cancelled: `extensions.jobId`, `extensions.reason`. */
+  JOB_CANCELLED: "JOB_CANCELLED",
   /** A bug or an unavailable dependency; details are logged, never returned. HTTP 500 when nothing resolved. */
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;

@@ -8,6 +8,7 @@ export {
   RateLimitedError,
   BadUserInputError,
   InternalServerError,
+  JobEndedError,
   UnreachableCaseError,
 } from "./api-errors.ts";
 export { toGraphQLError, isClientSafe } from "./to-graphql-error.ts";

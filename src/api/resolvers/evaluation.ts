@@ -17,11 +17,11 @@ import { Topics } from "../pubsub/index.ts";
 import { readDb, serviceDeps } from "../services/context.ts";
 import { startEvaluation, type EvaluationRow } from "../services/generations.ts";
 import type { EvaluationTopicMessage, ParetoPointRow } from "../services/job-events.ts";
-import { isTerminal, type JobRow } from "../services/jobs.ts";
+import type { JobRow } from "../services/jobs.ts";
 import { toPayloadError } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
 import { inputId } from "./dataset.ts";
-import { authorizeSubscription } from "./job.ts";
+import { authorizeSubscription, jobStreamEnd } from "./job.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 
 export const evaluationNode = tenantScopedNode("Evaluation", "evaluation");
@@ -109,10 +109,7 @@ export class EvaluationResolver {
         topic: Topics.evaluation(evaluation.id),
         loadStored: async () =>
           (await db.paretoPoint.findMany({ where: { evaluationId: evaluation.id }, orderBy: { index: "asc" } })) as ParetoPointRow[],
-        isFinished: async () => {
-          const job = await db.job.findFirst({ where: { id: evaluation.jobId }, select: { status: true } });
-          return job === null || isTerminal(job.status);
-        },
+        ...jobStreamEnd(db, evaluation.jobId),
         fromMessage: (message) => (message.kind === "end" ? { kind: "end" } : { kind: "item", item: message.point }),
         keyOf: (point) => point.index,
       });

@@ -19,11 +19,11 @@ import { Topics } from "../pubsub/index.ts";
 import { readDb, serviceDeps } from "../services/context.ts";
 import { generate, type GenerationRow } from "../services/generations.ts";
 import type { GenerationTokenMessage, GenerationTopicMessage } from "../services/job-events.ts";
-import { isTerminal, type JobRow } from "../services/jobs.ts";
+import type { JobRow } from "../services/jobs.ts";
 import { toPayloadError } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
 import { inputId } from "./dataset.ts";
-import { authorizeSubscription } from "./job.ts";
+import { authorizeSubscription, jobStreamEnd } from "./job.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 
 export const generationNode = tenantScopedNode("Generation", "generation");
@@ -118,10 +118,7 @@ export class GenerationResolver {
             return { generationId: generation.id, seq: e.seq, outputIndex: p.outputIndex, position: p.position, tokenId: p.tokenId, text: p.text };
           });
         },
-        isFinished: async () => {
-          const job = await db.job.findFirst({ where: { id: generation.jobId }, select: { status: true } });
-          return job === null || isTerminal(job.status);
-        },
+        ...jobStreamEnd(db, generation.jobId),
         fromMessage: (message) => (message.kind === "end" ? { kind: "end" } : { kind: "item", item: message.token }),
         keyOf: (token) => token.seq,
       });

@@ -14,7 +14,8 @@ import {
   JobsArgs,
 } from "../../schema/job/index.ts";
 import { requireTenant, type ApiContext } from "../context.ts";
-import { BadUserInputError } from "../errors/index.ts";
+import { BadUserInputError, JobEndedError } from "../errors/index.ts";
+import type { TenantDb } from "../db/index.ts";
 import { Topics } from "../pubsub/index.ts";
 import { readDb, serviceDeps } from "../services/context.ts";
 import type { JobEventRow, JobTopicMessage } from "../services/job-events.ts";
@@ -30,6 +31,25 @@ export const jobNode = tenantScopedNode("Job", "job");
  * Resolves a subscription argument to the uuid of a row the caller's tenant owns, or throws BAD_USER_INPUT.
  * `find` looks the row up through the tenant-scoped client.
  */
+/**
+ * How a subscription to one of a job's streams ends: finished once the job is terminal (or gone); a FAILED or
+ * CANCELLED job ends the stream with JobEndedError (JOB_FAILED / JOB_CANCELLED) after every stored item.
+ */
+export function jobStreamEnd(db: TenantDb, jobId: string): { isFinished(): Promise<boolean>; endError(): Promise<Error | null> } {
+  const status = async () => await db.job.findFirst({ where: { id: jobId }, select: { status: true, error: true } });
+  return {
+    async isFinished() {
+      const job = await status();
+      return job === null || isTerminal(job.status);
+    },
+    async endError() {
+      const job = await status();
+      if (job?.status !== "FAILED" && job?.status !== "CANCELLED") return null;
+      return new JobEndedError(job.status, toGlobalId("Job", jobId), job.error);
+    },
+  };
+}
+
 export async function authorizeSubscription<R>(
   ctx: ApiContext,
   globalId: string,
@@ -121,10 +141,7 @@ export class JobResolver {
         pubSub: ctx.pubSub,
         topic: Topics.job(job.id),
         loadStored: async () => (await db.jobEvent.findMany({ where: { jobId: job.id }, orderBy: { seq: "asc" } })) as JobEventRow[],
-        isFinished: async () => {
-          const current = await db.job.findFirst({ where: { id: job.id }, select: { status: true } });
-          return current === null || isTerminal(current.status);
-        },
+        ...jobStreamEnd(db, job.id),
         fromMessage: (message) => (message.kind === "end" ? { kind: "end" } : { kind: "item", item: message.event }),
         keyOf: (event) => event.seq,
       });

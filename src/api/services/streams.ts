@@ -7,6 +7,8 @@
  * published in between is lost); live items whose key is ≤ the last replayed key are skipped (so nothing is
  * delivered twice); the stream ends after an `end` message, or right after the replay when the source is
  * already finished (re-reading the store once, so items stored while the replay was read are not lost). Keys must increase in publication order (event seq, point index).
+ * Once it has ended, `endError` is asked once: an error it returns is thrown, so the subscription ends with that
+ * error after every item (a failed job's points and tokens are delivered, then the failure).
  */
 import type { ApiPubSub } from "../pubsub/index.ts";
 
@@ -22,6 +24,8 @@ export interface ReplayOptions<T, M> {
   /** Maps a topic message to an item, an end marker, or null (ignore). */
   fromMessage(message: M): LiveMessage<T> | null;
   keyOf(item: T): bigint | number;
+  /** After the end: the error to end the stream with (e.g. the job failed), or null to complete it. */
+  endError?(): Promise<Error | null>;
 }
 
 export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): AsyncGenerator<T> {
@@ -41,7 +45,7 @@ export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): Async
         lastKey = options.keyOf(item);
         yield item;
       }
-      return;
+      return await throwEndError(options);
     }
     for (;;) {
       const result = await pending;
@@ -49,7 +53,7 @@ export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): Async
       pending = iterator.next();
       const message = options.fromMessage(result.value as M);
       if (message === null) continue;
-      if (message.kind === "end") return;
+      if (message.kind === "end") return await throwEndError(options);
       if (lastKey !== null && options.keyOf(message.item) <= lastKey) continue;
       lastKey = options.keyOf(message.item);
       yield message.item;
@@ -57,4 +61,9 @@ export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): Async
   } finally {
     await iterator.return?.();
   }
+}
+
+async function throwEndError<T, M>(options: ReplayOptions<T, M>): Promise<void> {
+  const error = await options.endError?.();
+  if (error) throw error;
 }
