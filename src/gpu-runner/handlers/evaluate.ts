@@ -1,8 +1,10 @@
 /**
  * @module gpu-runner/handlers/evaluate — `evaluate` jobs: sweep the simplex grid (`gridStep`), generate for the
- * first `count` prompts of the dataset split, score every response with one evaluator per dimension (an evaluator
- * file trained on the base model, or an ONNX reward model), and stream one `point` event per α. The `completed`
- * event holds hypervolume with its reference point, MIP and the front's point indices.
+ * first `count` prompts of the dataset split (a prompt longer than `maxPromptTokens`, by default the models'
+ * context minus `maxTokens`, keeps its last tokens: the turn being answered), score every response with one
+ * evaluator per dimension (an evaluator file trained on the base model, or an ONNX reward model), and stream one
+ * `point` event per α. The `completed` event holds hypervolume with its reference point, MIP and the front's point
+ * indices.
  */
 import type { EvaluateTaskResult } from "../worker/index.ts";
 import { loadSnapshot, resolveAdapterFiles, resolveModel } from "./inputs.ts";
@@ -39,6 +41,7 @@ export const evaluateHandler: JobHandler<"evaluate"> = {
         beta: payload.beta,
         sampling: payload.sampling,
         maxTokens: payload.maxTokens,
+        maxPromptTokens: payload.maxPromptTokens,
         runtime: { provider: ctx.device.provider, threads: ctx.device.threads },
       },
       (message) => {

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { adapterTargets, parseSnapshot, SnapshotFormatError, trainingPairs, UnknownTargetError } from "./train-data.ts";
+import { adapterTargets, parseSnapshot, SnapshotFormatError, trainingPairs, UnknownTargetError, type SnapshotForTraining } from "./train-data.ts";
 
 const hash = "a".repeat(64);
 const record = (line: number, split: string, preferences: Record<string, 0 | 1>) =>
@@ -30,6 +30,28 @@ describe("train-data", () => {
     assert.deepEqual(train.map((p) => p.preferred), [[0, 1, null], [null, null, 1]]);
     assert.deepEqual(train[0].responses, ["a1", "b1"]);
     assert.deepEqual(validation.map((p) => p.preferred), [[1, 0, null]]);
+  });
+
+  it("maxPairs keeps each dataset's first N labelled TRAIN pairs in snapshot order; VALIDATION is not capped", () => {
+    const a = parseSnapshot(
+      [
+        record(1, "TRAIN", { better: 0 }),
+        record(2, "TRAIN", { other: 1 }), // unlabelled for the job: not counted
+        record(3, "VALIDATION", { better: 1 }),
+        record(4, "TRAIN", { better: 1 }),
+        record(5, "TRAIN", { better: 0 }),
+        record(6, "VALIDATION", { better: 0 }),
+      ].join("\n"),
+      "a",
+    );
+    const b = parseSnapshot([record(7, "TRAIN", { safer: 1 }), record(8, "TRAIN", { safer: 0 }), record(9, "TRAIN", { safer: 1 })].join("\n"), "b");
+    const snapshots: SnapshotForTraining[] = [{ records: a, dimensionMap: { better: "d-help" } }, { records: b, dimensionMap: { safer: "d-safe" } }];
+    const capped = trainingPairs(snapshots, ["d-help", "d-safe"], { maxPairs: 2 });
+    assert.deepEqual(capped.train.map((p) => p.prompt), ["p1", "p4", "p7", "p8"]);
+    assert.deepEqual(capped.validation.map((p) => p.prompt), ["p3", "p6"]);
+    assert.deepEqual(trainingPairs(snapshots, ["d-help", "d-safe"], { maxPairs: 2 }), capped, "deterministic");
+    assert.equal(trainingPairs(snapshots, ["d-help", "d-safe"], { maxPairs: null }).train.length, 6);
+    assert.equal(trainingPairs(snapshots, ["d-help", "d-safe"]).train.length, 6);
   });
 
   it("maps projection names to adapter targets and rejects unknown ones", () => {

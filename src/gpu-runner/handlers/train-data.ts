@@ -4,8 +4,9 @@
  *
  * For dimension i (payload order = α order), a record's label is the one its dataset's `dimensionMap` sends to that
  * dimension; a dataset without such a label leaves the pair unlabelled (null) for it. TRAIN records train;
- * VALIDATION records are held out; TEST records are left for evaluation sweeps. Evaluators (train-evaluator.ts)
- * train on a split disjoint from TRAIN, VALIDATION by default.
+ * VALIDATION records are held out; TEST records are left for evaluation sweeps. `maxPairs` keeps each dataset's
+ * first N TRAIN pairs (snapshot order, so the cut is deterministic). Evaluators (train-evaluator.ts) train on a
+ * split disjoint from TRAIN, VALIDATION by default.
  */
 import { ADAPTER_TARGET_NAMES, PreferenceRecordSchema, type PreferenceRecord } from "../../contracts/index.ts";
 import type { AdapterTarget, PreferencePair } from "../engine/index.ts";
@@ -49,24 +50,41 @@ export interface TrainingPairs {
   readonly validation: PreferencePair[];
 }
 
-export function trainingPairs(snapshots: readonly SnapshotForTraining[], dimensionIds: readonly string[]): TrainingPairs {
+export interface TrainingPairsOptions {
+  /** Per dataset, keep only its first maxPairs TRAIN pairs (snapshot order, counting pairs labelled for the job's
+   *  dimensions); null = all. VALIDATION pairs are not capped. */
+  readonly maxPairs?: number | null;
+}
+
+/** The TRAIN and VALIDATION pairs of every snapshot, in snapshot order (datasets in the given order). */
+export function trainingPairs(snapshots: readonly SnapshotForTraining[], dimensionIds: readonly string[], options: TrainingPairsOptions = {}): TrainingPairs {
+  const maxPairs = options.maxPairs ?? Infinity;
   const train: PreferencePair[] = [];
   const validation: PreferencePair[] = [];
   for (const snapshot of snapshots) {
-    const labelFor = dimensionIds.map((id) => Object.keys(snapshot.dimensionMap).find((label) => snapshot.dimensionMap[label] === id));
-    for (const record of snapshot.records) {
-      const preferred = labelFor.map((label) => {
-        if (label === undefined) return null;
-        const value = record.preferences[label];
-        return value === 0 || value === 1 ? value : null;
-      });
-      if (preferred.every((p) => p === null)) continue;
-      const pair: PreferencePair = { prompt: record.prompt, responses: [record.response0, record.response1], preferred };
-      if (record.split === "TRAIN") train.push(pair);
-      else if (record.split === "VALIDATION") validation.push(pair);
+    let trainTaken = 0;
+    for (const { split, pair } of labelledPairs(snapshot, dimensionIds)) {
+      if (split === "TRAIN" && trainTaken < maxPairs) {
+        train.push(pair);
+        trainTaken += 1;
+      } else if (split === "VALIDATION") validation.push(pair);
     }
   }
   return { train, validation };
+}
+
+/** The snapshot's records labelled for at least one dimension, as pairs in α order (unlabelled → null). */
+function* labelledPairs(snapshot: SnapshotForTraining, dimensionIds: readonly string[]): Generator<{ split: PreferenceRecord["split"]; pair: PreferencePair }> {
+  const labelFor = dimensionIds.map((id) => Object.keys(snapshot.dimensionMap).find((label) => snapshot.dimensionMap[label] === id));
+  for (const record of snapshot.records) {
+    const preferred = labelFor.map((label) => {
+      if (label === undefined) return null;
+      const value = record.preferences[label];
+      return value === 0 || value === 1 ? value : null;
+    });
+    if (preferred.every((p) => p === null)) continue;
+    yield { split: record.split, pair: { prompt: record.prompt, responses: [record.response0, record.response1], preferred } };
+  }
 }
 
 const TARGET_ALIASES: Readonly<Record<string, AdapterTarget>> = ADAPTER_TARGET_NAMES;

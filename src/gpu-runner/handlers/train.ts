@@ -1,7 +1,9 @@
 /**
  * @module gpu-runner/handlers/train — `train` jobs (PARM or GenARM ARM).
  *
- * Inputs: the base model and every dataset snapshot through the artifact cache. Resumption: the job's latest
+ * Inputs: the base model and every dataset snapshot through the artifact cache; `maxPairs` keeps each dataset's
+ * first N TRAIN pairs (snapshot order) and `maxSteps` caps the optimizer updates of the whole run (the trainer's
+ * schedule and the progress totals span the cap). Resumption: the job's latest
  * checkpoint lives in the artifact store under `checkpoints/<jobId>` (replaced every `checkpointEvery` updates and
  * announced by an `artifact` event of kind "checkpoint"); a redelivered job resumes from it, and since the trainer
  * is deterministic for a seed and thread count, it ends with the adapter an uninterrupted run would have produced.
@@ -30,7 +32,7 @@ export const trainHandler: JobHandler<"train"> = {
     const model = await resolveModel(ctx.cache, payload.baseModel, "base model");
     const snapshots = [];
     for (const dataset of payload.datasets) snapshots.push(await loadSnapshot(ctx.cache, dataset));
-    const { train, validation } = trainingPairs(snapshots, payload.dimensions.map((d) => d.id));
+    const { train, validation } = trainingPairs(snapshots, payload.dimensions.map((d) => d.id), { maxPairs: payload.maxPairs });
     if (train.length === 0) {
       throw new JobFailureError("INVALID_PAYLOAD", "the datasets hold no TRAIN records labelled for the job's dimensions; upload more records or change the split", false);
     }
@@ -69,6 +71,7 @@ export const trainHandler: JobHandler<"train"> = {
         maxPromptLength: payload.maxPromptLength,
         maxLength: payload.maxLength,
         checkpointEvery: payload.checkpointEvery,
+        maxSteps: payload.maxSteps,
         resumeFrom: resumedFromStep > 0 ? checkpoint : null,
         runtime: { provider: ctx.device.provider, threads: ctx.device.threads },
       },

@@ -1,11 +1,26 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ContractValidationError } from "../../contracts/index.ts";
+import { decode, evaluate, onnx, TrainerError } from "../engine/index.ts";
+import { KvCacheError } from "../engine/decode/index.ts";
+import { ModelWeightsError } from "../engine/util/loaded-model.ts";
+import { TokenizerError } from "../engine/model/tokenizer.ts";
+import { SafetensorsError } from "../engine/model/safetensors.ts";
+import { PairError } from "../engine/train/pairs.ts";
+import { ParetoInputError } from "../engine/pareto/errors.ts";
+import { AdapterSpecError } from "../engine/model/pblora.ts";
 import { JobFailureError } from "../handlers/index.ts";
+import { UnknownTargetError } from "../handlers/train-data.ts";
 import { TaskFailedError } from "../worker/index.ts";
 import { classifyFailure } from "./failures.ts";
 
 const task = (name: string, code: string | null, message = "boom") => new TaskFailedError({ name, code, message });
+
+/** An engine error as the worker hands it over (engine-worker.ts: name, string code, message). */
+function fromWorker(error: Error): TaskFailedError {
+  const code = (error as { code?: unknown }).code;
+  return new TaskFailedError({ name: error.name, code: typeof code === "string" ? code : null, message: error.message });
+}
 
 describe("classifyFailure", () => {
   it("passes handler failures through", () => {
@@ -27,5 +42,88 @@ describe("classifyFailure", () => {
     const c = classifyFailure(task("SessionRunError", "SESSION_RUN_FAILED", "kernel failed"));
     assert.deepEqual(c, { code: "INTERNAL", reason: "SessionRunError: kernel failed", retryable: true });
     assert.deepEqual(classifyFailure(new TypeError("x")), { code: "INTERNAL", reason: "TypeError: x", retryable: true });
+    assert.equal(classifyFailure(fromWorker(new onnx.GraphShapeError("shapes [2,3] and [4,3] do not broadcast"))).code, "INTERNAL");
+    assert.equal(classifyFailure(task("SessionRunError", "SESSION_RUN_FAILED", "session run failed: Failed to allocate memory for requested buffer")).code, "OUT_OF_MEMORY");
+  });
+});
+
+describe("classifyFailure: deterministic input errors are never retried", () => {
+  const prompt = new decode.GenerateRequestError("PROMPT_TOO_LONG", "the prompt has 587 tokens; the context holds 512 and generation needs room for at least one more");
+
+  it("a prompt, sequence or position beyond the context is INVALID_PAYLOAD naming the kind's fields", () => {
+    const generate = classifyFailure(fromWorker(prompt), "generate");
+    assert.deepEqual([generate.code, generate.retryable], ["INVALID_PAYLOAD", false]);
+    assert.match(generate.reason, /^PROMPT_TOO_LONG: the prompt has 587 tokens.*; shorten the prompt or lower maxTokens/);
+    const noKind = classifyFailure(fromWorker(prompt));
+    assert.match(noKind.reason, /generate: shorten the prompt or lower maxTokens; evaluate: lower maxPromptTokens or maxTokens; train: lower maxLength/);
+    const cases: [Error, "generate" | "evaluate" | "train" | "train-evaluator", RegExp][] = [
+      [new KvCacheError("CONTEXT_FULL", "length 600 exceeds the context of 512 positions"), "evaluate", /maxPromptTokens .* or maxTokens/],
+      [new PairError("SEQUENCE_TOO_LONG", "length 700 exceeds the largest bucket 512"), "train", /lower maxLength \(and maxPromptLength\)/],
+      [new onnx.GraphShapeError("seqLen 600 exceeds the model's maxSeqLen 512"), "train-evaluator", /lower maxLength to at most/],
+      [new onnx.GraphShapeError("cacheLen must be in [1, 512], got 513"), "generate", /shorten the prompt/],
+    ];
+    for (const [error, kind, advice] of cases) {
+      const c = classifyFailure(fromWorker(error), kind);
+      assert.deepEqual([c.code, c.retryable], ["INVALID_PAYLOAD", false], error.message);
+      assert.match(c.reason, advice);
+    }
+  });
+
+  it("an onnxruntime index error from an over-long sequence is not INTERNAL", () => {
+    const message = "session run failed: Non-zero status code returned while running Gather node. Name:'Gather_0' Status Message: indices element out of data bounds, idx=600 must be within the inclusive range [-512,511]";
+    const c = classifyFailure(task("SessionRunError", "SESSION_RUN_FAILED", message), "evaluate");
+    assert.deepEqual([c.code, c.retryable], ["INVALID_PAYLOAD", false]);
+    assert.match(c.reason, /^SEQUENCE_TOO_LONG: session run failed: .*idx=600/);
+    const wrapped = classifyFailure(task("EvaluatorError", "RUN_FAILED", `ONNX evaluator "helpful" failed on rows 0–7: ${message}`), "evaluate");
+    assert.deepEqual([wrapped.code, wrapped.retryable], ["INVALID_PAYLOAD", false]);
+  });
+
+  it("what reached a real evaluation as INTERNAL (a too-long prompt, a bad prompt limit) is now INVALID_PAYLOAD", () => {
+    assert.equal(classifyFailure(fromWorker(prompt), "evaluate").code, "INVALID_PAYLOAD");
+    let limitError: Error | undefined;
+    try {
+      evaluate.evaluationPromptLimit({ context: 512, maxTokens: 16, maxPromptTokens: 600 });
+    } catch (error) {
+      limitError = error as Error;
+    }
+    const c = classifyFailure(fromWorker(limitError!), "evaluate");
+    assert.deepEqual([c.code, c.retryable], ["INVALID_PAYLOAD", false]);
+    assert.match(c.reason, /^maxPromptTokens must be an integer in \[1, 511\]/);
+  });
+
+  it("bad options and payload values are INVALID_PAYLOAD, prefixed with the payload field when known", () => {
+    const cases: [Error, "generate" | "evaluate" | "train" | undefined, RegExp][] = [
+      [new UnknownTargetError('unknown adapter target "qkv"'), "train", /^targets: unknown adapter target "qkv"/],
+      [new TrainerError("INVALID_OPTIONS", "maxSteps must be an integer ≥ 1, got 0"), "train", /^maxSteps must be/],
+      [new decode.GenerateRequestError("INVALID_ALPHA", "alphas[0] must hold 2 weights"), "generate", /^alphas: alphas\[0\]/],
+      [new decode.GenerateRequestError("INVALID_BETA", "beta must be > 0"), "generate", /^beta: /],
+      [new decode.SamplingConfigError("INVALID_SAMPLING_CONFIG", "topP must be in (0, 1]"), "generate", /^sampling: topP/],
+      [new decode.StopCriteriaError("INVALID_STOP_STRINGS", "stop strings must be non-empty"), "generate", /^sampling\.stop: /],
+      [new decode.DecoderInputError("INVALID_ADAPTER", 'adapter tensor "x" is missing'), "generate", /^arm: adapter tensor/],
+      [new decode.DecoderInputError("INVALID_ADAPTER", 'adapter tensor "x" is missing'), "evaluate", /^adapter: adapter tensor/],
+      [new AdapterSpecError("r2 must be ≥ 1"), "train", /^r2 must be/],
+      [new PairError("INVALID_PAIR", "training pair 3: no objective has a label"), "train", /^datasets: training pair 3/],
+      [new ParetoInputError("GRID_TOO_LARGE", "the grid would hold 10^9 points"), "evaluate", /^gridStep: /],
+      [new TrainerError("RESUME_MISMATCH", "the checkpoint was made by a different run configuration (differs in: maxSteps)"), "train", /maxSteps/],
+    ];
+    for (const [error, kind, reason] of cases) {
+      const c = classifyFailure(fromWorker(error), kind);
+      assert.deepEqual([c.code, c.retryable], ["INVALID_PAYLOAD", false], `${error.name} ${error.message}`);
+      assert.match(c.reason, reason);
+    }
+  });
+
+  it("unreadable model files and bad model configs are MODEL_UNAVAILABLE; non-finite logits NUMERICAL_DIVERGENCE", () => {
+    for (const error of [
+      new ModelWeightsError("INVALID_CONFIG", "config.headDim (7) must be even for RoPE"),
+      new TokenizerError("UNSUPPORTED_TOKENIZER", 'tokenizer.ggml.model "bert" is not supported'),
+      new SafetensorsError("BAD_HEADER_JSON", "the header is not JSON"),
+    ]) {
+      const c = classifyFailure(fromWorker(error), "generate");
+      assert.deepEqual([c.code, c.retryable], ["MODEL_UNAVAILABLE", false], error.message);
+      assert.match(c.reason, new RegExp(error.message.replace(/[()[\]]/g, ".")));
+    }
+    const nan = classifyFailure(fromWorker(new decode.SamplingConfigError("INVALID_ROW", "scores[3] is NaN")), "generate");
+    assert.deepEqual([nan.code, nan.retryable], ["NUMERICAL_DIVERGENCE", false]);
   });
 });

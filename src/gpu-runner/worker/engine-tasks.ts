@@ -106,6 +106,7 @@ export class EngineTaskRunner {
       threads: task.runtime.threads,
       executionProvider: task.runtime.provider,
       checkpointEvery: task.checkpointEvery,
+      maxSteps: task.maxSteps,
       ...(task.resumeFrom ? { resumeFrom: task.resumeFrom } : {}),
       onCheckpoint: (bytes, step) => post({ type: "checkpoint", step, bytes }),
       checkpointOnAbort: (reason) => reason === "shutdown",
@@ -205,6 +206,7 @@ export class EngineTaskRunner {
     const arm: decode.GeneratorOptions["arm"] =
       task.arm.method === "PARM" ? { model: armModel, adapter: adapters[0] } : { genarm: adapters.map((adapter) => ({ model: armModel, adapter })) };
     const generator = decode.createGenerator({ base, arm, threads: task.runtime.threads });
+    const maxPromptTokens = evaluation.evaluationPromptLimit({ context: generator.context, maxTokens: task.maxTokens, maxPromptTokens: task.maxPromptTokens });
     const evaluators: evaluation.Evaluator[] = [];
     for (const [i, e] of task.evaluators.entries()) {
       evaluators.push(
@@ -231,7 +233,7 @@ export class EngineTaskRunner {
         objectiveNames: task.objectiveNames,
         ...(task.referencePoint ? { referencePoint: task.referencePoint } : {}),
         generate: async (prompt, alphas) => {
-          const out = await generator.generate({ prompt, alphas, beta: task.beta, sampling, maxNewTokens: task.maxTokens });
+          const out = await generator.generate({ prompt, alphas, beta: task.beta, sampling, maxNewTokens: task.maxTokens, maxPromptTokens });
           return out.outputs.map((o) => o.text);
         },
         onPoint: (point, done, total) => {
@@ -283,6 +285,7 @@ export class EngineTaskRunner {
           sampling,
           stop: task.stop,
           maxNewTokens: task.maxTokens,
+          requireMaxNewTokens: true,
         },
         (token) => {
           const position = positions[token.index]++;

@@ -37,6 +37,8 @@ export interface TrainTask {
   readonly maxPromptLength: number;
   readonly maxLength: number;
   readonly checkpointEvery: number;
+  /** At most this many optimizer updates in all (null: the epochs decide). */
+  readonly maxSteps: number | null;
   readonly resumeFrom: Uint8Array | null;
   readonly runtime: EngineRuntime;
 }
@@ -105,6 +107,8 @@ export interface EvaluateTask {
   readonly beta: number;
   readonly sampling: GenerateTask["sampling"];
   readonly maxTokens: number;
+  /** Longer prompts keep their last maxPromptTokens tokens; null: the models' context − maxTokens. */
+  readonly maxPromptTokens: number | null;
   readonly runtime: EngineRuntime;
 }
 

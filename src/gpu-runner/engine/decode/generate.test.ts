@@ -3,7 +3,7 @@
  * createGenerator on random tiny models against a naive decoder that recomputes the float64 TypeScript reference
  * forward over the whole sequence at every step and combines with the guidance functions: plain, PARM and GenARM
  * greedy decoding; α-batched runs equal separate runs token for token; seeded sampling; stop strings, EOS,
- * max new tokens and the context limit; streaming; weak-to-strong guidance and the shared-vocabulary error.
+ * max new tokens and the context limit; maxPromptTokens (long prompts keep their last tokens); streaming; weak-to-strong guidance and the shared-vocabulary error.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ import { vocabularyDigest, type StreamDecoder, type Tokenizer } from "../model/t
 import { combineGenArm, combineParm } from "./guidance.ts";
 import { argmax } from "./sampling.ts";
 import type { DecodeAdapter } from "./decode-graph.ts";
-import { createGenerator, GenerateRequestError, type DecodeModel, type TokenEvent } from "./generate.ts";
+import { createGenerator, GenerateRequestError, keepLastPromptTokens, type DecodeModel, type TokenEvent } from "./generate.ts";
 import { VocabularyMismatchError } from "./vocabulary.ts";
 
 /** A character tokenizer for the tiny models: id 0 <unk>, 1 <s>, 2 </s>, then one character per id. */
@@ -243,8 +243,35 @@ test("bad requests are typed errors naming the field", async () => {
   await rejects({ ...ok, alphas: [[0.5, 0.5]], prompt: { tokenIds: [] } }, "INVALID_REQUEST", /prompt is empty/);
   await rejects({ ...ok, alphas: [[0.5, 0.5]], prompt: { tokenIds: [1, 40] } }, "INVALID_REQUEST", /prompt token 1 is 40/);
   await rejects({ ...ok, alphas: [[0.5, 0.5]], prompt: { tokenIds: new Array<number>(48).fill(3) } }, "PROMPT_TOO_LONG", /48 tokens/);
+  // 40 + 9 > 48: refused when the request requires every new token, cut to context-length otherwise.
+  const fits = { ...ok, alphas: [[0.5, 0.5]], prompt: { tokenIds: new Array<number>(40).fill(3) }, maxNewTokens: 9, eosTokenIds: [] };
+  await rejects({ ...fits, requireMaxNewTokens: true }, "PROMPT_TOO_LONG", /40 tokens and maxNewTokens is 9: together more than the context of 48/);
+  assert.equal((await generator.generate({ ...fits, maxNewTokens: 8, requireMaxNewTokens: true })).outputs[0].tokenIds.length, 8);
+  assert.equal((await generator.generate(fits)).outputs[0].finishReason, "context-length");
   assert.throws(() => createGenerator({ base, arm: { model: base, adapter: genarmAdapters[0] } }), /needs a PBLoRA adapter/);
   assert.throws(() => createGenerator({ base, arm: { genarm: [{ model: base, adapter: parmAdapter }] } }), /single-objective/);
+  await generator.release();
+});
+
+test("maxPromptTokens: a longer prompt keeps its last tokens (BOS stays first and counts), as if given cut", async () => {
+  assert.deepEqual(keepLastPromptTokens([1, 5, 6, 7, 8], 3, 1), [1, 7, 8]);
+  assert.deepEqual(keepLastPromptTokens([5, 6, 7, 8], 3, 1), [6, 7, 8]);
+  assert.deepEqual(keepLastPromptTokens([1, 5, 6], 1, 1), [1]);
+  const short = [1, 5];
+  assert.equal(keepLastPromptTokens(short, 3, 1), short);
+  assert.throws(() => keepLastPromptTokens(short, 0, 1), (e: unknown) => e instanceof GenerateRequestError && /maxPromptTokens/.test(e.message));
+
+  const generator = createGenerator({ base, arm: { model: base, adapter: parmAdapter }, threads: 1 });
+  assert.equal(generator.context, 48);
+  const text = "the quick brown fox jumps over the lazy dog, then naps. ok!"; // 59 characters + BOS: beyond the context
+  const request = { alphas: [[0.3, 0.7]], maxNewTokens: 6, eosTokenIds: [] };
+  await assert.rejects(generator.generate({ ...request, prompt: text }), (e: unknown) => e instanceof GenerateRequestError && e.code === "PROMPT_TOO_LONG");
+  const cut = await generator.generate({ ...request, prompt: text, maxPromptTokens: 42 });
+  const expectedIds = [1, ...tokenizer.encode(text, { bos: false }).slice(-41)];
+  assert.deepEqual(cut.promptTokenIds, expectedIds);
+  const direct = await generator.generate({ ...request, prompt: { tokenIds: expectedIds } });
+  assert.deepEqual(cut.outputs[0].tokenIds, direct.outputs[0].tokenIds);
+  assert.equal(cut.outputs[0].tokenIds.length, 6);
   await generator.release();
 });
 

@@ -57,6 +57,10 @@ export interface GenerateRequest {
   /** Text (encoded with the base tokenizer, BOS prepended unless addBos is false) or token ids used as given. */
   readonly prompt: string | { readonly tokenIds: readonly number[] };
   readonly addBos?: boolean;
+  /** When set, a longer prompt keeps its last maxPromptTokens tokens (a leading BOS stays first and counts):
+   *  evaluation sweeps answer the last turn of long conversations. Unset: the prompt is used whole and one that
+   *  leaves no room in the context is PROMPT_TOO_LONG. An integer ≥ 1. */
+  readonly maxPromptTokens?: number;
   /** One output per α, all in one batch. PARM: k = the adapter's objectives; GenARM: k = number of ARMs;
    *  unguided: omit (one output) or give empty vectors (one output each). */
   readonly alphas?: readonly (readonly number[])[];
@@ -66,6 +70,9 @@ export interface GenerateRequest {
   readonly sampling?: SamplingConfig;
   readonly stop?: readonly string[];
   readonly maxNewTokens: number;
+  /** true: a prompt that leaves fewer than maxNewTokens positions in the context is PROMPT_TOO_LONG (generation
+   *  jobs promise maxNewTokens); default false: its rows end early with finishReason "context-length". */
+  readonly requireMaxNewTokens?: boolean;
   /** Token ids that end a row (default: the base tokenizer's EOS). */
   readonly eosTokenIds?: readonly number[];
 }
@@ -97,6 +104,7 @@ export interface GenerateTimings {
 
 export interface GenerateResult {
   readonly mode: GuidanceMode;
+  /** The prompt as decoded (after `maxPromptTokens`, when that cut it). */
   readonly promptTokenIds: readonly number[];
   readonly outputs: readonly GenerateOutput[];
   readonly timings: GenerateTimings;
@@ -124,10 +132,23 @@ export interface Generator {
   /** Length of each α (0 when unguided). */
   readonly objectives: number;
   readonly vocabSize: number;
+  /** Positions the models hold together (the smallest maxSeqLen of base and guides): prompt + new tokens ≤ this. */
+  readonly context: number;
   generate(request: GenerateRequest, onToken?: TokenCallback): Promise<GenerateResult>;
   /** Builds the sessions a request of this shape needs, so timings exclude graph building. */
   warm(rows: number, promptLength: number, maxNewTokens: number): Promise<void>;
   release(): Promise<void>;
+}
+
+/**
+ * The last `limit` ids of a prompt; when it starts with `bosId`, BOS stays first and counts towards the limit
+ * (so `[BOS, …the last limit − 1 ids]`). Prompts within the limit come back unchanged (same array).
+ */
+export function keepLastPromptTokens(ids: readonly number[], limit: number, bosId: number): readonly number[] {
+  if (!Number.isInteger(limit) || limit < 1) throw new GenerateRequestError("INVALID_REQUEST", `maxPromptTokens must be an integer ≥ 1, got ${String(limit)}`);
+  if (ids.length <= limit) return ids;
+  if (ids[0] !== bosId) return ids.slice(ids.length - limit);
+  return [bosId, ...ids.slice(ids.length - (limit - 1))];
 }
 
 /** Prepares decoders for the base and its guides (vocabularies are checked here). */
@@ -143,10 +164,10 @@ class GuidedGenerator implements Generator {
   readonly mode: GuidanceMode;
   readonly objectives: number;
   readonly vocabSize: number;
+  readonly context: number;
   readonly #base: DecodeModel;
   readonly #baseDecoder: CachedDecoder;
   readonly #guides: CachedDecoder[];
-  readonly #context: number;
 
   constructor(options: GeneratorOptions) {
     const { base, arm } = options;
@@ -178,11 +199,11 @@ class GuidedGenerator implements Generator {
       this.vocabSize = assertSharedVocabulary(base, [{ role: "arm", model: arm.model }]);
       this.#guides = [new CachedDecoder(arm.model, arm.adapter, decoderOptions)];
     }
-    this.#context = Math.min(base.config.maxSeqLen, ...this.#guides.map((g) => g.config.maxSeqLen));
+    this.context = Math.min(base.config.maxSeqLen, ...this.#guides.map((g) => g.config.maxSeqLen));
   }
 
   async warm(rows: number, promptLength: number, maxNewTokens: number): Promise<void> {
-    const total = Math.min(promptLength + maxNewTokens, this.#context);
+    const total = Math.min(promptLength + maxNewTokens, this.context);
     for (const decoder of [this.#baseDecoder, ...this.#guides]) await decoder.warm(rows, promptLength, total);
   }
 
@@ -199,14 +220,18 @@ class GuidedGenerator implements Generator {
     }
     const sampling: SamplingConfig = request.sampling ?? { kind: "greedy" };
     validateSamplingConfig(sampling);
-    const prompt = this.#promptIds(request);
-    if (prompt.length >= this.#context) {
-      throw new GenerateRequestError("PROMPT_TOO_LONG", `the prompt has ${prompt.length} tokens; the context holds ${this.#context} and generation needs room for at least one more`);
+    const whole = this.#promptIds(request);
+    const prompt = request.maxPromptTokens === undefined ? whole : keepLastPromptTokens(whole, request.maxPromptTokens, this.#base.tokenizer.bosId);
+    if (prompt.length >= this.context) {
+      throw new GenerateRequestError("PROMPT_TOO_LONG", `the prompt has ${prompt.length} tokens; the context holds ${this.context} and generation needs room for at least one more`);
     }
     if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
       throw new GenerateRequestError("INVALID_REQUEST", `maxNewTokens must be an integer ≥ 1, got ${String(request.maxNewTokens)}`);
     }
-    const budget = Math.min(request.maxNewTokens, this.#context - prompt.length);
+    if (request.requireMaxNewTokens === true && prompt.length + request.maxNewTokens > this.context) {
+      throw new GenerateRequestError("PROMPT_TOO_LONG", `the prompt has ${prompt.length} tokens and maxNewTokens is ${request.maxNewTokens}: together more than the context of ${this.context} tokens`);
+    }
+    const budget = Math.min(request.maxNewTokens, this.context - prompt.length);
     const eos = request.eosTokenIds ?? [this.#base.tokenizer.eosId];
     const rowState = alphas.map((alpha) => {
       const decoder = this.#base.tokenizer.createStreamDecoder();

@@ -62,6 +62,7 @@ export {
 export {
   createGenerator,
   GenerateRequestError,
+  keepLastPromptTokens,
   type GenerateErrorCode,
   type DecodeModel,
   type FinishReason,

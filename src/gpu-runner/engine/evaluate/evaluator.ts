@@ -49,7 +49,8 @@ export interface RewardModelEvaluatorOptions {
   readonly name?: string;
 }
 
-/** A trained reward model as an evaluator. The backbone digest is checked when the backbone carries one. */
+/** A trained reward model as an evaluator. The backbone digest is checked when the backbone carries one, and the
+ *  file's maxLength must fit the backbone's context (else INVALID_MODEL, before any sequence reaches a graph). */
 export class RewardModelEvaluator implements Evaluator {
   readonly name: string;
   readonly #scorer: RewardScorer;
@@ -64,6 +65,9 @@ export class RewardModelEvaluator implements Evaluator {
     const head = model.tensors.get("score.weight");
     if (!head || head.length !== backbone.config.dim) {
       throw new EvaluatorError("INVALID_MODEL", `evaluator "${model.metadata.dimension}": score.weight must hold ${backbone.config.dim} values (the backbone's dim), got ${head?.length ?? "none"}`);
+    }
+    if (model.metadata.maxLength > backbone.config.maxSeqLen) {
+      throw new EvaluatorError("INVALID_MODEL", `evaluator "${model.metadata.dimension}" scores ${model.metadata.maxLength} tokens, more than the backbone's context of ${backbone.config.maxSeqLen}`);
     }
     this.name = options.name ?? model.metadata.dimension;
     this.#options = options;

@@ -54,6 +54,7 @@ export {
 } from "./evaluator.ts";
 export {
   EvaluationRunError,
+  evaluationPromptLimit,
   meanAndStandardError,
   runEvaluation,
   scoreResponses,

@@ -2,13 +2,14 @@
  * @module engine/evaluate/run.test
  * The sweep's bookkeeping with a deterministic generator (the response encodes α) and character-counting
  * evaluators: per-α mean reward vectors and standard errors, α chunks (one generator call per prompt and chunk),
- * onPoint streaming order, the report (front, HV against an explicit z, MIP), the SVG, baselines, and errors.
+ * onPoint streaming order, the report (front, HV against an explicit z, MIP), the SVG, baselines, errors (typed
+ * generation errors propagate unchanged), and the prompt-token limit.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { hypervolume } from "../pareto/index.ts";
 import type { Evaluator } from "./evaluator.ts";
-import { EvaluationRunError, meanAndStandardError, runEvaluation, type BatchGenerate } from "./run.ts";
+import { EvaluationRunError, evaluationPromptLimit, meanAndStandardError, runEvaluation, type BatchGenerate } from "./run.ts";
 
 /** Counts a character in each response (plus the prompt's length · 0 so prompts are passed through). */
 function counter(name: string, char: string): Evaluator {
@@ -83,6 +84,8 @@ test("runEvaluation: bad options and failures raise EvaluationRunError naming th
   await assert.rejects(runEvaluation({ alphas: [[0.5, 0.6]], prompts: ["p"], generate, evaluators }), /alphas\[0\]/);
   await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate: async () => ["only one"], evaluators }), code("GENERATION_FAILED", /1 responses for 3 preference vectors/));
   await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate: async () => { throw new Error("boom"); }, evaluators }), code("GENERATION_FAILED", /boom/));
+  const typed = Object.assign(new Error("the prompt has 600 tokens"), { name: "GenerateRequestError", code: "PROMPT_TOO_LONG" });
+  await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate: async () => { throw typed; }, evaluators }), (e: unknown) => e === typed, "a typed error keeps its class and code");
   const nan: Evaluator = { name: "nan", score: async (p) => new Float64Array(p.length).fill(NaN), release: async () => {} };
   await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate, evaluators: [nan, nan] }), code("INVALID_OPTIONS", /evaluator nan scored response 0 as NaN/));
   const controller = new AbortController();
@@ -95,4 +98,13 @@ test("meanAndStandardError: column means and sample standard errors", () => {
   assert.deepEqual(mean, [3, 2]);
   assert.ok(Math.abs(se[0] - 2 / Math.sqrt(3)) < 1e-12);
   assert.equal(se[1], 0);
+});
+
+test("evaluationPromptLimit: maxPromptTokens when given (below the context), else context − maxTokens", () => {
+  assert.equal(evaluationPromptLimit({ context: 512, maxTokens: 64, maxPromptTokens: null }), 448);
+  assert.equal(evaluationPromptLimit({ context: 512, maxTokens: 64, maxPromptTokens: 100 }), 100);
+  assert.equal(evaluationPromptLimit({ context: 512, maxTokens: 600, maxPromptTokens: 500 }), 500);
+  const invalid = (pattern: RegExp) => (e: unknown) => e instanceof EvaluationRunError && e.code === "INVALID_OPTIONS" && pattern.test(e.message);
+  assert.throws(() => evaluationPromptLimit({ context: 512, maxTokens: 64, maxPromptTokens: 512 }), invalid(/maxPromptTokens must be an integer in \[1, 511\]/));
+  assert.throws(() => evaluationPromptLimit({ context: 512, maxTokens: 512, maxPromptTokens: null }), invalid(/maxTokens 512 leaves no room/));
 });

@@ -9,6 +9,11 @@
  * as one batch). α values are processed in chunks of `alphaBatch` (default: all at once); a point is finished,
  * scored and reported through `onPoint` when its chunk has run over every prompt, so a smaller chunk streams
  * earlier at the price of more generator calls.
+ *
+ * Long prompts: a sweep answers the last turn of each conversation, so prompts longer than the limit that
+ * `evaluationPromptLimit` gives keep their last tokens (decode/generate.ts `maxPromptTokens`, a leading BOS stays).
+ * A typed error from `generate` (an Error with a string `code`, e.g. PROMPT_TOO_LONG) propagates unchanged, so the
+ * runner can tell a deterministic input error from a transient one; anything else becomes GENERATION_FAILED.
  */
 import { buildParetoReport, renderParetoSvg, simplexGrid, type BaselinePoint, type ParetoPlotOptions, type ParetoReport, type ReportReferenceRule } from "../pareto/index.ts";
 import { checkSimplexVector } from "../pareto/grid.ts";
@@ -18,6 +23,29 @@ import type { Evaluator } from "./evaluator.ts";
 export type EvaluationRunErrorCode = "INVALID_OPTIONS" | "GENERATION_FAILED" | "CANCELLED";
 
 export class EvaluationRunError extends EngineError<EvaluationRunErrorCode> {}
+
+/**
+ * The prompt-token limit of a sweep: `maxPromptTokens` when given, else context − maxTokens, so prompt and answer
+ * fit the models' context. INVALID_OPTIONS naming the field when no prompt fits: an explicit maxPromptTokens
+ * must leave room for one new token (< context), and with null, maxTokens must be below the context.
+ */
+export function evaluationPromptLimit(options: { readonly context: number; readonly maxTokens: number; readonly maxPromptTokens: number | null }): number {
+  const { context, maxTokens, maxPromptTokens } = options;
+  if (maxPromptTokens !== null) {
+    if (!Number.isInteger(maxPromptTokens) || maxPromptTokens < 1 || maxPromptTokens >= context) {
+      throw new EvaluationRunError("INVALID_OPTIONS", `maxPromptTokens must be an integer in [1, ${context - 1}] (the models' context is ${context} tokens and generation needs room for one more), got ${maxPromptTokens}`);
+    }
+    return maxPromptTokens;
+  }
+  if (maxTokens >= context) {
+    throw new EvaluationRunError("INVALID_OPTIONS", `maxTokens ${maxTokens} leaves no room for a prompt in the models' context of ${context} tokens; lower maxTokens or set maxPromptTokens below ${context}`);
+  }
+  return context - maxTokens;
+}
+
+function hasErrorCode(error: unknown): error is Error & { readonly code: string } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "string";
+}
 
 /** Generates one response per α for one prompt (α order of the evaluators). */
 export type BatchGenerate = (prompt: string, alphas: readonly (readonly number[])[]) => Promise<readonly string[]>;
@@ -127,6 +155,7 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<Eval
       try {
         texts = await options.generate(prompt, chunk);
       } catch (cause) {
+        if (hasErrorCode(cause)) throw cause;
         throw new EvaluationRunError("GENERATION_FAILED", `generation failed for prompt ${p} at α ${JSON.stringify(chunk)}: ${(cause as Error).message}`, { cause });
       }
       if (!Array.isArray(texts) || texts.length !== chunk.length) {

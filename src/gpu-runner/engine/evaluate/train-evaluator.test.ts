@@ -9,7 +9,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseSafetensors, writeSafetensors } from "../model/safetensors.ts";
 import { TrainerError } from "../train/trainer-data.ts";
-import { RewardModelEvaluator } from "./evaluator.ts";
+import { EvaluatorError, RewardModelEvaluator } from "./evaluator.ts";
 import { EvaluatorFileError, exportRewardModel, importRewardModel, tokenizeForReward, type RewardModel } from "./reward-model.ts";
 import { trainEvaluator, type TrainEvaluatorResult } from "./train-evaluator.ts";
 import { exclamationPairs, tinyCharModel } from "./test-fixtures.ts";
@@ -74,6 +74,11 @@ describe("trainEvaluator on the '!' task (tiny random backbone)", () => {
     assert.deepEqual(loaded.metadata, result.model.metadata);
     for (const [name, data] of result.model.tensors) assert.deepEqual(loaded.tensors.get(name), data);
     assert.equal(await heldOutAccuracyOf(loaded), result.metrics.heldOutAfter!.accuracy);
+  });
+
+  test("an evaluator whose maxLength exceeds the backbone's context is INVALID_MODEL", () => {
+    const tooLong: RewardModel = { ...result.model, metadata: { ...result.model.metadata, maxLength: model.config.maxSeqLen + 1 } };
+    assert.throws(() => new RewardModelEvaluator({ backbone: model, model: tooLong }), (e: unknown) => e instanceof EvaluatorError && e.code === "INVALID_MODEL" && /more than the backbone's context/.test(e.message));
   });
 
   test("bad files raise EvaluatorFileError with a code", () => {

@@ -1,6 +1,6 @@
 /** @module engine/train/trainer-data.test
  * Pair preparation and the epoch plan: signs and counts, buckets, every pair exactly once per epoch, no bucket
- * mixing, objective round-robin, determinism per (seed, phase, epoch), fingerprints.
+ * mixing, objective round-robin, determinism per (seed, phase, epoch), fingerprints, maxSteps budgets per phase.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,6 +10,7 @@ import {
   epochPlan,
   microBatchesPerEpoch,
   pairsFingerprint,
+  phaseUpdateBudgets,
   preparePairs,
   responseSlotsByBucket,
   singleObjectivePairs,
@@ -89,5 +90,28 @@ describe("epochPlan", () => {
     const other = preparePairs(tokenizer, pairs(40).map((p, i) => (i === 5 ? { ...p, responses: [p.responses[1], p.responses[0]] as [string, string] } : p)), 2, options);
     assert.equal(pairsFingerprint(prepared), pairsFingerprint(preparePairs(tokenizer, pairs(40), 2, options)));
     assert.notEqual(pairsFingerprint(prepared), pairsFingerprint(other));
+  });
+});
+
+describe("phaseUpdateBudgets", () => {
+  test("no cap, or a cap at or above the total, keeps the natural counts", () => {
+    assert.deepEqual(phaseUpdateBudgets([7, 3], null), [7, 3]);
+    assert.deepEqual(phaseUpdateBudgets([7, 3], 10), [7, 3]);
+    assert.deepEqual(phaseUpdateBudgets([7, 3], 99), [7, 3]);
+  });
+
+  test("a cap is shared in proportion, sums to maxSteps, gives every phase ≥ 1 and none more than its own", () => {
+    assert.deepEqual(phaseUpdateBudgets([12], 5), [5]);
+    assert.deepEqual(phaseUpdateBudgets([10, 10], 5), [3, 2]);
+    assert.deepEqual(phaseUpdateBudgets([1000, 1], 2), [1, 1]);
+    for (const [natural, cap] of [[[5, 9, 1], 4], [[100, 1, 1], 3], [[3, 3, 3], 8], [[40, 17, 2, 9], 30]] as const) {
+      const budgets = phaseUpdateBudgets(natural, cap);
+      assert.equal(budgets.reduce((s, b) => s + b, 0), cap, `${natural} / ${cap}`);
+      budgets.forEach((b, j) => assert.ok(b >= 1 && b <= natural[j], `${natural} / ${cap}: ${budgets}`));
+    }
+  });
+
+  test("a cap below the number of phases is a typed error naming maxSteps", () => {
+    assert.throws(() => phaseUpdateBudgets([4, 4], 1), (e: unknown) => e instanceof TrainerError && e.code === "INVALID_OPTIONS" && /maxSteps \(1\)/.test(e.message));
   });
 });

@@ -122,6 +122,26 @@ export function microBatchesPerEpoch(pairs: readonly PreparedPair[], batchPairs:
   return n;
 }
 
+/**
+ * Optimizer updates per phase under a cap on all updates together. `natural[j]` is phase j's update count when
+ * the epochs decide; `maxSteps` null (or ≥ their sum) keeps them. Otherwise the cap is shared in proportion
+ * (each phase gets at least one update: 1 + ⌊(maxSteps − k)(n_j − 1)/(N − k)⌋, the remainder going to the
+ * largest fractional parts, lower index first), so the budgets sum to exactly maxSteps and none exceeds
+ * natural[j]. A cap below the phase count k is INVALID_OPTIONS (a GenARM ARM would get no update).
+ */
+export function phaseUpdateBudgets(natural: readonly number[], maxSteps: number | null): number[] {
+  const total = natural.reduce((s, n) => s + n, 0);
+  if (maxSteps === null || maxSteps >= total) return [...natural];
+  const k = natural.length;
+  if (maxSteps < k) throw new TrainerError("INVALID_OPTIONS", `maxSteps (${maxSteps}) is below the number of ARMs trained in turn (${k}); each needs at least one update`);
+  const exact = natural.map((n) => ((maxSteps - k) * (n - 1)) / (total - k));
+  const budgets = exact.map((x) => 1 + Math.floor(x));
+  const left = maxSteps - budgets.reduce((s, b) => s + b, 0);
+  const byRemainder = exact.map((x, j) => ({ j, fraction: x - Math.floor(x) })).sort((a, b) => b.fraction - a.fraction || a.j - b.j);
+  for (let r = 0; r < left; r++) budgets[byRemainder[r].j] += 1;
+  return budgets;
+}
+
 /** The micro-batches (indices into `pairs`) of one epoch; see the module comment. */
 export function epochPlan(pairs: readonly PreparedPair[], batchPairs: number, seed: number, phase: number, epoch: number): number[][] {
   const rng = new Rng(mixSeed(seed, 0x5eed, phase, epoch));

@@ -2,8 +2,8 @@
  * The training loop on a tiny random LLaMA (V=37, d=16, 2 layers) with a character tokenizer: determinism
  * (same seed → bit-identical adapter, resume from a mid-run checkpoint → identical final adapter, across an
  * epoch boundary and gradient accumulation), PARM learning an α-dependent preference (two objectives that
- * disagree), GenARM training one LoRA ARM per objective, progress/history bookkeeping, cancellation, and
- * typed errors for bad options.
+ * disagree), GenARM training one LoRA ARM per objective, maxSteps (exact update count, schedule and progress over
+ * the cap, resume, GenARM shares), progress/history bookkeeping, cancellation, and typed errors for bad options.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,9 @@ import type { ModelWeights } from "../model/config.ts";
 import { importAdapter } from "./adapter-file.ts";
 import { deserializeCheckpoint } from "./checkpoint.ts";
 import type { PairTokenizer, PreferencePair } from "./pairs.ts";
+import { cosineWithWarmup } from "./schedule.ts";
 import { exportTrainedArm, trainArm, TrainerError, type TrainArmOptions, type TrainProgress } from "./trainer.ts";
+import { phaseUpdateBudgets } from "./trainer-data.ts";
 
 const config = tinyConfig({ maxSeqLen: 64 });
 const weights: ModelWeights = randomTinyWeights(config, mulberry32(7));
@@ -158,6 +160,56 @@ describe("trainArm determinism and resume", () => {
   });
 });
 
+describe("trainArm maxSteps", () => {
+  test("a capped run makes exactly maxSteps updates; the schedule and progress span the cap; same seed, same adapter", async () => {
+    const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5, maxSteps: 5 });
+    const natural = (await trainArm({ ...opts, maxSteps: null })).metrics.steps;
+    assert.ok(natural > 5, `the uncapped run has ${natural} updates`);
+    const seen: TrainProgress[] = [];
+    const a = await trainArm({ ...opts, onProgress: (p) => void seen.push(p) });
+    const b = await trainArm(opts);
+    assert.equal(a.metrics.steps, 5);
+    assert.equal(a.history.length, 5);
+    assert.ok(sameTensors(a.adapters[0].tensors, b.adapters[0].tensors));
+    assert.deepEqual(seen.map((p) => [p.step, p.totalSteps]), [1, 2, 3, 4, 5].map((step) => [step, 5]));
+    assert.equal(seen.at(-1)!.percent, 100);
+    assert.equal(seen.at(-1)!.etaSeconds, 0);
+    const expected = a.history.map((_, i) => opts.lr! * cosineWithWarmup(i, { warmupSteps: 1, totalSteps: 5 }));
+    assert.deepEqual(a.history.map((h) => h.learningRate), expected);
+    const atOrAbove = await trainArm({ ...opts, maxSteps: natural });
+    assert.equal(atOrAbove.metrics.steps, natural);
+  });
+
+  test("resuming a capped run from any of its checkpoints reproduces it; a different cap is RESUME_MISMATCH", async () => {
+    const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5, maxSteps: 6 });
+    const checkpoints = new Map<number, Uint8Array>();
+    const full = await trainArm({ ...opts, checkpointEvery: 1, onCheckpoint: (bytes, step) => void checkpoints.set(step, bytes) });
+    assert.deepEqual([...checkpoints.keys()], [1, 2, 3, 4, 5, 6]);
+    for (const at of [2, 5, 6]) {
+      const resumed = await trainArm({ ...opts, resumeFrom: checkpoints.get(at) });
+      assert.ok(sameTensors(full.adapters[0].tensors, resumed.adapters[0].tensors), `resume from update ${at}`);
+      assert.equal(resumed.history.length, 6 - at);
+      assert.deepEqual(resumed.history.map((h) => h.loss), full.history.slice(at).map((h) => h.loss));
+    }
+    await assert.rejects(trainArm({ ...opts, maxSteps: 7, resumeFrom: checkpoints.get(2) }), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /maxSteps/.test(e.message));
+  });
+
+  test("GenARM shares the cap between its ARMs in proportion; each phase's schedule spans its share", async () => {
+    const opts = baseOptions({ method: "GENARM", epochs: 2, loraRank: 2 });
+    const uncapped = await trainArm(opts);
+    const perPhase = [0, 1].map((phase) => uncapped.history.filter((h) => h.phase === phase).length);
+    const capped = await trainArm({ ...opts, maxSteps: 7 });
+    const budgets = phaseUpdateBudgets(perPhase, 7);
+    assert.equal(capped.metrics.steps, 7);
+    for (const phase of [0, 1]) {
+      const rows = capped.history.filter((h) => h.phase === phase);
+      assert.equal(rows.length, budgets[phase]);
+      assert.deepEqual(rows.map((h) => h.learningRate), rows.map((_, i) => opts.lr! * cosineWithWarmup(i, { warmupSteps: 0, totalSteps: budgets[phase] })));
+    }
+    await assert.rejects(trainArm({ ...opts, maxSteps: 1 }), (e: unknown) => e instanceof TrainerError && e.code === "INVALID_OPTIONS" && /maxSteps/.test(e.message));
+  });
+});
+
 describe("trainArm learning", () => {
   test("PARM learns opposite preferences selected by α (held-out accuracy at α = e_i)", async () => {
     const result = await trainArm(baseOptions({ epochs: 6, lr: 3e-2, validationPairs: held, evaluateBefore: true, evaluationAlphas: [[0.5, 0.5]] }));
@@ -229,6 +281,7 @@ describe("trainArm bookkeeping and errors", () => {
       [{ pairs: [{ prompt: "ab", responses: ["x", "q"], preferred: [0] }] }, /training pair 0.*expected 2/],
       [{ pairs: [] }, /no training pairs/],
       [{ batchPairs: 0 }, /batchPairs/],
+      [{ maxSteps: 0 }, /maxSteps must be an integer ≥ 1/],
     ];
     for (const [overrides, pattern] of cases) {
       await assert.rejects(trainArm(baseOptions(overrides)), (e: unknown) => e instanceof TrainerError && pattern.test(e.message), String(pattern));

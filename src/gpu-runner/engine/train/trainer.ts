@@ -12,9 +12,11 @@
  *
  * Optimization (HF Trainer semantics): gradients averaged over `gradAccum` micro-batches (the last window of an
  * epoch may be shorter), clipped to global norm `maxGradNorm` (default 1, null = off), AdamW with decoupled weight
- * decay, lr = lr₀ · cosineWithWarmup(update). Everything random (adapter init, α, data order) derives from
- * `seed`; with the same onnxruntime thread count a run is bit-reproducible, and resuming from a checkpoint taken
- * after update n reproduces the uninterrupted run.
+ * decay, lr = lr₀ · cosineWithWarmup(update). `maxSteps` caps the updates of the whole run (shared between GenARM
+ * phases in proportion, trainer-data.ts `phaseUpdateBudgets`); each phase's schedule and the progress totals span
+ * the capped count, and a phase ends with the update that reaches its share. Everything random (adapter init, α,
+ * data order) derives from `seed`; with the same onnxruntime thread count a run is bit-reproducible, and resuming
+ * from a checkpoint taken after update n reproduces the uninterrupted run.
  *
  * Checkpoints (train/checkpoint.ts): adapter tensors and AdamW moments of every ARM as `arm{j}/<tensor>`, the
  * α-Rng state, and the data position {phase, epoch, batch, phaseSteps} as of an optimizer update boundary.
@@ -37,6 +39,7 @@ import {
   microBatchesPerEpoch,
   mixSeed,
   pairsFingerprint,
+  phaseUpdateBudgets,
   preparePairs,
   singleObjectivePairs,
   TrainerError,
@@ -88,6 +91,8 @@ export interface OptimizationOptions {
   readonly gradAccum?: number;
   /** Gradient-norm clip; null disables. Default 1. */
   readonly maxGradNorm?: number | null;
+  /** At most this many optimizer updates in all (the schedule spans them); null/undefined: the epochs decide. */
+  readonly maxSteps?: number | null;
 }
 
 export interface TrainArmOptions extends OptimizationOptions {
@@ -207,6 +212,7 @@ interface ResolvedOptions {
   readonly batchPairs: number;
   readonly gradAccum: number;
   readonly maxGradNorm: number | null;
+  readonly maxSteps: number | null;
   readonly dirichletP: number;
   readonly seed: number;
   readonly maxPromptLength: number;
@@ -262,6 +268,7 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     batchPairs: int(options.batchPairs ?? 4, 1, "batchPairs"),
     gradAccum: int(options.gradAccum ?? 1, 1, "gradAccum"),
     maxGradNorm,
+    maxSteps: options.maxSteps === undefined || options.maxSteps === null ? null : int(options.maxSteps, 1, "maxSteps"),
     dirichletP: pos(options.dirichletP ?? 0.5, "dirichletP"),
     seed,
     maxPromptLength,
@@ -283,6 +290,8 @@ interface Phase {
   readonly optimizer: AdamW;
   readonly updatesPerEpoch: number;
   readonly microBatchesPerEpoch: number;
+  /** Updates this phase makes: updatesPerEpoch · epochs, or its share of maxSteps. */
+  readonly updates: number;
 }
 
 interface DataPosition {
@@ -326,7 +335,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     o.method === "PARM"
       ? [{ objectives: dims.map((_, i) => i), spec: pbloraSpec({ r1: o.r1, r2: o.r2, numObjectives: k, loraAlpha: o.loraAlpha, targets: o.targets }), pairs: train }]
       : dims.map((_, i) => ({ objectives: [i], spec: { mode: "lora" as const, rank: o.loraRank, loraAlpha: o.loraAlpha, targets: o.targets }, pairs: singleObjectivePairs(train, i) }));
-  const phases: Phase[] = phaseSpecs.map((p, index) => {
+  const uncapped = phaseSpecs.map((p, index) => {
     validateAdapterSpec(p.spec);
     if (p.pairs.length === 0) throw new TrainerError("NO_TRAINING_PAIRS", `no training pair is labelled for objective "${dims[p.objectives[0]]}"`);
     const initRng = new Rng(mixSeed(o.seed, 0x1a17, index));
@@ -344,7 +353,9 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
       updatesPerEpoch: Math.ceil(micro / o.gradAccum),
     };
   });
-  const totalSteps = phases.reduce((s, p) => s + p.updatesPerEpoch * o.epochs, 0);
+  const budgets = phaseUpdateBudgets(uncapped.map((p) => p.updatesPerEpoch * o.epochs), o.maxSteps);
+  const phases: Phase[] = uncapped.map((p, j) => ({ ...p, updates: budgets[j] }));
+  const totalSteps = budgets.reduce((s, n) => s + n, 0);
   const alphaRng = new Rng(mixSeed(o.seed, 0xa1fa));
   const runConfig: JsonValue = {
     method: o.method,
@@ -354,6 +365,8 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, dirichletP: o.dirichletP, seed: o.seed,
     maxPromptLength: o.maxPromptLength, maxLength: o.maxLength, lengthBuckets: [...o.lengthBuckets],
     baseModelDigest: digest, trainData: pairsFingerprint(train),
+    // Only when set, so checkpoints written before maxSteps existed still resume uncapped runs.
+    ...(o.maxSteps !== null ? { maxSteps: o.maxSteps } : {}),
   };
 
   let position: DataPosition = { phase: 0, epoch: 0, batch: 0, phaseSteps: phases.map(() => 0) };
@@ -419,12 +432,12 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     const adapter = adapterFeeds(config, phase.spec, phase.tensors, "float32");
     try {
       const startEpoch = phaseIndex === position.phase ? position.epoch : 0;
-      for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
+      for (let epoch = startEpoch; epoch < o.epochs && phaseSteps[phaseIndex] < phase.updates; epoch++) {
         const plan = epochPlan(phase.pairs, o.batchPairs, o.seed, phaseIndex, epoch);
         const accumulator = new GradientAccumulator(o.gradAccum);
         let window = { loss: 0, sums: new Array<number>(phaseObjectives).fill(0), counts: new Array<number>(phaseObjectives).fill(0), tokens: 0, alphas: [] as number[][] };
         const startBatch = phaseIndex === position.phase && epoch === position.epoch ? position.batch : 0;
-        for (let b = startBatch; b < plan.length; b++) {
+        for (let b = startBatch; b < plan.length && phaseSteps[phaseIndex] < phase.updates; b++) {
           if (options.signal?.aborted) {
             const between = accumulator.pending === 0;
             if (between && stepsDone > lastCheckpointStep && options.onCheckpoint && options.checkpointOnAbort?.(options.signal.reason)) {
@@ -465,7 +478,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
           const mean = accumulator.take();
           const gradNorm = o.maxGradNorm === null ? globalNorm(mean) : clipGradNorm(mean, o.maxGradNorm);
           const update = phaseSteps[phaseIndex];
-          const learningRate = o.lr * cosineWithWarmup(update, { warmupSteps: o.warmupSteps, totalSteps: phase.updatesPerEpoch * o.epochs });
+          const learningRate = o.lr * cosineWithWarmup(update, { warmupSteps: o.warmupSteps, totalSteps: phase.updates });
           phase.optimizer.step(mean, learningRate);
           phaseSteps[phaseIndex] += 1;
           stepsDone += 1;
@@ -484,7 +497,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
             lossPerObjective, loss: record.loss, tokensPerSecond: tokens / Math.max(seconds, 1e-9), learningRate, epoch, phase: phaseIndex,
           });
           if (o.checkpointEvery > 0 && stepsDone % o.checkpointEvery === 0 && options.onCheckpoint) {
-            const next = b + 1 < plan.length ? { phase: phaseIndex, epoch, batch: b + 1 } : epoch + 1 < o.epochs ? { phase: phaseIndex, epoch: epoch + 1, batch: 0 } : { phase: phaseIndex + 1, epoch: 0, batch: 0 };
+            const next = nextPosition(phaseSteps[phaseIndex] >= phase.updates, { phase: phaseIndex, epoch, batch: b }, plan.length, o.epochs);
             await options.onCheckpoint(checkpointBytes(phases, phaseIndex, alphaRng, { ...next, phaseSteps }, runConfig), stepsDone);
             lastCheckpointStep = stepsDone;
           }
@@ -518,6 +531,13 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
       ...(heldOutAfter ? { heldOutAfter } : {}),
     },
   };
+}
+
+/** Where a run continues after micro-batch `at.batch` of an epoch of `batches` (the next phase once `phaseDone`). */
+function nextPosition(phaseDone: boolean, at: Omit<DataPosition, "phaseSteps">, batches: number, epochs: number): Omit<DataPosition, "phaseSteps"> {
+  if (!phaseDone && at.batch + 1 < batches) return { phase: at.phase, epoch: at.epoch, batch: at.batch + 1 };
+  if (!phaseDone && at.epoch + 1 < epochs) return { phase: at.phase, epoch: at.epoch + 1, batch: 0 };
+  return { phase: at.phase + 1, epoch: 0, batch: 0 };
 }
 
 function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
