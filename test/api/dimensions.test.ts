@@ -22,6 +22,7 @@ const DELETE = `mutation($id: ID!) { deleteDimension(input: { id: $id }) {
   ... on DeleteDimensionSuccess { deletedId dimensions { id name position } }
   ... on ValidationError { field message }
   ... on NotFoundError { id message }
+  ... on ResourceInUse { usedBy message }
 } }`;
 
 describe("preference dimensions", () => {
@@ -137,16 +138,30 @@ describe("preference dimensions", () => {
     assert.equal(again.__typename, "NotFoundError");
   });
 
-  test("a dimension used by an adapter or model cannot be deleted", async () => {
+  test("a dimension used by a model or a dataset's label map cannot be deleted (ResourceInUse naming them)", async () => {
     const t = await api.createTenantWithKey("dims-used");
     const dim = (await create(t.key, { name: "safety" })).dimension;
     const uuid = Buffer.from(dim.id, "base64").toString().split(":")[1]!;
-    await api.db.system.model.create({
+    const model = await api.db.system.model.create({
       data: { tenantId: t.uuid, name: "judge", kind: "EVALUATOR", format: "ONNX", location: "/x.onnx", dimensionId: uuid },
     });
     const del = (await api.gqlOk(DELETE, { id: dim.id }, t.key)).deleteDimension;
-    assert.deepEqual([del.__typename, del.field], ["ValidationError", "input.id"]);
-    assert.match(del.message, /used by 0 adapter\(s\) and 1 model\(s\)/);
+    assert.equal(del.__typename, "ResourceInUse");
+    assert.deepEqual(del.usedBy, [Buffer.from(`Model:${model.id}`).toString("base64")]);
+    assert.match(del.message, /used by 1 model and cannot be deleted/);
+    await api.db.system.model.delete({ where: { id: model.id } });
+
+    const dataset = await api.gqlOk(
+      `mutation($input: CreateDatasetInput!) { createDataset(input: $input) { ... on CreateDatasetSuccess { dataset { id } } } }`,
+      { input: { name: "hh", format: "HH_RLHF", labels: [{ label: "preferred", dimensionId: dim.id }] } },
+      t.key,
+    );
+    const datasetId = dataset.createDataset.dataset.id;
+    const mapped = (await api.gqlOk(DELETE, { id: dim.id }, t.key)).deleteDimension;
+    assert.deepEqual([mapped.__typename, mapped.usedBy], ["ResourceInUse", [datasetId]]);
+    assert.match(mapped.message, /used by 1 dataset/);
+    const still = await api.gqlOk(`{ dimensions { id } }`, {}, t.key);
+    assert.deepEqual(still.dimensions.map((d: any) => d.id), [dim.id], "nothing changed");
   });
 
   test("concurrent creates get distinct dense positions", async () => {

@@ -86,9 +86,12 @@ async function world(key: string): Promise<Omit<World, "tenant">> {
   return { helpful: dims[0]!, harmless: dims[1]!, model: m.registerModel.model.id, pku, empty: await create("empty") };
 }
 
+/** Adapter names are unique per tenant, also against queued training jobs: each input gets its own. */
+let adapterCounter = 0;
+
 function trainingInput(over: Record<string, unknown> = {}) {
   return {
-    adapterName: "parm-help-harm",
+    adapterName: `parm-help-harm-${++adapterCounter}`,
     method: "PARM",
     baseModelId: w.model,
     dimensions: [

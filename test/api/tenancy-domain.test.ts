@@ -62,7 +62,7 @@ async function buildWorld(): Promise<World> {
     input: { adapterName: "arm", method: "PARM", baseModelId: model, dimensions: dims.map((d) => ({ dimensionId: d, datasetId: dataset })) },
   });
   const finished = await ok(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { ... on StartTrainingSuccess { job { id } } } }`, {
-    input: { adapterName: "arm", method: "PARM", baseModelId: model, dimensions: dims.map((d) => ({ dimensionId: d, datasetId: dataset })) },
+    input: { adapterName: "arm-finished", method: "PARM", baseModelId: model, dimensions: dims.map((d) => ({ dimensionId: d, datasetId: dataset })) },
   });
   await ingestJobEvent(api.db, api.server.pubSub, uuidOf(finished.startTraining.job.id), 1, { type: "completed", durationSeconds: 1, metrics: {}, artifactKey: "adapters/arm" });
   const adapter = (await ok(`{ adapters(first: 1) { edges { node { id } } } }`)).adapters.edges[0].node.id;
@@ -105,6 +105,11 @@ function crossTenantMutations(caller: World, owner: World): [string, string, Rec
     ["startEvaluation", "StartEvaluationInput", { adapterId: caller.adapter, baseModelId: caller.model, datasetId: owner.dataset, promptCount: 1, evaluatorIds: caller.evaluators }],
     ["startEvaluation", "StartEvaluationInput", { adapterId: caller.adapter, baseModelId: caller.model, datasetId: caller.dataset, promptCount: 1, evaluatorIds: [owner.evaluators[0], caller.evaluators[1]] }],
     ["cancelJob", "CancelJobInput", { jobId: owner.trainJob }],
+    ["deleteDataset", "DeleteDatasetInput", { id: owner.emptyDataset }],
+    ["deleteModel", "DeleteModelInput", { id: owner.evaluators[0] }],
+    ["deleteAdapter", "DeleteAdapterInput", { id: owner.adapter }],
+    ["deleteGeneration", "DeleteGenerationInput", { id: owner.generation }],
+    ["deleteEvaluation", "DeleteEvaluationInput", { id: owner.evaluation }],
   ];
 }
 

@@ -4,7 +4,8 @@
  *  - not `Bearer <token>` or a token shaped like neither key kind → UNAUTHENTICATED "malformed";
  *  - the admin key → admin (sha256 compared with timingSafeEqual);
  *  - a tenant key → looked up by sha256 via the system client, compared in constant time; unknown or revoked →
- *    UNAUTHENTICATED. `lastUsedAt` is refreshed at most once a minute per key, off the request path. */
+ *    UNAUTHENTICATED; a key of a tenant the platform admin suspended → UNAUTHENTICATED "tenant suspended …".
+ *    `lastUsedAt` is refreshed at most once a minute per key, off the request path. */
 import type { Database } from "../db/index.ts";
 import type { AuthState } from "../context.ts";
 import { UnauthenticatedError } from "../errors/index.ts";
@@ -14,11 +15,14 @@ import { digestsEqual, hashKey, tenantKeyPrefix } from "./keys.ts";
 export interface Authenticator {
   /** `header`: the raw header value (`Bearer …`) or undefined. */
   authenticate(header: string | undefined | null): Promise<AuthState>;
-  /** Whether the key behind a tenant AuthState is still valid (not revoked, tenant still present). */
+  /** Whether the key behind a tenant AuthState is still valid (not revoked, tenant still present and not suspended). */
   isStillValid(auth: AuthState): Promise<boolean>;
 }
 
 const LAST_USED_REFRESH_MS = 60_000;
+
+/** What every request with a key of a suspended tenant is told (suspendTenant; services/tenant-lifecycle.ts). */
+export const TENANT_SUSPENDED_MESSAGE = "tenant suspended by the platform admin: its API keys are refused until it is resumed";
 
 export function createAuthenticator(opts: { db: Database; adminKeyHash: string; log: Logger }): Authenticator {
   const { db, adminKeyHash, log } = opts;
@@ -55,11 +59,12 @@ export function createAuthenticator(opts: { db: Database; adminKeyHash: string; 
           secretHash: true,
           revokedAt: true,
           lastUsedAt: true,
-          tenant: { select: { mutationsPerMinute: true } },
+          tenant: { select: { mutationsPerMinute: true, suspendedAt: true } },
         },
       });
       if (!key || !digestsEqual(digest, key.secretHash)) throw new UnauthenticatedError("unknown API key");
       if (key.revokedAt !== null) throw new UnauthenticatedError("API key revoked");
+      if (key.tenant.suspendedAt) throw new UnauthenticatedError(TENANT_SUSPENDED_MESSAGE);
       touch(key.id, key.lastUsedAt);
       return {
         kind: "tenant",
@@ -71,8 +76,8 @@ export function createAuthenticator(opts: { db: Database; adminKeyHash: string; 
     },
     async isStillValid(auth) {
       if (auth.kind !== "tenant") return true;
-      const key = await db.system.apiKey.findUnique({ where: { id: auth.keyId }, select: { revokedAt: true } });
-      return key !== null && key.revokedAt === null;
+      const key = await db.system.apiKey.findUnique({ where: { id: auth.keyId }, select: { revokedAt: true, tenant: { select: { suspendedAt: true } } } });
+      return key !== null && key.revokedAt === null && !key.tenant.suspendedAt;
     },
   };
 }

@@ -1,9 +1,10 @@
 /** @module api/resolvers/dimension
  *  Preference dimensions. Any tenant key lists them (ordered by position); TENANT_ADMIN keys create, update and
  *  delete them. Names are unique per tenant; β_r must be finite and > 0; a new dimension takes the next position;
- *  deleting one re-packs the positions of the rest to 0..k-1 in the same transaction. A dimension that an adapter
- *  or model references cannot be deleted (ValidationError). The platform admin may list any tenant's dimensions
- *  (`tenantId`) but not change them. */
+ *  deleting one re-packs the positions of the rest to 0..k-1 in the same transaction. A dimension that a dataset's
+ *  label map, an adapter, an EVALUATOR model or an active job references cannot be deleted (ResourceInUse naming
+ *  them; services/resource-usage.ts). The platform admin may list any tenant's dimensions (`tenantId`) but not
+ *  change them. */
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import {
   CreateDimensionInput,
@@ -16,6 +17,7 @@ import {
   DimensionChangeKind,
   NotFoundError,
   PreferenceDimension,
+  ResourceInUse,
   UpdateDimensionInput,
   UpdateDimensionPayload,
   UpdateDimensionSuccess,
@@ -29,6 +31,7 @@ import type { TenantTransactionClient } from "../db/index.ts";
 import { Topics } from "../pubsub/index.ts";
 import { tenantScopedNode, type NodeTypeRegistration } from "./node-registry.ts";
 import { decodeIdInput } from "./node-ids.ts";
+import { describeUsers, dimensionUsers } from "../services/resource-usage.ts";
 
 export interface DimensionRow {
   id: string;
@@ -192,12 +195,11 @@ export class DimensionResolver {
       await lockDimensions(tx, auth.tenantId);
       const existing = await tx.preferenceDimension.findFirst({ where: { id: decoded.uuid } });
       if (!existing) return new NotFoundError({ id: input.id, message: `no dimension with id "${input.id}"` });
-      const adapters = await tx.adapter.count({ where: { dimensionIds: { has: existing.id } } });
-      const models = await tx.model.count({ where: { dimensionId: existing.id } });
-      if (adapters + models > 0) {
-        return new ValidationError({
-          field: "input.id",
-          message: `dimension "${existing.name}" is used by ${adapters} adapter(s) and ${models} model(s) and cannot be deleted`,
+      const users = await dimensionUsers(tx, existing.id);
+      if (users.length > 0) {
+        return new ResourceInUse({
+          message: `dimension "${existing.name}" is used by ${describeUsers(users)} and cannot be deleted; delete those first (and cancel those jobs)`,
+          usedBy: users.map((u) => toGlobalId(u.entity, u.id)),
         });
       }
       await tx.preferenceDimension.delete({ where: { id: existing.id } });

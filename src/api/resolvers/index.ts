@@ -16,6 +16,7 @@ import { mountDatasetRecordsRoute, mountModelUploadRoute } from "../http/index.t
 import { datasetLimitsServiceFactory, domainServiceFactory, jobLimitsServiceFactory } from "../services/context.ts";
 import { AdapterResolver, adapterNode } from "./adapter.ts";
 import { DatasetResolver, datasetNode } from "./dataset.ts";
+import { DeletionResolver } from "./deletion.ts";
 import { EvaluationResolver, ParetoPointResolver, evaluationNode } from "./evaluation.ts";
 import { GenerationResolver, GenerationTokenResolver, generationNode } from "./generation.ts";
 import { JobEventResolver, JobResolver, jobNode } from "./job.ts";
@@ -54,6 +55,7 @@ export const resolvers: [Function, ...Function[]] = [
   EvaluationResolver,
   ParetoPointResolver,
   RunnersResolver,
+  DeletionResolver,
 ];
 
 export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute];

@@ -1,13 +1,20 @@
 /** @module api/resolvers/tenant
  *  Tenants: `tenants` (connection) and `createTenant` are for the platform admin. A tenant key sees its own tenant
  *  through `viewer.tenant` and `node(id:)`. `createTenant` creates the tenant and its first TENANT_ADMIN key in one
- *  transaction and returns the key's secret once; `updateTenant` changes quotas (they apply from the next request). */
+ *  transaction and returns the key's secret once; `updateTenant` changes quotas (they apply from the next request);
+ *  `suspendTenant` suspends or resumes a tenant and `deleteTenant` deletes one (services/tenant-lifecycle.ts). */
 import { Arg, Args, Ctx, FieldResolver, Float, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import {
   ConnectionArgs,
   CreateTenantInput,
   CreateTenantPayload,
   CreateTenantSuccess,
+  DeleteTenantInput,
+  DeleteTenantPayload,
+  DeleteTenantSuccess,
+  SuspendTenantInput,
+  SuspendTenantPayload,
+  SuspendTenantSuccess,
   Tenant,
   TenantConnection,
   NotFoundError,
@@ -24,6 +31,8 @@ import { requireAdmin, type ApiContext } from "../context.ts";
 import { UnreachableCaseError, isUniqueViolation } from "../errors/index.ts";
 import type { NodeTypeRegistration } from "./node-registry.ts";
 import { decodeIdInput } from "./node-ids.ts";
+import { toPayloadError } from "../services/payload-errors.ts";
+import { deleteTenant, suspendTenant, type TenantAdminDeps } from "../services/tenant-lifecycle.ts";
 
 export interface TenantRow {
   id: string;
@@ -32,7 +41,31 @@ export interface TenantRow {
   maxDatasetBytes: bigint;
   maxModelBytes: bigint;
   mutationsPerMinute: number;
+  suspendedAt: Date | null;
   createdAt: Date;
+}
+
+async function tenantKeyIds(ctx: ApiContext, tenantId: string): Promise<string[]> {
+  return (await ctx.db.system.apiKey.findMany({ where: { tenantId }, select: { id: true } })).map((key) => key.id);
+}
+
+/** Ends the open WebSocket connections of a withdrawn tenant's keys in this process (other api processes close
+ *  them by their re-check, server/live-sockets.ts). */
+async function closeTenantSockets(ctx: ApiContext, keyIds: string[], reason: string): Promise<void> {
+  const closed = ctx.services.liveSockets?.closeSocketsOf(keyIds, reason) ?? 0;
+  if (closed > 0) ctx.log.info("closed the sockets of a withdrawn tenant", { sockets: closed });
+}
+
+/** What the tenant lifecycle services need, from the admin's context. */
+function tenantAdminDeps(ctx: ApiContext): TenantAdminDeps {
+  return {
+    db: ctx.db,
+    bus: ctx.bus,
+    log: ctx.log,
+    pubSub: ctx.pubSub,
+    modelFiles: ctx.services.modelFiles,
+    snapshots: ctx.services.datasetSnapshots,
+  };
 }
 
 /** The quota columns an input sets (null or omitted: default / unchanged). */
@@ -143,5 +176,38 @@ export class TenantResolver {
     });
     ctx.log.info("tenant updated", { tenantId: tenant.id });
     return new UpdateTenantSuccess({ tenant: tenant as unknown as Tenant });
+  }
+
+  @Mutation(() => SuspendTenantPayload, {
+    description: "Platform admin: suspend a tenant (its keys are refused, its active jobs cancelled, it starts no jobs) or resume it.",
+  })
+  async suspendTenant(@Arg("input", () => SuspendTenantInput) input: SuspendTenantInput, @Ctx() ctx: ApiContext): Promise<typeof SuspendTenantPayload> {
+    requireAdmin(ctx);
+    const decoded = decodeIdInput(input.id, "Tenant", "input.id");
+    if (!decoded.ok) return decoded.error;
+    try {
+      const { tenant, cancelledJobIds } = await suspendTenant(tenantAdminDeps(ctx), decoded.uuid, input.suspended);
+      if (input.suspended) await closeTenantSockets(ctx, await tenantKeyIds(ctx, decoded.uuid), "Forbidden: tenant suspended");
+      return new SuspendTenantSuccess({ tenant: tenant as unknown as Tenant, cancelledJobIds: cancelledJobIds.map((id) => toGlobalId("Job", id)) });
+    } catch (error) {
+      return toPayloadError(error) as typeof SuspendTenantPayload;
+    }
+  }
+
+  @Mutation(() => DeleteTenantPayload, {
+    description: "Platform admin: delete a tenant with everything it owns and its stored files; refused while it has QUEUED or RUNNING jobs.",
+  })
+  async deleteTenant(@Arg("input", () => DeleteTenantInput) input: DeleteTenantInput, @Ctx() ctx: ApiContext): Promise<typeof DeleteTenantPayload> {
+    requireAdmin(ctx);
+    const decoded = decodeIdInput(input.id, "Tenant", "input.id");
+    if (!decoded.ok) return decoded.error;
+    try {
+      const keyIds = await tenantKeyIds(ctx, decoded.uuid);
+      await deleteTenant(tenantAdminDeps(ctx), decoded.uuid);
+      await closeTenantSockets(ctx, keyIds, "Forbidden: tenant deleted");
+      return new DeleteTenantSuccess({ deletedId: input.id });
+    } catch (error) {
+      return toPayloadError(error) as typeof DeleteTenantPayload;
+    }
   }
 }

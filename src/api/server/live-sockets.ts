@@ -8,8 +8,9 @@
  *  - from any process (several api replicas share one database): a periodic re-check, every `recheckMs` (default
  *    500 ms, so a revocation elsewhere reaches this process's sockets within a second). Chosen over a pub/sub
  *    broadcast because it needs no bus (the in-process bus reaches no other replica) and cannot miss a message: one
- *    primary-key lookup `id IN (<key ids with open sockets>) AND revoked_at IS NULL` per tick, only while a tenant
- *    key has a socket open, never two at once. A key whose row is gone (tenant deleted) is closed as well.
+ *    primary-key lookup `id IN (<key ids with open sockets>) AND revoked_at IS NULL` (and the key's tenant not
+ *    suspended) per tick, only while a tenant key has a socket open, never two at once. A key whose row is gone
+ *    (tenant deleted) is closed as well.
  *  The platform admin key is not tracked: it changes only with a restart. */
 import type { WebSocket } from "ws";
 import type { Database } from "../db/index.ts";
@@ -68,7 +69,7 @@ export function createLiveSockets(options: LiveSocketsOptions): LiveSockets {
     if (checking || ids.length === 0) return;
     checking = true;
     try {
-      const valid = await options.db.system.apiKey.findMany({ where: { id: { in: ids }, revokedAt: null }, select: { id: true } });
+      const valid = await options.db.system.apiKey.findMany({ where: { id: { in: ids }, revokedAt: null, tenant: { suspendedAt: null } }, select: { id: true } });
       const keep = new Set(valid.map((k) => k.id));
       const withdrawn = ids.filter((id) => !keep.has(id));
       if (withdrawn.length > 0) {

@@ -23,12 +23,22 @@ export interface JobPublisher {
  */
 export interface SnapshotWriter {
   putSnapshot(key: string, lines: AsyncIterable<Uint8Array>): Promise<{ location: string; sha256: string; sizeBytes: number }>;
+  /** Deletes the snapshot at `location` (as `putSnapshot` returned it); a missing one counts as deleted. Returns
+   *  false, deleting nothing, when `location` is not in this store. */
+  deleteSnapshot(location: string): Promise<boolean>;
 }
 
 /** Stores an uploaded model file (already inspected, in a private local copy at `path`); returns the location
- *  runners read it from. The copy at `path` stays the caller's. */
+ *  runners read it from. The copy at `path` stays the caller's. With the NATS object store the store is the whole
+ *  `artifacts` bucket, which also holds what runners write there (adapters, trained evaluators, checkpoints). */
 export interface ModelFileStore {
   putModelFile(key: string, path: string): Promise<{ location: string }>;
+  /** Deletes the file at `location` when it lies in this store (a location `putModelFile` returned, or with the
+   *  object store any `obj://` location of its bucket); a missing file counts as deleted. Returns false, deleting
+   *  nothing, for any other location — never a file registered by location under the model roots. */
+  deleteModelFile(location: string): Promise<boolean>;
+  /** Deletes every stored file whose key starts with `keyPrefix` (e.g. `adapters/<tenant>/<job>/`); returns how many. */
+  deleteModelFiles(keyPrefix: string): Promise<number>;
 }
 
 export interface TenantServiceDeps {

@@ -18,7 +18,8 @@ export type DomainErrorCode =
   | "MODEL_FILE_INVALID"
   | "JOB_NOT_CANCELLABLE"
   | "NAME_TAKEN"
-  | "LIMIT_EXCEEDED";
+  | "LIMIT_EXCEEDED"
+  | "RESOURCE_IN_USE";
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -153,6 +154,25 @@ export class JobNotCancellableError extends DomainError {
 }
 
 /** A reference to a row that other rows still use, by entity type name (a GraphQL type: "Adapter", "Job", …). */
+export interface ResourceUser {
+  entity: string;
+  id: string;
+}
+
+/** The entity cannot be deleted while `users` reference it; nothing was changed. `message` names them. */
+export class ResourceInUseError extends DomainError {
+  readonly code = "RESOURCE_IN_USE";
+  constructor(
+    readonly entity: string,
+    readonly id: string,
+    readonly users: readonly ResourceUser[],
+    readonly detail: string,
+  ) {
+    super(`${entity} ${id} is in use: ${detail}`);
+  }
+}
+
+/** Thrown by the default branch of an exhaustive `switch`: reaching it is a bug. */
 export class UnreachableCaseError extends Error {
   override readonly name = "UnreachableCaseError";
   readonly code = "UNREACHABLE_CASE";

@@ -10,7 +10,8 @@
  *   started → RUNNING (attempts, runner, startedAt); progress → progress + detail; point → ParetoPoint upsert;
  *   completed → SUCCEEDED plus the kind's result (Generation outputs; Evaluation HV / MIP / reference point /
  *   front; a TRAIN job's Adapter row; a TRAIN_EVALUATOR job's EVALUATOR Model row); failed → FAILED (CANCELLED
- *   when the code is CANCELLED) with the reason.
+ *   when the code is CANCELLED) with the reason (`failureMessage`: a job cancelled after it started says how long
+ *   it ran).
  * - after commit it publishes: every event on `job:<jobId>`; tokens on `generation:<id>`; points on
  *   `evaluation:<id>`; and an `end` message on all three once the job is terminal.
  * It uses the system client (events arrive from runners, not from a tenant request).
@@ -188,16 +189,25 @@ async function applyEvent(tx: SystemTx, job: JobRow, event: JobEvent): Promise<E
       break;
     case "failed":
       if (!terminal) {
-        await setStatus(event.code === "CANCELLED" ? "CANCELLED" : "FAILED", {
-          error: `${event.code}: ${event.reason}`,
-          finishedAt: new Date(),
-        });
+        const finishedAt = new Date();
+        await setStatus(event.code === "CANCELLED" ? "CANCELLED" : "FAILED", { error: failureMessage(job, event, finishedAt), finishedAt });
       }
       break;
     default:
       throw new UnreachableCaseError(event);
   }
   return effects;
+}
+
+/**
+ * `job.error` for a `failed` event: `<code>: <reason>`, except that a job cancelled after it had started says so
+ * with the time since it first started (`CANCELLED: cancelled while running, after 90 s`), whatever text the
+ * runner sent: `startedAt` is the truth, also for a job whose attempt was interrupted and then cancelled.
+ */
+export function failureMessage(job: Pick<JobRow, "startedAt">, event: Extract<JobEvent, { type: "failed" }>, at: Date): string {
+  if (event.code !== "CANCELLED" || job.startedAt === null) return `${event.code}: ${event.reason}`;
+  const seconds = Math.max(0, Math.round((at.getTime() - job.startedAt.getTime()) / 1000));
+  return `CANCELLED: cancelled while running, after ${seconds} s`;
 }
 
 /** sha256 announced by the job's latest artifact event of `kind` with object key `key`. */
@@ -238,10 +248,12 @@ async function recordResult(tx: SystemTx, job: JobRow, event: Extract<JobEvent, 
       return;
     case "TRAIN": {
       const payload = job.payload as TrainJobPayload;
+      // Names are unique per tenant; startTraining refused a taken one, so a clash means it was taken meanwhile.
+      const taken = await tx.adapter.findFirst({ where: { tenantId: job.tenantId, name: payload.adapterName }, select: { id: true } });
       await tx.adapter.create({
         data: {
           tenantId: job.tenantId,
-          name: payload.adapterName,
+          name: taken ? `${payload.adapterName} (job ${job.id.slice(0, 8)})` : payload.adapterName,
           method: payload.method,
           baseModelId: payload.baseModel.id,
           dimensionIds: payload.dimensions.map((d) => d.id),

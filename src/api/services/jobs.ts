@@ -5,7 +5,8 @@
  * Creation contract:
  * 1. The payload is validated against the contract schema (`parseJobPayload`); a violation is an
  *    InputValidationError naming the payload field.
- * 2. In ONE transaction, under a per-tenant advisory lock: count the tenant's QUEUED + RUNNING jobs against
+ * 2. In ONE transaction, under a per-tenant advisory lock: refuse a suspended tenant (FORBIDDEN; its keys are refused
+ *    anyway, this holds for a suspension that lands mid-request), count the tenant's QUEUED + RUNNING jobs against
  *    `Tenant.maxConcurrentJobs` (TenantQuotaError when full), insert the job row (QUEUED) and the rows that
  *    belong to it (Generation, Evaluation) via `attach`.
  * 3. After commit, publish the JobEnvelope (`Nats-Msg-Id` = job id, set by the bus). If publishing fails the job
@@ -29,6 +30,7 @@ import type { JobRow } from "./rows.ts";
 export type { JobRow } from "./rows.ts";
 import { EntityNotFoundError, InputValidationError, JobNotCancellableError, TenantQuotaError } from "./errors.ts";
 import { publishEnd } from "./job-events.ts";
+import { ForbiddenError } from "../errors/index.ts";
 
 
 export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ["QUEUED", "RUNNING"];
@@ -69,8 +71,9 @@ export async function enqueueJob<K extends JobKind, T = undefined>(
   const validated = validatePayload(kind, payload);
   const { job, attached } = await deps.db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`jobs:${deps.tenantId}`}, 0))`;
-    const tenant = await tx.tenant.findFirst({ where: { id: deps.tenantId }, select: { maxConcurrentJobs: true } });
+    const tenant = await tx.tenant.findFirst({ where: { id: deps.tenantId }, select: { maxConcurrentJobs: true, suspendedAt: true } });
     if (!tenant) throw new EntityNotFoundError("Tenant", deps.tenantId);
+    if (tenant.suspendedAt) throw new ForbiddenError("the tenant is suspended by the platform admin and starts no jobs");
     const active = await tx.job.count({ where: { status: { in: [...ACTIVE_JOB_STATUSES] } } });
     if (active >= tenant.maxConcurrentJobs) {
       throw new TenantQuotaError("CONCURRENT_JOBS", tenant.maxConcurrentJobs, active, 1, QUOTA_RETRY_AFTER_SECONDS);

@@ -36,9 +36,10 @@ export interface ModelInspection {
 /**
  * UNSUPPORTED_LOCATION: the string is neither a `file://` URL nor an absolute path. LOCATION_REFUSED: the path is
  * not a readable file under the model roots, whatever the reason (model-roots.ts). UNKNOWN_FORMAT / CORRUPT_HEADER:
- * an admitted file that is not a model this platform reads.
+ * an admitted file that is not a model this platform reads. UNSUPPORTED_MODEL: a model file runners cannot load as
+ * the kind it is registered as (model-support.ts).
  */
-export type ModelFileProblem = "UNSUPPORTED_LOCATION" | "LOCATION_REFUSED" | "UNKNOWN_FORMAT" | "CORRUPT_HEADER";
+export type ModelFileProblem = "UNSUPPORTED_LOCATION" | "LOCATION_REFUSED" | "UNKNOWN_FORMAT" | "CORRUPT_HEADER" | "UNSUPPORTED_MODEL";
 
 /** The message of every LOCATION_REFUSED: the same for every path, whatever the reason. */
 export const LOCATION_REFUSED_MESSAGE = "is not a readable model file under this server's model roots (PARM_MODEL_ROOTS)";

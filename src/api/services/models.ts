@@ -13,6 +13,8 @@
  *   passes the remaining allowance; the final check runs under a per-tenant advisory lock before the row is written.
  * - An upload is written to a private temporary folder, inspected there, and only then stored; a rejected upload
  *   leaves nothing behind.
+ * - After inspection, a file runners cannot load as its kind is refused (ModelFileError UNSUPPORTED_MODEL, e.g. a
+ *   safetensors BASE: model-support.ts), before an upload is stored.
  */
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -25,6 +27,7 @@ import { checkName } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, NameTakenError, TenantQuotaError, VocabularyMismatchError } from "./errors.ts";
 import { inspectModelFile } from "./model-inspect.ts";
+import { assertRunnersCanLoad } from "./model-support.ts";
 import { isUniqueViolation } from "./prisma-errors.ts";
 
 export type ModelKindName = "BASE" | "ARM_BASE" | "EVALUATOR";
@@ -75,8 +78,8 @@ export async function registerModel(deps: TenantServiceDeps, command: RegisterMo
   const prefix = command.fieldPrefix ?? "input.";
   const name = await checkRegistration(deps, command, prefix);
   const { location, inspection, storedBytes } = command.upload
-    ? await storeUpload(deps, command.upload)
-    : await inspectLocation(deps, command.location!, `${prefix}location`);
+    ? await storeUpload(deps, command.upload, command.kind)
+    : await inspectLocation(deps, command.location!, `${prefix}location`, command.kind);
   const data = {
     tenantId: deps.tenantId,
     name,
@@ -134,15 +137,17 @@ async function checkRegistration(deps: TenantServiceDeps, command: RegisterModel
   return name;
 }
 
-async function inspectLocation(deps: TenantServiceDeps, given: string, field: string) {
+async function inspectLocation(deps: TenantServiceDeps, given: string, field: string, kind: ModelKindName) {
   if (!deps.modelRoots) throw new InputValidationError(field, "this server registers no model files by location; upload the file instead");
   const resolved = await deps.modelRoots.resolve(given);
   const inspection = await inspectModelFile(resolved.path, given);
+  assertRunnersCanLoad(kind, inspection, given, false);
   return { location: resolved.location, inspection, storedBytes: null };
 }
 
-/** Streams the upload into a private temporary copy (cut off past the allowance), inspects it, stores it. */
-async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload) {
+/** Streams the upload into a private temporary copy (cut off past the allowance), inspects it, checks runners can
+ *  load it as `kind`, stores it. */
+async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload, kind: ModelKindName) {
   const allowance = await modelAllowance(deps.db, deps.tenantId);
   const scratch = await mkdtemp(join(tmpdir(), "parm-model-upload-"));
   try {
@@ -152,6 +157,7 @@ async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload) {
     );
     if (sizeBytes === 0) throw new InputValidationError(upload.contentField, "is empty");
     const inspection = await inspectModelFile(path, `upload:${upload.fileName}`);
+    assertRunnersCanLoad(kind, inspection, `upload:${upload.fileName}`, true);
     const stored = await deps.modelFiles!.putModelFile(`models/${deps.tenantId}/${inspection.sha256}/${upload.fileName}`, path);
     return { location: stored.location, inspection, storedBytes: inspection.sizeBytes };
   } finally {

@@ -7,6 +7,7 @@ import {
   LimitExceeded,
   NotFoundError,
   QuotaExceeded,
+  ResourceInUse,
   ValidationError,
   toGlobalId,
   type ErrorInterface,
@@ -24,6 +25,7 @@ import {
   NameTakenError,
   PreferenceVectorError,
   QUOTA_FIELDS,
+  ResourceInUseError,
   TenantQuotaError,
   UnreachableCaseError,
   VocabularyMismatchError,
@@ -118,6 +120,13 @@ export function toPayloadError(error: unknown): ErrorInterface {
     case "LIMIT_EXCEEDED": {
       const e = error as JobLimitError;
       return new LimitExceeded({ message: e.message, limitName: e.limit, max: e.max, requested: e.requested, field: e.field });
+    }
+    case "RESOURCE_IN_USE": {
+      const e = error as ResourceInUseError;
+      return new ResourceInUse({
+        message: `${e.entity} ${globalIdOf(e.entity, e.id)} is in use: ${e.detail}`,
+        usedBy: e.users.map((u) => globalIdOf(u.entity, u.id)),
+      });
     }
     case "MODEL_FILE_INVALID":
       throw error;

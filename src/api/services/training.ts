@@ -20,6 +20,7 @@ import { datasetDimensionMap, datasetSnapshotKey, datasetSplitCount, datasetSpli
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError } from "./errors.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
+import { assertAdapterNameFree } from "./adapter-names.ts";
 import { assertWithinLimit, checkAdapterTargets, resolveMaxLength, resolveMaxPromptLength } from "./job-bounds.ts";
 import { modelRef, requireModel } from "./models.ts";
 
@@ -197,7 +198,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     maxPairs: command.maxPairs ?? null,
     maxSteps: command.maxSteps ?? null,
   };
-  return (await enqueueJob(deps, "train", payload)).job;
+  return (await enqueueJob(deps, "train", payload, (tx, job) => assertAdapterNameFree(tx, adapterName, "input.adapterName", job.id))).job;
 }
 
 export interface TrainEvaluatorCommand {

@@ -29,6 +29,7 @@ import { createArtifactCache, objectStoreArtifacts, type ArtifactCache, type Art
 import type { DeviceChoice } from "../device/index.ts";
 import { handlerFor, type JobContext, type RunnerLogger } from "../handlers/index.ts";
 import { createWorkerPool, type WorkerPool } from "../worker/index.ts";
+import { cancelledBeforeRunReason, cancelledWhileRunningReason } from "./cancel-reason.ts";
 import { classifyFailure } from "./failures.ts";
 import { runnerNatsNames } from "./nats-names.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -239,7 +240,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         return;
       }
       if (await isCancelled(jobId)) {
-        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: "cancelled before it started", retryable: false });
+        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: cancelledBeforeRunReason(stored, new Date()), retryable: false });
         await delivery.ack();
         return;
       }
@@ -276,7 +277,8 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         return;
       }
       if (job.stopReason === "cancel") {
-        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: "cancelled by request", retryable: false }).catch(() => undefined);
+        const reason = cancelledWhileRunningReason((performance.now() - started) / 1000);
+        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason, retryable: false }).catch(() => undefined);
         await delivery.ack().catch(() => undefined);
         log.info(`job ${jobId}: cancelled`);
         return;

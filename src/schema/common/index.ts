@@ -22,4 +22,5 @@ export {
   type CursorPosition,
 } from "./connection.ts";
 export { NotFoundError, ValidationError, InvalidPreferenceVector, QuotaExceeded, LimitExceeded } from "./errors.ts";
+export { ResourceInUse, MAX_USED_BY } from "./resource-in-use.ts";
 export { DateTimeScalar, JSONScalar } from "./scalars.ts";

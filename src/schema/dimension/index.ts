@@ -2,7 +2,7 @@
  *  Preference dimensions of a tenant. `position` is the dimension's index in every preference vector α. */
 import { Field, Float, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from "type-graphql";
 import { IsOptional, Length, Matches } from "class-validator";
-import { Node, NotFoundError, ValidationError, resolveAbstractType } from "../common/index.ts";
+import { Node, NotFoundError, ResourceInUse, ValidationError, resolveAbstractType } from "../common/index.ts";
 
 @ObjectType("PreferenceDimension", { implements: Node })
 export class PreferenceDimension extends Node {
@@ -103,7 +103,7 @@ export const UpdateDimensionPayload = createUnionType({
 });
 export const DeleteDimensionPayload = createUnionType({
   name: "DeleteDimensionPayload",
-  types: () => [DeleteDimensionSuccess, ValidationError, NotFoundError] as const,
+  types: () => [DeleteDimensionSuccess, ValidationError, NotFoundError, ResourceInUse] as const,
   resolveType: resolveAbstractType,
 });
 

@@ -51,7 +51,7 @@ export class ModelFileInvalid extends ErrorInterface {
   location!: string;
   @Field(() => String, {
     description:
-      "UNSUPPORTED_LOCATION (not a file:// URL or absolute path) | LOCATION_REFUSED (not a readable model file under the model roots, whatever the reason: the answer says nothing about the host) | UNKNOWN_FORMAT | CORRUPT_HEADER",
+      "UNSUPPORTED_LOCATION (not a file:// URL or absolute path) | LOCATION_REFUSED (not a readable model file under the model roots, whatever the reason: the answer says nothing about the host) | UNKNOWN_FORMAT | CORRUPT_HEADER | UNSUPPORTED_MODEL (a file runners cannot load as this kind, e.g. a safetensors BASE: the message names what is missing)",
   })
   problem!: string;
   constructor(init?: { message: string; location: string; problem: string }) {

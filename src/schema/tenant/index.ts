@@ -2,7 +2,7 @@
  *  Tenants (admin-managed). A tenant owns API keys, dimensions, datasets, models, adapters and jobs. */
 import { Field, Float, ID, InputType, Int, ObjectType, createUnionType } from "type-graphql";
 import { IsInt, IsOptional, Length, Matches, Max, Min } from "class-validator";
-import { Connection, Node, NotFoundError, ValidationError, resolveAbstractType } from "../common/index.ts";
+import { Connection, Node, NotFoundError, ResourceInUse, ValidationError, resolveAbstractType } from "../common/index.ts";
 import { ApiKey } from "../api-key/index.ts";
 
 @ObjectType("Tenant", { implements: Node })
@@ -17,6 +17,8 @@ export class Tenant extends Node {
   maxModelBytes!: number;
   @Field(() => Int, { description: "Mutation fields per minute (token bucket) before RATE_LIMITED." })
   mutationsPerMinute!: number;
+  @Field(() => Date, { nullable: true, description: "When the platform admin suspended the tenant (its keys are refused); null when active." })
+  suspendedAt!: Date | null;
   @Field(() => Date)
   createdAt!: Date;
 }
@@ -106,5 +108,51 @@ export class UpdateTenantSuccess {
 export const UpdateTenantPayload = createUnionType({
   name: "UpdateTenantPayload",
   types: () => [UpdateTenantSuccess, ValidationError, NotFoundError] as const,
+  resolveType: resolveAbstractType,
+});
+
+@InputType("SuspendTenantInput", { description: "Platform admin: suspend (true) or resume (false) a tenant." })
+export class SuspendTenantInput {
+  @Field(() => ID)
+  id!: string;
+  @Field(() => Boolean)
+  suspended!: boolean;
+}
+
+@ObjectType("SuspendTenantSuccess")
+export class SuspendTenantSuccess {
+  @Field(() => Tenant)
+  tenant!: Tenant;
+  @Field(() => [ID], { description: "Jobs the suspension cancelled (QUEUED ones at once; RUNNING ones stop at their next step)." })
+  cancelledJobIds!: string[];
+  constructor(init?: { tenant: Tenant; cancelledJobIds: string[] }) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+export const SuspendTenantPayload = createUnionType({
+  name: "SuspendTenantPayload",
+  types: () => [SuspendTenantSuccess, ValidationError, NotFoundError] as const,
+  resolveType: resolveAbstractType,
+});
+
+@InputType("DeleteTenantInput", { description: "Platform admin: delete a tenant with everything it owns." })
+export class DeleteTenantInput {
+  @Field(() => ID)
+  id!: string;
+}
+
+@ObjectType("DeleteTenantSuccess")
+export class DeleteTenantSuccess {
+  @Field(() => ID, { description: "Global id of the deleted tenant." })
+  deletedId!: string;
+  constructor(init?: { deletedId: string }) {
+    if (init) Object.assign(this, init);
+  }
+}
+
+export const DeleteTenantPayload = createUnionType({
+  name: "DeleteTenantPayload",
+  types: () => [DeleteTenantSuccess, ValidationError, NotFoundError, ResourceInUse] as const,
   resolveType: resolveAbstractType,
 });
