@@ -239,6 +239,40 @@ describe("evaluationPoints and evaluations", () => {
     assert.deepEqual(replay, [0, 1, 2]);
   });
 
+  it("evaluationPoints(afterIndex) and jobEvents(afterSeq) resume a stream after the last item a client saw", async () => {
+    const payload = await start();
+    const { id: evaluationId, jobId: jobGlobalId } = payload.evaluation;
+    const jobId = uuidOf(jobGlobalId);
+    const ingest = (seq: number, event: Record<string, unknown>) => ingestJobEvent(api.db, api.server.pubSub, jobId, seq, event);
+    await ingest(1, { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 });
+    await ingest(2, { type: "point", index: 0, alpha: [0, 1], rewards: [0.1, 0.9], promptCount: 2 });
+    await ingest(3, { type: "point", index: 1, alpha: [0.5, 0.5], rewards: [0.5, 0.4], promptCount: 2 });
+    const drain = async (iterator: AsyncIterableIterator<any>, pick: (data: any) => number) => {
+      const out: number[] = [];
+      for (;;) {
+        const next = await nextWithin(iterator, 5000, "a resumed item");
+        if (next.done) return out;
+        out.push(pick(next.value.data));
+      }
+    };
+    const points = await api.subscribe<any>(`subscription($id: ID!, $after: Int) { evaluationPoints(evaluationId: $id, afterIndex: $after) { index } }`, { id: evaluationId, after: 0 }, tenant.key);
+    const events = await api.subscribe<any>(`subscription($id: ID!, $after: Float) { jobEvents(jobId: $id, afterSeq: $after) { seq } }`, { id: jobGlobalId, after: 2 }, tenant.key);
+    const firstPoint = await nextWithin(points.iterator, 5000, "the first resumed point");
+    assert.equal(firstPoint.value.data.evaluationPoints.index, 1, "point 0 was seen: not replayed");
+    await ingest(4, { type: "point", index: 2, alpha: [1, 0], rewards: [0.8, 0.2], promptCount: 2 });
+    await ingest(5, { type: "completed", durationSeconds: 3, metrics: {}, evaluation: { hypervolume: 0.4, referencePoint: [0, 0], mip: 0.5, frontIndices: [0, 2] } });
+    assert.deepEqual(await drain(points.iterator, (d) => d.evaluationPoints.index), [2]);
+    assert.deepEqual(await drain(events.iterator, (d) => d.jobEvents.seq), [3, 4, 5], "events after seq 2, replayed then live");
+    const all = await api.subscribe<any>(`subscription($id: ID!) { evaluationPoints(evaluationId: $id, afterIndex: -1) { index } }`, { id: evaluationId }, tenant.key);
+    assert.deepEqual(await drain(all.iterator, (d) => d.evaluationPoints.index), [0, 1, 2], "afterIndex -1: everything");
+    const bad = await api.subscribe<any>(`subscription($id: ID!) { jobEvents(jobId: $id, afterSeq: 1.5) { seq } }`, { id: jobGlobalId }, tenant.key);
+    const refused = await nextWithin(bad.iterator, 5000, "refusal").then(
+      (r) => r.value?.errors ?? r,
+      (errors: unknown) => errors,
+    );
+    assert.equal((refused as any)[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(refused));
+  });
+
   it("marks a failed evaluation FAILED with the runner's reason, keeps its points and ends its streams with JOB_FAILED", async () => {
     const payload = await start();
     const jobId = uuidOf(payload.evaluation.jobId);

@@ -1,7 +1,8 @@
 /** @module api/resolvers/evaluation
  *  Pareto evaluations: `evaluations` (connection), `Evaluation.points`, `startEvaluation`, and the
- *  `evaluationPoints(evaluationId)` subscription (stored points first, then live; ends with the job). */
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+ *  `evaluationPoints(evaluationId, afterIndex)` subscription (stored points first, then live; ends with the job;
+ *  `afterIndex` resumes after the last point a reconnecting client saw). */
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import { ConnectionArgs, paginate, toGlobalId, type ConnectionResult } from "../../schema/common/index.ts";
 import {
   Evaluation,
@@ -21,7 +22,7 @@ import type { JobRow } from "../services/jobs.ts";
 import { toPayloadError } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
 import { inputId } from "./dataset.ts";
-import { authorizeSubscription, jobStreamEnd } from "./job.ts";
+import { authorizeSubscription, jobStreamEnd, resumeKey } from "./job.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 
 export const evaluationNode = tenantScopedNode("Evaluation", "evaluation");
@@ -112,10 +113,19 @@ export class EvaluationResolver {
         ...jobStreamEnd(db, evaluation.jobId),
         fromMessage: (message) => (message.kind === "end" ? { kind: "end" } : { kind: "item", item: message.point }),
         keyOf: (point) => point.index,
+        afterKey: resumeKey(args.afterIndex, "afterIndex"),
       });
     },
   })
-  evaluationPoints(@Root() point: ParetoPointRow, @Arg("evaluationId", () => ID) _evaluationId: string): ParetoPointRow {
+  evaluationPoints(
+    @Root() point: ParetoPointRow,
+    @Arg("evaluationId", () => ID) _evaluationId: string,
+    @Arg("afterIndex", () => Int, {
+      nullable: true,
+      description: "Resume: only points with a greater grid index (the last one a reconnecting client saw); default all.",
+    })
+    _afterIndex?: number | null,
+  ): ParetoPointRow {
     return point;
   }
 }

@@ -1,6 +1,7 @@
 /** @module api/resolvers/job
- *  Jobs: `jobs` (connection filtered by kind / status), `cancelJob`, `Job.events`, and the `jobEvents(jobId)`
- *  subscription (stored events first, then live ones; ends after the job's terminal event). Subscribing to a job
+ *  Jobs: `jobs` (connection filtered by kind / status), `cancelJob`, `Job.events`, and the `jobEvents(jobId,
+ *  afterSeq)` subscription (stored events first, then live ones; ends after the job's terminal event; `afterSeq`
+ *  resumes after the last event a reconnecting client saw). Subscribing to a job
  *  that is not the caller tenant's fails with BAD_USER_INPUT "not found" (same as a missing one). */
 import { Arg, Args, Ctx, Field, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription, ArgsType } from "type-graphql";
 import { fromGlobalId, paginate, toGlobalId, InvalidGlobalIdError, type ConnectionResult } from "../../schema/common/index.ts";
@@ -48,6 +49,16 @@ export function jobStreamEnd(db: TenantDb, jobId: string): { isFinished(): Promi
       return new JobEndedError(job.status, toGlobalId("Job", jobId), job.error);
     },
   };
+}
+
+/** A subscription's resume argument (`afterSeq`, `afterIndex`) as a replay key: null when absent; a negative or
+ *  non-integer value is BAD_USER_INPUT naming the argument. */
+export function resumeKey(value: unknown, argument: string): bigint | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < -1) {
+    throw new BadUserInputError(`${argument} must be an integer ≥ -1`, { argument });
+  }
+  return BigInt(value);
 }
 
 export async function authorizeSubscription<R>(
@@ -144,10 +155,19 @@ export class JobResolver {
         ...jobStreamEnd(db, job.id),
         fromMessage: (message) => (message.kind === "end" ? { kind: "end" } : { kind: "item", item: message.event }),
         keyOf: (event) => event.seq,
+        afterKey: resumeKey(args.afterSeq, "afterSeq"),
       });
     },
   })
-  jobEvents(@Root() event: JobEventRow, @Arg("jobId", () => ID) _jobId: string): JobEventRow {
+  jobEvents(
+    @Root() event: JobEventRow,
+    @Arg("jobId", () => ID) _jobId: string,
+    @Arg("afterSeq", () => Float, {
+      nullable: true,
+      description: "Resume: only events with a greater seq (the last one a reconnecting client saw); default all.",
+    })
+    _afterSeq?: number | null,
+  ): JobEventRow {
     return event;
   }
 }

@@ -7,6 +7,8 @@
  * published in between is lost); live items whose key is ≤ the last replayed key are skipped (so nothing is
  * delivered twice); the stream ends after an `end` message, or right after the replay when the source is
  * already finished (re-reading the store once, so items stored while the replay was read are not lost). Keys must increase in publication order (event seq, point index).
+ * `afterKey` resumes a stream: items whose key is ≤ it are neither replayed nor delivered live (a client that
+ * reconnects passes the last key it saw).
  * Once it has ended, `endError` is asked once: an error it returns is thrown, so the subscription ends with that
  * error after every item (a failed job's points and tokens are delivered, then the failure).
  */
@@ -24,6 +26,8 @@ export interface ReplayOptions<T, M> {
   /** Maps a topic message to an item, an end marker, or null (ignore). */
   fromMessage(message: M): LiveMessage<T> | null;
   keyOf(item: T): bigint | number;
+  /** Resume after this key: only items with a greater key are delivered. */
+  afterKey?: bigint | number | null;
   /** After the end: the error to end the stream with (e.g. the job failed), or null to complete it. */
   endError?(): Promise<Error | null>;
 }
@@ -33,8 +37,9 @@ export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): Async
   // Starting the first `next()` attaches the listener now; messages published from here on are buffered.
   let pending = iterator.next();
   try {
-    let lastKey: bigint | number | null = null;
+    let lastKey: bigint | number | null = options.afterKey ?? null;
     for (const item of await options.loadStored()) {
+      if (lastKey !== null && options.keyOf(item) <= lastKey) continue;
       lastKey = options.keyOf(item);
       yield item;
     }
