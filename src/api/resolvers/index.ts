@@ -13,6 +13,7 @@ import type { NodeTypeRegistration } from "./node-registry.ts";
 import { TenantResolver, tenantNode } from "./tenant.ts";
 import { ViewerResolver } from "./viewer.ts";
 import { mountDatasetRecordsRoute, mountModelUploadRoute } from "../http/index.ts";
+import { mountOpenAiRoutes } from "../openai/index.ts";
 import { datasetLimitsServiceFactory, domainServiceFactory, jobLimitsServiceFactory } from "../services/context.ts";
 import { AdapterResolver, adapterNode } from "./adapter.ts";
 import { DatasetResolver, datasetNode } from "./dataset.ts";
@@ -58,7 +59,7 @@ export const resolvers: [Function, ...Function[]] = [
   DeletionResolver,
 ];
 
-export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute];
+export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute, mountOpenAiRoutes];
 
 export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory, jobLimitsServiceFactory];
 

@@ -54,7 +54,7 @@ import { createErrorFormatter, formatForClient } from "../plugins/error-format/i
 import { introspectionAuthPlugin } from "../plugins/introspection-auth/index.ts";
 import { createApiMetrics, type ApiMetrics } from "../plugins/metrics/index.ts";
 import { TOKEN_LIMIT_MESSAGE, createQueryLimits } from "../plugins/query-limits/index.ts";
-import { TokenBucketLimiter, enforceMutationRate, rateLimitPlugin } from "../plugins/rate-limit/index.ts";
+import { TokenBucketLimiter, enforceMutationRate, enforceTenantRate, rateLimitPlugin } from "../plugins/rate-limit/index.ts";
 import { createApiPubSub, type ApiPubSub } from "../pubsub/index.ts";
 import {
   httpRoutes as registeredRoutes,
@@ -348,6 +348,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     authenticate: (req) => authenticator.authenticate(req.headers.authorization),
     contextFor: (req) => requestContext(req, req.res as Response),
     sendError,
+    rateLimit: (ctx, cost = 1) => {
+      if (limits.rateLimit) enforceTenantRate(limiter, ctx, cost, onLimited);
+    },
   };
   for (const mount of options.httpRoutes ?? registeredRoutes) mount(app, routeDeps);
 

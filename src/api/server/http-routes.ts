@@ -27,6 +27,10 @@ export interface HttpRouteDeps {
   contextFor(req: Request): Promise<ApiContext>;
   /** Sends `error` as a GraphQL-shaped JSON error body with the status its code implies (401, 403, 429, 400, 500). */
   sendError(res: Response, error: unknown): void;
+  /** Spends `cost` (default 1) from the caller tenant's mutation rate limit (`Tenant.mutationsPerMinute`, the
+   *  bucket GraphQL mutations use); throws RateLimitedError (429, `retryAfter`) when short. A no-op for the admin,
+   *  anonymous callers, and when rate limiting is off. Routes that start work call it once per request. */
+  rateLimit(ctx: ApiContext, cost?: number): void;
 }
 
 export type HttpRouteMount = (app: Express, deps: HttpRouteDeps) => void;

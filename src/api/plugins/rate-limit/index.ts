@@ -3,7 +3,9 @@
  *  continuously at that rate per minute. Each root field of a mutation operation costs one token (aliases count
  *  separately), checked before execution; when the bucket is short the whole operation is refused with the
  *  top-level error RATE_LIMITED (HTTP 429, `Retry-After` header, `extensions.retryAfter` seconds). The admin
- *  key and queries/subscriptions are not limited. State is per API process. */
+ *  key and queries/subscriptions are not limited. Plain HTTP routes that start work (the OpenAI-compatible
+ *  completions) spend from the same bucket through `enforceTenantRate` (HttpRouteDeps.rateLimit). State is per API
+ *  process. */
 import type { ApolloServerPlugin } from "@apollo/server";
 import { Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from "graphql";
 import type { ApiContext } from "../../context.ts";
@@ -92,8 +94,14 @@ export function enforceMutationRate(
   fragments: Record<string, FragmentDefinitionNode | undefined>,
   onLimited?: () => void,
 ): void {
-  if (operation.operation !== "mutation" || ctx.auth.kind !== "tenant") return;
-  const cost = Math.max(1, countRootFields(operation, fragments));
+  if (operation.operation !== "mutation") return;
+  enforceTenantRate(limiter, ctx, Math.max(1, countRootFields(operation, fragments)), onLimited);
+}
+
+/** Takes `cost` tokens from a tenant caller's bucket (the one mutations use; HTTP routes that start work, e.g. the
+ *  OpenAI-compatible completions, spend from it too); throws RateLimitedError when short. No-op for other callers. */
+export function enforceTenantRate(limiter: TokenBucketLimiter, ctx: Pick<ApiContext, "auth">, cost: number, onLimited?: () => void): void {
+  if (ctx.auth.kind !== "tenant") return;
   const { allowed, retryAfter } = limiter.take(ctx.auth.tenantId, ctx.auth.mutationsPerMinute, cost);
   if (!allowed) {
     onLimited?.();

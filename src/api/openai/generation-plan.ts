@@ -1,0 +1,141 @@
+/** @module api/openai/generation-plan
+ *
+ * An OpenAI completion / chat completion request → the `generate` command it runs and how its outputs become
+ * choices.
+ * - `model` names a catalog entry (model-catalog.ts; unknown → 404 `model_not_found`). An adapter decodes its ARM
+ *   backbone guided by the adapter, unless the extension `base_model` names another BASE / ARM_BASE model to guide
+ *   (vocabularies must match). A base model alone decodes unguided; `base_model` is then refused.
+ * - The α batch comes from `preference` / `preferences` (preference-vectors.ts). Each vector is one output; with
+ *   `n` the choices are vector-major: choice `v·n + j` is sample `j` of vector `v`.
+ * - Sampling: `temperature` (default 0, greedy — PARM's setting, not OpenAI's 1), `top_p` (1), `top_k` (0 = off),
+ *   `seed`, `stop` (chat default: the template's turn stop, render-chat-prompt.ts), `beta` (1). The engine starts
+ *   every batch row from the same seed, so the `n` samples of one vector would be identical: greedy decoding runs
+ *   each vector once and repeats it `n` times; `n` > 1 with `temperature` > 0 is refused on `n`.
+ * - `max_completion_tokens` ?? `max_tokens` ?? 16 (completions, as OpenAI) / 128 (chat), a default capped below the
+ *   base model's context.
+ * `paramOf` maps the generation service's input paths back to these request fields for error answers.
+ */
+import type { TenantServiceDeps } from "../services/deps.ts";
+import type { GenerateCommand } from "../services/generations.ts";
+import { modelContextLength, type ModelRow } from "../services/models.ts";
+import {
+  ChatCompletionRequestSchema,
+  CompletionRequestSchema,
+  parseCompletionRequest,
+  type ChatCompletionRequest,
+  type CompletionRequest,
+} from "./completion-requests.ts";
+import { loadModelCatalog, type CatalogEntry, type ModelCatalog } from "./model-catalog.ts";
+import { invalidRequest, modelNotFound, type ParamOf } from "./openai-error.ts";
+import { resolvePreferenceVectors } from "./preference-vectors.ts";
+import { CHAT_TURN_STOPS, renderChatPrompt } from "./render-chat-prompt.ts";
+
+export type CompletionKind = "completion" | "chat";
+
+export interface GenerationPlan {
+  kind: CompletionKind;
+  /** The requested model's listed id (echoed as `model`). */
+  model: string;
+  command: GenerateCommand;
+  /** α of each output, in output order. */
+  vectors: number[][];
+  /** Choices per vector. */
+  n: number;
+  stream: boolean;
+  includeUsage: boolean;
+  paramOf: ParamOf;
+}
+
+const DEFAULT_MAX_TOKENS: Record<CompletionKind, number> = { completion: 16, chat: 128 };
+
+type AnyRequest = CompletionRequest | ChatCompletionRequest;
+
+interface Guidance {
+  base: ModelRow;
+  adapterId: string | null;
+  entry: CatalogEntry;
+}
+
+function baseEntry(catalog: ModelCatalog, id: string): ModelRow {
+  const entry = catalog.find(id);
+  if (!entry) throw modelNotFound("base_model", id);
+  if (entry.kind === "ADAPTER") throw invalidRequest("base_model", `base_model must name a BASE or ARM_BASE model; ${id} is an adapter`);
+  return entry.model;
+}
+
+function guidanceOf(catalog: ModelCatalog, request: AnyRequest): Guidance {
+  const entry = catalog.find(request.model);
+  if (!entry) throw modelNotFound("model", request.model);
+  if (entry.kind !== "ADAPTER") {
+    if (request.base_model != null) throw invalidRequest("base_model", "base_model is only for an adapter as model (the base it guides)");
+    return { base: entry.model, adapterId: null, entry };
+  }
+  const base = request.base_model != null ? baseEntry(catalog, request.base_model) : catalog.modelEntry(entry.adapter.baseModelId)?.model;
+  if (!base) throw invalidRequest("model", `the backbone of adapter ${entry.id} is not available; name a base with base_model`);
+  return { base, adapterId: entry.adapter.id, entry };
+}
+
+function promptOf(kind: CompletionKind, request: AnyRequest): string {
+  if (kind === "chat") return renderChatPrompt((request as ChatCompletionRequest).messages);
+  const prompt = (request as CompletionRequest).prompt;
+  return typeof prompt === "string" ? prompt : prompt[0]!;
+}
+
+function maxTokensOf(kind: CompletionKind, request: AnyRequest, base: ModelRow): number {
+  const given = request.max_completion_tokens ?? request.max_tokens;
+  if (given != null) return given;
+  const context = modelContextLength(base);
+  return context === null ? DEFAULT_MAX_TOKENS[kind] : Math.max(1, Math.min(DEFAULT_MAX_TOKENS[kind], context - 1));
+}
+
+function stopOf(kind: CompletionKind, request: AnyRequest): string[] {
+  if (request.stop != null) return typeof request.stop === "string" ? [request.stop] : request.stop;
+  return kind === "chat" ? [...CHAT_TURN_STOPS] : [];
+}
+
+function paramMapper(kind: CompletionKind, request: AnyRequest): ParamOf {
+  const params: Record<string, string> = {
+    "input.prompt": kind === "chat" ? "messages" : "prompt",
+    "input.alphas": request.preferences != null ? "preferences" : "preference",
+    "input.beta": "beta",
+    "input.maxTokens": request.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens",
+    "input.sampling.temperature": "temperature",
+    "input.sampling.topP": "top_p",
+    "input.sampling.topK": "top_k",
+    "input.sampling.seed": "seed",
+    "input.sampling.stop": "stop",
+    "input.baseModelId": request.base_model != null ? "base_model" : "model",
+    "input.adapterId": "model",
+  };
+  return (field) => params[field] ?? null;
+}
+
+/** Validates `body` and plans its generation (see the module contract); throws OpenAiError for a bad request. */
+export async function planGeneration(deps: TenantServiceDeps, kind: CompletionKind, body: unknown): Promise<GenerationPlan> {
+  const request: AnyRequest = kind === "chat" ? parseCompletionRequest(ChatCompletionRequestSchema, body) : parseCompletionRequest(CompletionRequestSchema, body);
+  const temperature = request.temperature ?? 0;
+  const n = request.n ?? 1;
+  if (n > 1 && temperature > 0) {
+    throw invalidRequest("n", "n > 1 needs greedy decoding (temperature 0): every sample of a preference vector starts from the same seed; send separate requests with different seeds");
+  }
+  const { base, adapterId, entry } = guidanceOf(await loadModelCatalog(deps), request);
+  const vectors = resolvePreferenceVectors(request, entry.kind === "ADAPTER" ? entry.adapter : null, entry.id);
+  return {
+    kind,
+    model: entry.id,
+    command: {
+      baseModelId: base.id,
+      adapterId,
+      prompt: promptOf(kind, request),
+      alphas: vectors,
+      beta: request.beta ?? 1,
+      sampling: { temperature, topP: request.top_p ?? 1, topK: request.top_k ?? 0, seed: request.seed ?? null, stop: stopOf(kind, request) },
+      maxTokens: maxTokensOf(kind, request, base),
+    },
+    vectors,
+    n,
+    stream: request.stream ?? false,
+    includeUsage: request.stream_options?.include_usage ?? false,
+    paramOf: paramMapper(kind, request),
+  };
+}
