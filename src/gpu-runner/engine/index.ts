@@ -22,6 +22,7 @@ export { loadGguf } from "./model/gguf.ts";
 export { loadHfFolder } from "./model/hf.ts";
 export { parseSafetensors, writeSafetensors } from "./model/safetensors.ts";
 export { EngineError, UnreachableCaseError } from "./util/errors.ts";
+export { CancelledError, throwIfCancelled } from "./util/abort.ts";
 
 // ---- adapters and ARM graphs
 export {

@@ -14,15 +14,15 @@ export const evaluateHandler: JobHandler<"evaluate"> = {
   kind: "evaluate",
   async run(ctx: JobContext<"evaluate">) {
     const { payload } = ctx.envelope;
-    const base = await resolveModel(ctx.cache, payload.base, "base model");
-    const armModel = await resolveModel(ctx.cache, payload.adapter.armBase, "ARM backbone");
-    const adapters = await resolveAdapterFiles(ctx.cache, payload.adapter);
+    const base = await resolveModel(ctx.cache, payload.base, "base model", ctx.signal);
+    const armModel = await resolveModel(ctx.cache, payload.adapter.armBase, "ARM backbone", ctx.signal);
+    const adapters = await resolveAdapterFiles(ctx.cache, payload.adapter, ctx.signal);
     const evaluators = [];
     for (const [i, ref] of payload.evaluators.entries()) {
-      const file = await resolveModel(ctx.cache, ref, `evaluator for ${payload.adapter.dimensions[i]?.name ?? `dimension ${i}`}`);
+      const file = await resolveModel(ctx.cache, ref, `evaluator for ${payload.adapter.dimensions[i]?.name ?? `dimension ${i}`}`, ctx.signal);
       evaluators.push({ ...file, format: ref.format });
     }
-    const snapshot = await loadSnapshot(ctx.cache, payload.prompts.dataset);
+    const snapshot = await loadSnapshot(ctx.cache, payload.prompts.dataset, ctx.signal);
     const prompts = [...new Set(snapshot.records.filter((r) => r.split === payload.prompts.split).map((r) => r.prompt))].slice(0, payload.prompts.count);
     if (prompts.length === 0) {
       throw new JobFailureError("INVALID_PAYLOAD", `the dataset has no ${payload.prompts.split} records to take prompts from; choose another split`, false);

@@ -10,11 +10,11 @@ export const generateHandler: JobHandler<"generate"> = {
   kind: "generate",
   async run(ctx: JobContext<"generate">) {
     const { payload } = ctx.envelope;
-    const base = await resolveModel(ctx.cache, payload.base, "base model");
+    const base = await resolveModel(ctx.cache, payload.base, "base model", ctx.signal);
     let arm = null;
     if (payload.arm) {
-      const model = await resolveModel(ctx.cache, payload.arm.armBase, "ARM backbone");
-      const adapters = await resolveAdapterFiles(ctx.cache, payload.arm);
+      const model = await resolveModel(ctx.cache, payload.arm.armBase, "ARM backbone", ctx.signal);
+      const adapters = await resolveAdapterFiles(ctx.cache, payload.arm, ctx.signal);
       arm = { model, method: payload.arm.method, adapters };
     }
     await ctx.start(0);

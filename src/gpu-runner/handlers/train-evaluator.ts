@@ -9,6 +9,7 @@
 import type { DatasetSplit, PreferenceRecord } from "../../contracts/index.ts";
 import type { PreferencePair } from "../engine/index.ts";
 import type { TrainEvaluatorTaskResult } from "../worker/index.ts";
+import { throwIfJobCancelled } from "./cancel.ts";
 import { loadSnapshot, resolveModel } from "./inputs.ts";
 import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
 
@@ -38,8 +39,8 @@ export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
   kind: "train-evaluator",
   async run(ctx: JobContext<"train-evaluator">) {
     const { jobId, tenantId, payload } = ctx.envelope;
-    const model = await resolveModel(ctx.cache, payload.baseModel, "base model");
-    const snapshot = await loadSnapshot(ctx.cache, payload.dataset);
+    const model = await resolveModel(ctx.cache, payload.baseModel, "base model", ctx.signal);
+    const snapshot = await loadSnapshot(ctx.cache, payload.dataset, ctx.signal);
     const { train: pairs, heldOut: validationPairs } = evaluatorPairs(snapshot.records, payload.labelName, payload.trainSplit, payload.heldOutSplit);
     if (pairs.length === 0) {
       const split = payload.trainSplit;
@@ -72,6 +73,7 @@ export const trainEvaluatorHandler: JobHandler<"train-evaluator"> = {
       },
       ctx.signal,
     )) as TrainEvaluatorTaskResult;
+    throwIfJobCancelled(ctx.signal, "storing the evaluator");
     const stored = await ctx.artifacts.put(`evaluators/${tenantId}/${jobId}/evaluator.safetensors`, result.bytes);
     ctx.emit({ type: "artifact", kind: "evaluator", key: stored.key, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
     return { metrics: { ...result.metrics }, artifactKey: stored.key };

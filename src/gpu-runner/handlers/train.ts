@@ -13,6 +13,7 @@
  */
 import { train as engineTrain } from "../engine/index.ts";
 import type { TrainTaskResult } from "../worker/index.ts";
+import { throwIfJobCancelled, untilCancelled } from "./cancel.ts";
 import { ADAPTER_MANIFEST_SUFFIX, loadSnapshot, resolveModel, type AdapterManifest } from "./inputs.ts";
 import { trainingPairs } from "./train-data.ts";
 import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
@@ -29,14 +30,14 @@ export const trainHandler: JobHandler<"train"> = {
   kind: "train",
   async run(ctx: JobContext<"train">) {
     const { jobId, tenantId, payload } = ctx.envelope;
-    const model = await resolveModel(ctx.cache, payload.baseModel, "base model");
+    const model = await resolveModel(ctx.cache, payload.baseModel, "base model", ctx.signal);
     const snapshots = [];
-    for (const dataset of payload.datasets) snapshots.push(await loadSnapshot(ctx.cache, dataset));
+    for (const dataset of payload.datasets) snapshots.push(await loadSnapshot(ctx.cache, dataset, ctx.signal));
     const { train, validation } = trainingPairs(snapshots, payload.dimensions.map((d) => d.id), { maxPairs: payload.maxPairs });
     if (train.length === 0) {
       throw new JobFailureError("INVALID_PAYLOAD", "the datasets hold no TRAIN records labelled for the job's dimensions; upload more records or change the split", false);
     }
-    const checkpoint = await ctx.artifacts.get(checkpointKey(jobId));
+    const checkpoint = await untilCancelled(ctx.signal, ctx.artifacts.get(checkpointKey(jobId)), "fetching the checkpoint");
     let resumedFromStep = 0;
     if (checkpoint) {
       try {
@@ -99,7 +100,7 @@ export const trainHandler: JobHandler<"train"> = {
       ctx.signal,
     ).finally(() => uploads.catch(() => undefined))) as TrainTaskResult;
     await uploads;
-
+    throwIfJobCancelled(ctx.signal, "storing the adapter");
     const prefix = adapterKeyPrefix(tenantId, jobId);
     let artifactKey: string;
     if (payload.method === "PARM") {
@@ -109,6 +110,7 @@ export const trainHandler: JobHandler<"train"> = {
     } else {
       const entries: { key: string; sha256: string; dimensions: string[] }[] = [];
       for (const [i, adapter] of result.adapters.entries()) {
+        throwIfJobCancelled(ctx.signal, "storing the adapters");
         const stored = await ctx.artifacts.put(`${prefix}/adapter-${i}.safetensors`, adapter.bytes);
         entries.push({ key: stored.key, sha256: stored.sha256, dimensions: [...adapter.dimensions] });
       }

@@ -11,8 +11,11 @@
  * - Before running a delivery: a job whose events already hold `completed` or `failed` is acked without running
  *   (completion is idempotent; a job cancelled while QUEUED has a `failed` CANCELLED event); a job with a key in
  *   `job_cancels` ends CANCELLED.
- * - Outcome: success → `completed` then ack. Cancel (a `job_cancels` key appears while it runs) → the engine stops at
- *   its next step → `failed` CANCELLED, ack. A retryable failure before the last delivery → nak with backoff (no
+ * - Outcome: success → `completed` then ack. Cancel (a `job_cancels` key appears while it runs) → the job's
+ *   AbortController aborts with reason "cancel": an input fetch gives up at once, the engine stops at its next check
+ *   (micro-batch, token, prompt, point, scoring batch, session) and releases its sessions, nothing is stored →
+ *   `failed` CANCELLED (after the events already queued, except token events, which are dropped), ack; the log
+ *   line names where it stopped. A retryable failure before the last delivery → nak with backoff (no
  *   event). A failure that is not retryable → `failed`, term. A retryable failure on the last delivery
  *   (maxDeliver) → `failed` with that error, then nak, so JetStream's max-deliveries advisory lets the api copy
  *   the job to JOBS_DLQ.
@@ -223,10 +226,18 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
     const started = performance.now();
     let queue: Promise<void> = Promise.resolve();
     let emitError: unknown = null;
+    let droppedTokens = 0;
+    // Events go out in order, one at a time. A wide α batch makes tokens faster than they are published; once the
+    // job is cancelled, the tokens still queued are dropped, so `failed` CANCELLED follows without that backlog.
     const emit = (event: JobEvent) => {
-      queue = queue.then(() => publishEvent(jobId, event)).catch((error: unknown) => {
-        emitError ??= error;
-      });
+      queue = queue
+        .then(() => {
+          if (event.type === "token" && job.stopReason === "cancel") droppedTokens++;
+          else return publishEvent(jobId, event);
+        })
+        .catch((error: unknown) => {
+          emitError ??= error;
+        });
     };
     const flush = async () => {
       await queue;
@@ -263,7 +274,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
       log.info(`job ${jobId} (${envelope.kind}) attempt ${deliveryCount}: running`);
       const completed = await handlerFor(envelope.kind).run(context as never);
       await flush();
-      if (job.stopReason === "cancel") throw new Error("cancelled");
+      if (job.stopReason === "cancel") throw new Error("the cancellation arrived after the work had finished");
       // Another delivery of this job (after an outage longer than ack_wait) may have finished first.
       const finishedMeanwhile = (await bus.readEvents(jobId)).some((d) => TERMINAL_EVENT_TYPES.has(d.event.type));
       if (!finishedMeanwhile) await publishEvent(jobId, { type: "completed", durationSeconds: (performance.now() - started) / 1000, ...completed });
@@ -280,10 +291,11 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         const reason = cancelledWhileRunningReason((performance.now() - started) / 1000);
         await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason, retryable: false }).catch(() => undefined);
         await delivery.ack().catch(() => undefined);
-        log.info(`job ${jobId}: cancelled`);
+        const dropped = droppedTokens > 0 ? `; ${droppedTokens} queued token events dropped` : "";
+        log.info(`job ${jobId}: cancelled (${error instanceof Error ? error.message : String(error)}${dropped})`);
         return;
       }
-      const failure = classifyFailure(error);
+      const failure = classifyFailure(error, envelope.kind);
       if (failure.retryable && deliveryCount < maxDeliver) {
         log.warn(`job ${jobId}: attempt ${deliveryCount} of ${maxDeliver} failed (${failure.code}: ${failure.reason}); retrying`);
         delivery.nak(retryDelayMs(deliveryCount));

@@ -1,7 +1,14 @@
 /**
- * @module gpu-runner/worker/engine-tasks — runs one engine task (training, generation) to completion, reporting
- * through `post`. Runs inside a worker thread (worker/engine-worker.ts); also callable in-thread by tests. Loaded
- * models are cached by path (at most `MODEL_CACHE_SIZE`, oldest evicted).
+ * @module gpu-runner/worker/engine-tasks — runs one engine task (training, evaluator training, generation,
+ * evaluation) to completion, reporting through `post`. Runs inside a worker thread (worker/engine-worker.ts); also
+ * callable in-thread by tests. Loaded models are cached by path (at most `MODEL_CACHE_SIZE`, oldest evicted).
+ *
+ * Cancellation: `signal` reaches every phase. It is checked after each model load and evaluator creation, and the
+ * engine checks it between micro-batches and held-out scoring batches (training), between tokens (generation) and
+ * between prompts, points and scoring batches (evaluation); an aborted task rejects with the engine's CANCELLED
+ * error and releases every session it created, so the worker is ready for its next task. Evaluations generate
+ * at most `EVALUATION_ALPHA_BATCH` preference vectors per batch, so one decoding step stays short and memory stays
+ * bounded however fine the grid.
  */
 import { statSync } from "node:fs";
 import {
@@ -10,6 +17,7 @@ import {
   importAdapter,
   loadGguf,
   loadHfFolder,
+  throwIfCancelled,
   trainArm,
   type LoadedModel,
   type TrainArmResult,
@@ -34,6 +42,9 @@ import type {
 
 const MODEL_CACHE_SIZE = 3;
 
+/** Preference vectors an evaluation decodes together (one generator batch). */
+export const EVALUATION_ALPHA_BATCH = 16;
+
 /** A task-to-engine bridge with its own model cache. */
 export class EngineTaskRunner {
   readonly #models = new Map<string, { id: string; model: Promise<LoadedModel> }>();
@@ -50,7 +61,14 @@ export class EngineTaskRunner {
     return [...new Set([...this.#models.values()].map((m) => m.id))];
   }
 
-  async #load(ref: ModelFileRef): Promise<LoadedModel> {
+  /** The model at `ref.path` (cached); CancelledError once loaded when `signal` aborted meanwhile. */
+  async #load(ref: ModelFileRef, signal: AbortSignal): Promise<LoadedModel> {
+    const model = await this.#loadCached(ref);
+    throwIfCancelled(signal, () => `cancelled after loading model ${ref.id}`);
+    return model;
+  }
+
+  async #loadCached(ref: ModelFileRef): Promise<LoadedModel> {
     const hit = this.#models.get(ref.path);
     if (hit) {
       this.#models.delete(ref.path);
@@ -71,7 +89,7 @@ export class EngineTaskRunner {
       case "train":
         return this.#train(task, post, signal);
       case "generate":
-        return this.#generate(task, post);
+        return this.#generate(task, post, signal);
       case "train-evaluator":
         return this.#trainEvaluator(task, post, signal);
       case "evaluate":
@@ -82,7 +100,7 @@ export class EngineTaskRunner {
   }
 
   async #train(task: TrainTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void, signal: AbortSignal): Promise<TrainTaskResult> {
-    const model = await this.#load(task.model);
+    const model = await this.#load(task.model, signal);
     const result: TrainArmResult = await trainArm({
       model,
       method: task.method,
@@ -150,7 +168,7 @@ export class EngineTaskRunner {
   }
 
   async #trainEvaluator(task: TrainEvaluatorTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void, signal: AbortSignal): Promise<TrainEvaluatorTaskResult> {
-    const model = await this.#load(task.model);
+    const model = await this.#load(task.model, signal);
     const started = performance.now();
     const result = await evaluation.trainEvaluator({
       model,
@@ -200,40 +218,27 @@ export class EngineTaskRunner {
   }
 
   async #evaluate(task: EvaluateTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void, signal: AbortSignal): Promise<EvaluateTaskResult> {
-    const base = await this.#load(task.base);
-    const armModel = await this.#load(task.arm.model);
-    const adapters = task.arm.adapters.map((bytes) => decode.decodeAdapterFromFile(importAdapter(bytes, { config: armModel.config })));
-    const arm: decode.GeneratorOptions["arm"] =
-      task.arm.method === "PARM" ? { model: armModel, adapter: adapters[0] } : { genarm: adapters.map((adapter) => ({ model: armModel, adapter })) };
-    const generator = decode.createGenerator({ base, arm, threads: task.runtime.threads });
-    const maxPromptTokens = evaluation.evaluationPromptLimit({ context: generator.context, maxTokens: task.maxTokens, maxPromptTokens: task.maxPromptTokens });
+    const base = await this.#load(task.base, signal);
+    const armModel = await this.#load(task.arm.model, signal);
+    const generator = decode.createGenerator({ base, arm: guidance(armModel, task.arm), threads: task.runtime.threads });
     const evaluators: evaluation.Evaluator[] = [];
-    for (const [i, e] of task.evaluators.entries()) {
-      evaluators.push(
-        e.format === "ONNX"
-          ? await evaluation.OnnxRewardEvaluator.create({ name: task.objectiveNames[i], model: e.path, tokenizer: base.tokenizer, padId: base.tokenizer.eosId, threads: task.runtime.threads, executionProvider: task.runtime.provider })
-          : new evaluation.RewardModelEvaluator({
-              backbone: base,
-              model: evaluation.importRewardModel(new Uint8Array(readFileSync(e.path))),
-              name: task.objectiveNames[i],
-              threads: task.runtime.threads,
-              executionProvider: task.runtime.provider,
-            }),
-      );
-    }
-    const s = task.sampling;
-    const sampling: decode.SamplingConfig =
-      s.temperature === 0 ? { kind: "greedy" } : { kind: "sample", temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed ?? 0 };
-    const started = performance.now();
     try {
+      const maxPromptTokens = evaluation.evaluationPromptLimit({ context: generator.context, maxTokens: task.maxTokens, maxPromptTokens: task.maxPromptTokens });
+      for (const i of task.evaluators.keys()) {
+        throwIfCancelled(signal, () => `evaluation cancelled while creating evaluator ${i + 1} of ${task.evaluators.length}`);
+        evaluators.push(await createEvaluator(task, i, base));
+      }
+      const sampling = samplingOf(task.sampling, 0);
+      const started = performance.now();
       const result = await evaluation.runEvaluation({
         step: task.gridStep,
         prompts: task.prompts,
         evaluators,
         objectiveNames: task.objectiveNames,
         ...(task.referencePoint ? { referencePoint: task.referencePoint } : {}),
+        alphaBatch: EVALUATION_ALPHA_BATCH,
         generate: async (prompt, alphas) => {
-          const out = await generator.generate({ prompt, alphas, beta: task.beta, sampling, maxNewTokens: task.maxTokens, maxPromptTokens });
+          const out = await generator.generate({ prompt, alphas, beta: task.beta, sampling, maxNewTokens: task.maxTokens, maxPromptTokens, signal });
           return out.outputs.map((o) => o.text);
         },
         onPoint: (point, done, total) => {
@@ -257,35 +262,26 @@ export class EngineTaskRunner {
       };
     } finally {
       await generator.release();
-      for (const e of evaluators) await (e as { release?: () => Promise<void> }).release?.();
+      for (const e of evaluators) await e.release();
     }
   }
 
-  async #generate(task: GenerateTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void): Promise<GenerateTaskResult> {
-    const base = await this.#load(task.base);
-    let arm: decode.GeneratorOptions["arm"];
-    if (task.arm) {
-      const armModel = await this.#load(task.arm.model);
-      const adapters = task.arm.adapters.map((bytes) => decode.decodeAdapterFromFile(importAdapter(bytes, { config: armModel.config })));
-      arm = task.arm.method === "PARM" ? { model: armModel, adapter: adapters[0] } : { genarm: adapters.map((adapter) => ({ model: armModel, adapter })) };
-    }
+  async #generate(task: GenerateTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void, signal: AbortSignal): Promise<GenerateTaskResult> {
+    const base = await this.#load(task.base, signal);
+    const arm = task.arm ? guidance(await this.#load(task.arm.model, signal), task.arm) : undefined;
     const generator = decode.createGenerator({ base, ...(arm ? { arm } : {}), threads: task.runtime.threads });
     const positions = task.alphas.map(() => 0);
     try {
-      const s = task.sampling;
-      const sampling: decode.SamplingConfig =
-        s.temperature === 0
-          ? { kind: "greedy" }
-          : { kind: "sample", temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed ?? Math.floor(Math.random() * 2 ** 31) };
       const result = await generator.generate(
         {
           prompt: task.prompt,
           ...(task.arm ? { alphas: task.alphas } : {}),
           beta: task.beta,
-          sampling,
+          sampling: samplingOf(task.sampling, Math.floor(Math.random() * 2 ** 31)),
           stop: task.stop,
           maxNewTokens: task.maxTokens,
           requireMaxNewTokens: true,
+          signal,
         },
         (token) => {
           const position = positions[token.index]++;
@@ -307,6 +303,25 @@ export class EngineTaskRunner {
       await generator.release();
     }
   }
+}
+
+/** The generator's guidance for an ARM backbone and its adapter files (PARM: one; GenARM: one per objective). */
+function guidance(armModel: LoadedModel, arm: { readonly method: "PARM" | "GENARM"; readonly adapters: readonly Uint8Array[] }): NonNullable<decode.GeneratorOptions["arm"]> {
+  const adapters = arm.adapters.map((bytes) => decode.decodeAdapterFromFile(importAdapter(bytes, { config: armModel.config })));
+  return arm.method === "PARM" ? { model: armModel, adapter: adapters[0] } : { genarm: adapters.map((adapter) => ({ model: armModel, adapter })) };
+}
+
+/** A task's sampling settings as the engine's config; `defaultSeed` when the task gives none. */
+function samplingOf(s: GenerateTask["sampling"], defaultSeed: number): decode.SamplingConfig {
+  return s.temperature === 0 ? { kind: "greedy" } : { kind: "sample", temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed ?? defaultSeed };
+}
+
+/** Evaluator `i` of an evaluation: an ONNX reward model, or an evaluator file trained on `base`. */
+async function createEvaluator(task: EvaluateTask, i: number, base: LoadedModel): Promise<evaluation.Evaluator> {
+  const e = task.evaluators[i];
+  const common = { name: task.objectiveNames[i], threads: task.runtime.threads, executionProvider: task.runtime.provider };
+  if (e.format === "ONNX") return evaluation.OnnxRewardEvaluator.create({ ...common, model: e.path, tokenizer: base.tokenizer, padId: base.tokenizer.eosId });
+  return new evaluation.RewardModelEvaluator({ ...common, backbone: base, model: evaluation.importRewardModel(new Uint8Array(readFileSync(e.path))) });
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,11 +1,14 @@
 /**
  * @module gpu-runner/worker/pool — a fixed pool of engine worker threads, one task per worker at a time. `run`
  * resolves with the task's result or rejects with a {@link TaskFailedError} carrying the engine's error name and
- * code; intermediate messages go to `onMessage` in order. Aborting `signal` asks the worker to stop the task (the
- * trainer stops at its next micro-batch). A worker that crashes fails its task and is replaced. `close` ends the
- * workers in order: each stops its task at the next step, releases its sessions and exits by itself; a worker is
- * terminated only when it has not exited within `closeTimeoutMs` (terminating a thread inside an onnxruntime call
- * aborts the whole process).
+ * code; intermediate messages go to `onMessage` in order. Aborting `signal` sends the worker a `cancel` message: the
+ * engine stops at its next check (micro-batch, token, point, scoring batch), releases the task's sessions and the
+ * task rejects with code CANCELLED; the worker then takes the next task. A signal aborted before `run` starts the
+ * task rejects at once with {@link TaskCancelledError} (no worker is asked). The slot is freed only when the worker
+ * has answered, so a worker never holds two tasks. A worker that crashes fails its task and is replaced. `close`
+ * ends the workers in order: each stops its task at the next step, releases its sessions and exits by itself; a
+ * worker is terminated only when it has not exited within `closeTimeoutMs` (terminating a thread inside an
+ * onnxruntime call aborts the whole process).
  */
 import { Worker } from "node:worker_threads";
 import type { EngineTask, EngineTaskResult, MainToWorker, TaskErrorInfo, TaskMessage, WorkerToMain } from "./protocol.ts";
@@ -15,6 +18,13 @@ export class TaskFailedError extends Error {
   readonly code = "ENGINE_TASK_FAILED" as const;
   constructor(readonly info: TaskErrorInfo) {
     super(info.message);
+  }
+}
+
+/** `run` was given a signal that had already aborted: the task was not started (no worker was asked). */
+export class TaskCancelledError extends TaskFailedError {
+  constructor(reason: unknown) {
+    super({ name: "TaskCancelledError", code: "CANCELLED", message: `task cancelled before it started${typeof reason === "string" ? ` (${reason})` : ""}` });
   }
 }
 
@@ -154,16 +164,16 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL, clos
       const slot = await acquire();
       if (slot === null) throw new WorkerPoolClosedError();
       const taskId = nextTaskId++;
+      const onAbort = () => slot.worker.postMessage({ type: "cancel", taskId, ...(typeof signal?.reason === "string" ? { reason: signal.reason } : {}) } satisfies MainToWorker);
       try {
+        if (signal?.aborted) throw new TaskCancelledError(signal.reason);
         return await new Promise<EngineTaskResult>((resolve, reject) => {
           running.set(taskId, { resolve, reject, onMessage, slot });
-          const onAbort = () =>
-            slot.worker.postMessage({ type: "cancel", taskId, ...(typeof signal?.reason === "string" ? { reason: signal.reason } : {}) } satisfies MainToWorker);
-          if (signal?.aborted) onAbort();
-          else signal?.addEventListener("abort", onAbort, { once: true });
+          signal?.addEventListener("abort", onAbort, { once: true });
           slot.worker.postMessage({ type: "run", taskId, task } satisfies MainToWorker);
         });
       } finally {
+        signal?.removeEventListener("abort", onAbort);
         if (slots.includes(slot)) release(slot);
       }
     },

@@ -3,7 +3,8 @@
  * createGenerator on random tiny models against a naive decoder that recomputes the float64 TypeScript reference
  * forward over the whole sequence at every step and combines with the guidance functions: plain, PARM and GenARM
  * greedy decoding; α-batched runs equal separate runs token for token; seeded sampling; stop strings, EOS,
- * max new tokens and the context limit; maxPromptTokens (long prompts keep their last tokens); streaming; weak-to-strong guidance and the shared-vocabulary error.
+ * max new tokens and the context limit; maxPromptTokens (long prompts keep their last tokens); streaming; weak-to-strong guidance and the shared-vocabulary error;
+ * an abort signal stops a request at the next token (or before the prefill) with its partial outputs.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +16,7 @@ import { vocabularyDigest, type StreamDecoder, type Tokenizer } from "../model/t
 import { combineGenArm, combineParm } from "./guidance.ts";
 import { argmax } from "./sampling.ts";
 import type { DecodeAdapter } from "./decode-graph.ts";
-import { createGenerator, GenerateRequestError, keepLastPromptTokens, type DecodeModel, type TokenEvent } from "./generate.ts";
+import { createGenerator, GenerateRequestError, GenerationCancelledError, keepLastPromptTokens, type DecodeModel, type TokenEvent } from "./generate.ts";
 import { VocabularyMismatchError } from "./vocabulary.ts";
 
 /** A character tokenizer for the tiny models: id 0 <unk>, 1 <s>, 2 </s>, then one character per id. */
@@ -290,5 +291,42 @@ test("a head wider than the tokenizer (padded vocabulary) decodes over the token
     ids.push(token);
   }
   assert.deepEqual(result.outputs[0].tokenIds, expected);
+  await generator.release();
+});
+
+test("signal: an abort stops guided α-batched generation at the next token with each row's partial output", async () => {
+  const generator = createGenerator({ base, arm: { model: base, adapter: parmAdapter }, threads: 1 });
+  const controller = new AbortController();
+  const streamed: TokenEvent[] = [];
+  const request = { prompt: { tokenIds: prompt }, alphas: [[1, 0], [0.5, 0.5], [0, 1]], maxNewTokens: 30, eosTokenIds: [], signal: controller.signal };
+  const stopped = await generator.generate(request, (e) => {
+    streamed.push(e);
+    if (e.step === 4 && e.index === 2) controller.abort("cancel");
+  }).then(
+    () => assert.fail("an aborted generation must not complete"),
+    (error: unknown) => error,
+  );
+  assert.ok(stopped instanceof GenerationCancelledError, String(stopped));
+  assert.equal(stopped.code, "CANCELLED");
+  assert.match(stopped.message, /between tokens, after 5 of 30 tokens per row/);
+  assert.equal(streamed.length, 15, "no token after the step in which the signal aborted");
+  const full = await generator.generate({ ...request, signal: undefined, maxNewTokens: 5 });
+  assert.deepEqual(stopped.partial.map((p) => p.tokenIds), full.outputs.map((o) => o.tokenIds), "partial outputs are the tokens streamed so far");
+  assert.deepEqual(stopped.partial.map((p) => p.alpha), request.alphas);
+  await generator.release();
+});
+
+test("signal: an already aborted signal stops unguided generation before the prefill", async () => {
+  const generator = createGenerator({ base, threads: 1 });
+  const controller = new AbortController();
+  controller.abort();
+  let tokens = 0;
+  await assert.rejects(
+    generator.generate({ prompt: { tokenIds: prompt }, maxNewTokens: 10, signal: controller.signal }, () => tokens++),
+    (e: unknown) => e instanceof GenerationCancelledError && /before the prefill, after 0 of 10/.test(e.message) && e.partial[0].tokenIds.length === 0,
+  );
+  assert.equal(tokens, 0);
+  const result = await generator.generate({ prompt: { tokenIds: prompt }, maxNewTokens: 3, eosTokenIds: [] });
+  assert.equal(result.outputs[0].tokenIds.length, 3, "the generator stays usable after a cancelled request");
   await generator.release();
 });

@@ -18,6 +18,7 @@
  */
 import type { LlamaConfig, ModelWeights } from "../model/config.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
+import { CancelledError } from "../util/abort.ts";
 import { EngineError, UnreachableCaseError } from "../util/errors.ts";
 import { combineGenArmBatch, combineParmBatch, truncateVocab } from "./guidance.ts";
 import { TokenSampler, validateSamplingConfig, type SamplingConfig } from "./sampling.ts";
@@ -75,6 +76,9 @@ export interface GenerateRequest {
   readonly requireMaxNewTokens?: boolean;
   /** Token ids that end a row (default: the base tokenizer's EOS). */
   readonly eosTokenIds?: readonly number[];
+  /** Checked before each model's prefill and before each model's decoding step: once aborted, the request stops
+   *  at the next token with GenerationCancelledError (tokens already streamed stay streamed). */
+  readonly signal?: AbortSignal;
 }
 
 /** StopReason, or "context-length" when the models' context ended the row before maxNewTokens. */
@@ -126,6 +130,23 @@ export type TokenCallback = (event: TokenEvent) => void;
 export type GenerateErrorCode = "INVALID_REQUEST" | "INVALID_ALPHA" | "INVALID_BETA" | "INVALID_GUIDANCE" | "PROMPT_TOO_LONG";
 
 export class GenerateRequestError extends EngineError<GenerateErrorCode> {}
+
+/** What one row had generated when its request was cancelled. */
+export interface PartialOutput {
+  readonly alpha: readonly number[];
+  readonly text: string;
+  readonly tokenIds: readonly number[];
+}
+
+/** A request stopped by its `signal` (code CANCELLED); `partial` holds every row's output so far. */
+export class GenerationCancelledError extends CancelledError {
+  constructor(
+    message: string,
+    readonly partial: readonly PartialOutput[],
+  ) {
+    super(message);
+  }
+}
 
 export interface Generator {
   readonly mode: GuidanceMode;
@@ -249,10 +270,14 @@ class GuidedGenerator implements Generator {
     const promptRows = alphas.map(() => prompt);
     const guideAlphas = this.mode === "parm" ? alphas : undefined;
 
+    let steps = 0;
+    const stopIfCancelled = (where: string) => throwIfGenerationCancelled(request.signal, where, steps, budget, rowState);
+    stopIfCancelled("before the prefill");
     const baseStart = await this.#baseDecoder.prefill(promptRows);
     const caches: KvCache[] = [baseStart.cache];
     const guideLogits: DecoderLogits[] = [];
     for (const guide of this.#guides) {
+      stopIfCancelled("before the prefill");
       const out = await guide.prefill(promptRows, guideAlphas);
       caches.push(out.cache);
       guideLogits.push(out.logits);
@@ -260,7 +285,6 @@ class GuidedGenerator implements Generator {
     const prefillMs = performance.now() - started;
     let baseLogits = baseStart.logits;
     let firstTokenAt = 0;
-    let steps = 0;
     let generated = 0;
     for (;;) {
       const scores = this.#scores(baseLogits, guideLogits, rows, alphas, beta);
@@ -281,8 +305,12 @@ class GuidedGenerator implements Generator {
       if (steps === 1) firstTokenAt = performance.now();
       if (rowState.every((row) => row.finish !== null)) break;
       const tokens = rowState.map((row) => row.tokenIds[row.tokenIds.length - 1]);
+      stopIfCancelled("between tokens");
       baseLogits = await this.#baseDecoder.step(caches[0], tokens);
-      for (const [g, guide] of this.#guides.entries()) guideLogits[g] = await guide.step(caches[g + 1], tokens, guideAlphas);
+      for (const [g, guide] of this.#guides.entries()) {
+        stopIfCancelled("between tokens");
+        guideLogits[g] = await guide.step(caches[g + 1], tokens, guideAlphas);
+      }
     }
     const finished = performance.now();
     const totalMs = finished - started;
@@ -360,6 +388,13 @@ class GuidedGenerator implements Generator {
     });
     return ids;
   }
+}
+
+/** Throws GenerationCancelledError with each row's output so far when `signal` has aborted. */
+function throwIfGenerationCancelled(signal: AbortSignal | undefined, where: string, steps: number, budget: number, rows: readonly PartialOutput[]): void {
+  if (!signal?.aborted) return;
+  const partial = rows.map((row) => ({ alpha: row.alpha, text: row.text, tokenIds: [...row.tokenIds] }));
+  throw new GenerationCancelledError(`generation cancelled ${where}, after ${steps} of ${budget} tokens per row`, partial);
 }
 
 /** Logits rows as a fresh float32 [rows, V] array, dropping head columns past the tokenizer's vocabulary. */

@@ -62,6 +62,8 @@ export {
 export {
   createGenerator,
   GenerateRequestError,
+  GenerationCancelledError,
+  type PartialOutput,
   keepLastPromptTokens,
   type GenerateErrorCode,
   type DecodeModel,

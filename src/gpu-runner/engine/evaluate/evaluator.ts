@@ -14,14 +14,16 @@ import type { LlamaConfig, ModelWeights } from "../model/config.ts";
 import type { HostTensor } from "../onnx/index.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
 import type { PairTokenizer } from "../train/pairs.ts";
+import { throwIfCancelled } from "../util/abort.ts";
 import { EngineError } from "../util/errors.ts";
 import { RewardScorer, tokenizeForReward, type RewardModel } from "./reward-model.ts";
 
 export interface Evaluator {
   /** The dimension it scores (for reports). */
   readonly name: string;
-  /** One score per (prompts[i], responses[i]); higher is better. */
-  score(prompts: readonly string[], responses: readonly string[]): Promise<Float64Array>;
+  /** One score per (prompts[i], responses[i]); higher is better. An aborted `signal` stops it before its next
+   *  batch with CancelledError. */
+  score(prompts: readonly string[], responses: readonly string[], signal?: AbortSignal): Promise<Float64Array>;
   release(): Promise<void>;
 }
 
@@ -84,11 +86,11 @@ export class RewardModelEvaluator implements Evaluator {
     });
   }
 
-  async score(prompts: readonly string[], responses: readonly string[]): Promise<Float64Array> {
+  async score(prompts: readonly string[], responses: readonly string[], signal?: AbortSignal): Promise<Float64Array> {
     checkTexts(this.name, prompts, responses);
     const { backbone, model } = this.#options;
     const rows = prompts.map((p, i) => tokenizeForReward(backbone.tokenizer, p, responses[i], model.metadata));
-    return this.#scorer.score(rows, model.tensors);
+    return this.#scorer.score(rows, model.tensors, signal);
   }
 
   async release(): Promise<void> {
@@ -174,7 +176,7 @@ export class OnnxRewardEvaluator implements Evaluator {
     return new OnnxRewardEvaluator({ ...options, batch, maxLength }, session, output);
   }
 
-  async score(prompts: readonly string[], responses: readonly string[]): Promise<Float64Array> {
+  async score(prompts: readonly string[], responses: readonly string[], signal?: AbortSignal): Promise<Float64Array> {
     checkTexts(this.name, prompts, responses);
     const { tokenizer, padId } = this.#options;
     const maxLength = this.#options.maxLength!;
@@ -185,6 +187,7 @@ export class OnnxRewardEvaluator implements Evaluator {
     });
     const out = new Float64Array(rows.length);
     for (let s = 0; s < rows.length; s += batch) {
+      throwIfCancelled(signal, () => `ONNX evaluator "${this.name}" cancelled after ${s} of ${rows.length} rows`);
       const chunk = rows.slice(s, s + batch);
       const B = this.#options.fixedBatch ? batch : chunk.length;
       const T = this.#options.padToLength ?? Math.max(1, ...chunk.map((r) => r.length));

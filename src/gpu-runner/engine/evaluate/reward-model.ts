@@ -19,6 +19,7 @@ import { parseSafetensors, SafetensorsError, writeSafetensors } from "../model/s
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
 import { bucketFor, tokenizePair, type PairTokenizer } from "../train/pairs.ts";
 import { defaultLengthBuckets } from "../train/trainer-data.ts";
+import { throwIfCancelled } from "../util/abort.ts";
 import { EngineError } from "../util/errors.ts";
 import {
   buildRewardScoreGraph,
@@ -237,8 +238,9 @@ export class RewardScorer {
     return hit;
   }
 
-  /** Reward per row under `tensors` (LoRA + score head). */
-  async score(rows: readonly RewardRow[], tensors: ReadonlyMap<string, Float32Array>): Promise<Float64Array> {
+  /** Reward per row under `tensors` (LoRA + score head). An aborted `signal` stops it before its next batch (and
+   *  before creating another bucket's session) with CancelledError. */
+  async score(rows: readonly RewardRow[], tensors: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<Float64Array> {
     const { config, spec, padId } = this.options;
     const out = new Float64Array(rows.length);
     const byBucket = new Map<number, number[]>();
@@ -248,14 +250,19 @@ export class RewardScorer {
       byBucket.get(bucket)!.push(i);
     });
     const feedsOfTensors = rewardTensorFeeds(config, spec, tensors, "float32");
+    let done = 0;
+    const cancelled = () => `reward scoring cancelled after ${done} of ${rows.length} rows`;
     for (const [bucket, members] of [...byBucket].sort(([a], [b]) => a - b)) {
+      throwIfCancelled(signal, cancelled);
       const { graph, session } = await this.session(bucket);
       for (let s = 0; s < members.length; s += this.batch) {
+        throwIfCancelled(signal, cancelled);
         const chunk = members.slice(s, s + this.batch);
         const feeds = { ...graph.frozenFeeds, ...feedsOfTensors, ...packRewardRows(chunk.map((i) => rows[i]), this.batch, bucket, padId, graph) };
         const result = await session.run(feeds, [REWARD_OUTPUTS.rewards]);
         const r = result[REWARD_OUTPUTS.rewards].data as Float32Array;
         chunk.forEach((i, c) => (out[i] = r[c]));
+        done += chunk.length;
       }
     }
     return out;

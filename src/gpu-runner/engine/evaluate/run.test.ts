@@ -3,7 +3,8 @@
  * The sweep's bookkeeping with a deterministic generator (the response encodes α) and character-counting
  * evaluators: per-α mean reward vectors and standard errors, α chunks (one generator call per prompt and chunk),
  * onPoint streaming order, the report (front, HV against an explicit z, MIP), the SVG, baselines, errors (typed
- * generation errors propagate unchanged), and the prompt-token limit.
+ * generation errors propagate unchanged), cancellation while generating and while scoring, and the prompt-token
+ * limit.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -90,7 +91,43 @@ test("runEvaluation: bad options and failures raise EvaluationRunError naming th
   await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate, evaluators: [nan, nan] }), code("INVALID_OPTIONS", /evaluator nan scored response 0 as NaN/));
   const controller = new AbortController();
   controller.abort();
-  await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate, evaluators, signal: controller.signal }), code("CANCELLED", /0 of 3 points/));
+  await assert.rejects(runEvaluation({ step: 0.5, prompts: ["p"], generate, evaluators, signal: controller.signal }), code("CANCELLED", /while generating \(prompt 1 of 1, points 1–3 of 3\); 0 points done/));
+});
+
+test("runEvaluation: an abort stops the sweep while generating or while scoring, naming the phase", async () => {
+  const evaluators = [counter("a-count", "a"), counter("b-count", "b")];
+  const code = (pattern: RegExp) => (e: unknown) => e instanceof EvaluationRunError && e.code === "CANCELLED" && pattern.test(e.message);
+  // While generating: the generator sees the abort (as decode's generate does at its next token) and throws.
+  const generating = new AbortController();
+  const abortingGenerate: BatchGenerate = async (prompt, alphas) => {
+    if (prompt === "second") {
+      generating.abort("cancel");
+      throw Object.assign(new Error("generation cancelled between tokens"), { code: "CANCELLED" });
+    }
+    return generate(prompt, alphas);
+  };
+  await assert.rejects(
+    runEvaluation({ step: 0.25, prompts: ["first", "second", "third"], generate: abortingGenerate, evaluators, alphaBatch: 2, signal: generating.signal }),
+    code(/while generating \(prompt 2 of 3, points 1–2 of 5\); 0 points done/),
+  );
+  // While scoring: the abort lands inside an evaluator's score call; the sweep stops before the next point.
+  const scoring = new AbortController();
+  let scored = 0;
+  const slow: Evaluator = {
+    name: "slow",
+    score: async (prompts, _responses, signal) => {
+      if (++scored === 3) scoring.abort("cancel");
+      if (signal?.aborted) throw Object.assign(new Error("scoring cancelled"), { code: "CANCELLED" });
+      return new Float64Array(prompts.length);
+    },
+    release: async () => {},
+  };
+  const points: number[] = [];
+  await assert.rejects(
+    runEvaluation({ step: 0.25, prompts: ["p"], generate, evaluators: [slow, slow], signal: scoring.signal, onPoint: (p) => void points.push(p.index) }),
+    code(/while scoring point 2 of 5; 1 points done/),
+  );
+  assert.deepEqual(points, [0], "points scored before the abort were reported");
 });
 
 test("meanAndStandardError: column means and sample standard errors", () => {

@@ -10,6 +10,11 @@
  * scored and reported through `onPoint` when its chunk has run over every prompt, so a smaller chunk streams
  * earlier at the price of more generator calls.
  *
+ * Cancellation: `signal` is checked before every generator call (one prompt of one α chunk), after a generator
+ * call that failed (the generator itself stops at its next token when given the same signal), and before each
+ * point's scoring and each evaluator's batches; the sweep then throws EvaluationRunError CANCELLED naming the
+ * phase ("while generating …" / "while scoring …"). Points already reported through `onPoint` stay reported.
+ *
  * Long prompts: a sweep answers the last turn of each conversation, so prompts longer than the limit that
  * `evaluationPromptLimit` gives keep their last tokens (decode/generate.ts `maxPromptTokens`, a leading BOS stays).
  * A typed error from `generate` (an Error with a string `code`, e.g. PROMPT_TOO_LONG) propagates unchanged, so the
@@ -17,6 +22,7 @@
  */
 import { buildParetoReport, renderParetoSvg, simplexGrid, type BaselinePoint, type ParetoPlotOptions, type ParetoReport, type ReportReferenceRule } from "../pareto/index.ts";
 import { checkSimplexVector } from "../pareto/grid.ts";
+import { throwIfCancelled } from "../util/abort.ts";
 import { EngineError } from "../util/errors.ts";
 import type { Evaluator } from "./evaluator.ts";
 
@@ -79,6 +85,7 @@ export interface RunEvaluationOptions {
   /** α values per generator call (default all). */
   readonly alphaBatch?: number;
   readonly onPoint?: (point: EvaluatedPoint, done: number, total: number) => void | Promise<void>;
+  /** Stops the sweep at its next check (see the module comment); give `generate` the same signal. */
   readonly signal?: AbortSignal;
   readonly plot?: ParetoPlotOptions;
 }
@@ -104,11 +111,13 @@ export function meanAndStandardError(rows: readonly (readonly number[])[], k: nu
   return { mean, se };
 }
 
-/** Scores texts with every evaluator: [i][objective]. */
-export async function scoreResponses(evaluators: readonly Evaluator[], prompts: readonly string[], responses: readonly string[]): Promise<number[][]> {
+/** Scores texts with every evaluator: [i][objective]. An aborted `signal` stops it between evaluators and
+ *  between an evaluator's batches (CancelledError). */
+export async function scoreResponses(evaluators: readonly Evaluator[], prompts: readonly string[], responses: readonly string[], signal?: AbortSignal): Promise<number[][]> {
   const columns: Float64Array[] = [];
   for (const e of evaluators) {
-    const scores = await e.score(prompts, responses);
+    throwIfCancelled(signal, () => `scoring cancelled before evaluator ${e.name}`);
+    const scores = await e.score(prompts, responses, signal);
     if (scores.length !== prompts.length) throw new EvaluationRunError("INVALID_OPTIONS", `evaluator ${e.name} returned ${scores.length} scores for ${prompts.length} responses`);
     scores.forEach((v, i) => {
       if (!Number.isFinite(v)) throw new EvaluationRunError("INVALID_OPTIONS", `evaluator ${e.name} scored response ${i} as ${v}`);
@@ -126,6 +135,18 @@ function resolveAlphas(options: RunEvaluationOptions, k: number): number[][] {
   }
   if (options.step === undefined) throw new EvaluationRunError("INVALID_OPTIONS", "give a grid step or explicit alphas");
   return simplexGrid(k, options.step);
+}
+
+/** The rewards of one point's responses per prompt; CANCELLED naming the point when the signal aborts. */
+async function scorePoint(options: RunEvaluationOptions, responses: readonly string[], index: number, total: number): Promise<number[][]> {
+  const cancelled = () => `evaluation cancelled while scoring point ${index + 1} of ${total}; ${index} points done`;
+  if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", cancelled());
+  try {
+    return await scoreResponses(options.evaluators, options.prompts, responses, options.signal);
+  } catch (cause) {
+    if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", cancelled(), { cause });
+    throw cause;
+  }
 }
 
 /** Runs the sweep; see the module comment. */
@@ -149,12 +170,14 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<Eval
     const chunk = alphas.slice(c, c + chunkSize);
     const chunkStarted = performance.now();
     const responses: string[][] = chunk.map(() => []);
+    const generating = (p: number) => `evaluation cancelled while generating (prompt ${p + 1} of ${prompts.length}, points ${c + 1}–${c + chunk.length} of ${alphas.length}); ${points.length} points done`;
     for (const [p, prompt] of prompts.entries()) {
-      if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", `evaluation cancelled after ${points.length} of ${alphas.length} points`);
+      if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", generating(p));
       let texts: readonly string[];
       try {
         texts = await options.generate(prompt, chunk);
       } catch (cause) {
+        if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", generating(p), { cause });
         if (hasErrorCode(cause)) throw cause;
         throw new EvaluationRunError("GENERATION_FAILED", `generation failed for prompt ${p} at α ${JSON.stringify(chunk)}: ${(cause as Error).message}`, { cause });
       }
@@ -166,7 +189,7 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<Eval
     const generatedSeconds = (performance.now() - chunkStarted) / 1000;
     for (const [j, alpha] of chunk.entries()) {
       const scoreStarted = performance.now();
-      const perPrompt = await scoreResponses(evaluators, prompts, responses[j]);
+      const perPrompt = await scorePoint(options, responses[j], c + j, alphas.length);
       const { mean, se } = meanAndStandardError(perPrompt, k);
       const point: EvaluatedPoint = {
         index: c + j,

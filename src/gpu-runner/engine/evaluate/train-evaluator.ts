@@ -55,6 +55,8 @@ export interface TrainEvaluatorOptions extends OptimizationOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   readonly weightsAs?: WeightsPlacement;
   readonly onProgress?: (progress: EvaluatorTrainProgress) => void;
+  /** Checked before every micro-batch and between the scoring batches of the held-out and training accuracy:
+   *  an aborted signal ends the run with CANCELLED (sessions released). */
   readonly signal?: AbortSignal;
 }
 
@@ -107,11 +109,12 @@ function toRewardPair(p: PreparedPair): RewardPair {
   return { first: toRewardRow(p.arm.first), second: toRewardRow(p.arm.second), sign: p.arm.sign[0] === 1 ? 1 : -1 };
 }
 
-/** Accuracy and BT loss of `tensors` on prepared single-objective pairs. */
-export async function rewardPairAccuracy(scorer: RewardScorer, tensors: ReadonlyMap<string, Float32Array>, pairs: readonly PreparedPair[]): Promise<HeldOutAccuracy> {
+/** Accuracy and BT loss of `tensors` on prepared single-objective pairs (an aborted `signal` stops the scoring
+ *  between batches with CancelledError). */
+export async function rewardPairAccuracy(scorer: RewardScorer, tensors: ReadonlyMap<string, Float32Array>, pairs: readonly PreparedPair[], signal?: AbortSignal): Promise<HeldOutAccuracy> {
   if (pairs.length === 0) return { pairs: 0, accuracy: NaN, loss: NaN };
   const rows = pairs.flatMap((p) => [toRewardRow(p.arm.first), toRewardRow(p.arm.second)]);
-  const r = await scorer.score(rows, tensors);
+  const r = await scorer.score(rows, tensors, signal);
   let correct = 0;
   let loss = 0;
   pairs.forEach((p, i) => {
@@ -191,7 +194,7 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
   const started = performance.now();
   const history: { step: number; loss: number; learningRate: number; gradNorm: number }[] = [];
   try {
-    const heldOutBefore = validation.length > 0 ? await rewardPairAccuracy(scorer, tensors, validation) : undefined;
+    const heldOutBefore = validation.length > 0 ? await rewardPairAccuracy(scorer, tensors, validation, options.signal) : undefined;
     const perEpoch = epochPlan(train, batchPairs, seed, 0, 0).length;
     const updatesPerEpoch = Math.ceil(perEpoch / gradAccum);
     const totalSteps = updatesPerEpoch * epochs;
@@ -224,8 +227,8 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
         windowLoss = 0;
       }
     }
-    const heldOutAfter = validation.length > 0 ? await rewardPairAccuracy(scorer, tensors, validation) : undefined;
-    const trainAccuracy = await rewardPairAccuracy(scorer, tensors, train.slice(0, 256));
+    const heldOutAfter = validation.length > 0 ? await rewardPairAccuracy(scorer, tensors, validation, options.signal) : undefined;
+    const trainAccuracy = await rewardPairAccuracy(scorer, tensors, train.slice(0, 256), options.signal);
     const model: RewardModel = {
       metadata: {
         kind: "evaluator",
@@ -253,7 +256,7 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
       },
     };
   } finally {
-    for (const pending of sessions.values()) await (await pending).session.release().catch(() => undefined);
+    for (const pending of sessions.values()) await pending.then((s) => s.session.release()).catch(() => undefined);
     await scorer.release();
   }
 }

@@ -15,6 +15,7 @@ import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterObjectives, type AdapterSpec } from "../model/pblora.ts";
 import type { HostTensor } from "../onnx/index.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
+import { throwIfCancelled } from "../util/abort.ts";
 import { responseSlotsByBucket, TrainerError, type PreparedPair } from "./trainer-data.ts";
 
 export interface ObjectiveEvaluation {
@@ -89,8 +90,9 @@ export class PairScorer {
     return hit;
   }
 
-  /** margin per pair (response 0 minus response 1 summed log-probs) under `tensors` and, for PBLoRA, α. */
-  async margins(pairs: readonly PreparedPair[], tensors: ReadonlyMap<string, Float32Array>, alpha?: readonly number[]): Promise<Float64Array> {
+  /** margin per pair (response 0 minus response 1 summed log-probs) under `tensors` and, for PBLoRA, α. An aborted
+   *  `signal` stops it before its next batch (and before creating another bucket's session) with CancelledError. */
+  async margins(pairs: readonly PreparedPair[], tensors: ReadonlyMap<string, Float32Array>, alpha?: readonly number[], signal?: AbortSignal): Promise<Float64Array> {
     const { config, spec, batchPairs, padId } = this.options;
     const k = adapterObjectives(spec);
     if (spec.mode === "pblora" && (!alpha || alpha.length !== k)) throw new TrainerError("INVALID_OPTIONS", `α must have ${k} entries`);
@@ -102,9 +104,12 @@ export class PairScorer {
       byBucket.get(p.bucket)!.push(i);
     });
     const adapter = adapterFeeds(config, spec, tensors, "float32");
+    const cancelled = () => `held-out pair scoring cancelled (${pairs.length} pairs)`;
     for (const [bucket, members] of byBucket) {
+      throwIfCancelled(signal, cancelled);
       const { graph, session } = await this.session(bucket, slots.get(bucket)!);
       for (let s = 0; s < members.length; s += batchPairs) {
+        throwIfCancelled(signal, cancelled);
         const chunk = members.slice(s, s + batchPairs);
         const rows = chunk.flatMap((i) => [pairs[i].arm.first, pairs[i].arm.second]);
         const feeds: Record<string, HostTensor> = {
@@ -131,30 +136,33 @@ export class PairScorer {
   }
 }
 
-/** Evaluates one PARM (PBLoRA) adapter at each α. */
+/** Evaluates one PARM (PBLoRA) adapter at each α; an aborted `signal` stops it between batches (CancelledError). */
 export async function evaluateParmAdapter(
   scorer: PairScorer,
   tensors: ReadonlyMap<string, Float32Array>,
   pairs: readonly PreparedPair[],
   beta: readonly number[],
   alphas: readonly (readonly number[])[],
+  signal?: AbortSignal,
 ): Promise<AlphaEvaluation[]> {
   const out: AlphaEvaluation[] = [];
-  for (const alpha of alphas) out.push({ alpha: [...alpha], objectives: summarizeMargins(await scorer.margins(pairs, tensors, alpha), pairs, beta) });
+  for (const alpha of alphas) out.push({ alpha: [...alpha], objectives: summarizeMargins(await scorer.margins(pairs, tensors, alpha, signal), pairs, beta) });
   return out;
 }
 
-/** Evaluates GenARM's k single-objective ARMs (adapter j scores objective j) combined at each α. */
+/** Evaluates GenARM's k single-objective ARMs (adapter j scores objective j) combined at each α; an aborted
+ *  `signal` stops it between batches (CancelledError). */
 export async function evaluateGenarmAdapters(
   scorers: readonly PairScorer[],
   adapters: readonly ReadonlyMap<string, Float32Array>[],
   pairs: readonly PreparedPair[],
   beta: readonly number[],
   alphas: readonly (readonly number[])[],
+  signal?: AbortSignal,
 ): Promise<AlphaEvaluation[]> {
   if (scorers.length !== adapters.length || adapters.length !== beta.length) throw new TrainerError("INVALID_OPTIONS", "one scorer and adapter per objective");
   const perArm: Float64Array[] = [];
-  for (let j = 0; j < adapters.length; j++) perArm.push(await scorers[j].margins(pairs, adapters[j]));
+  for (let j = 0; j < adapters.length; j++) perArm.push(await scorers[j].margins(pairs, adapters[j], undefined, signal));
   return alphas.map((alpha) => {
     const combined = new Float64Array(pairs.length);
     alpha.forEach((a, j) => {

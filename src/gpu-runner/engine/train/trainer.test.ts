@@ -3,7 +3,8 @@
  * (same seed → bit-identical adapter, resume from a mid-run checkpoint → identical final adapter, across an
  * epoch boundary and gradient accumulation), PARM learning an α-dependent preference (two objectives that
  * disagree), GenARM training one LoRA ARM per objective, maxSteps (exact update count, schedule and progress over
- * the cap, resume, GenARM shares), progress/history bookkeeping, cancellation, and typed errors for bad options.
+ * the cap, resume, GenARM shares), progress/history bookkeeping, cancellation (micro-batches and held-out
+ * evaluations), and typed errors for bad options.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -269,6 +270,28 @@ describe("trainArm bookkeeping and errors", () => {
       trainArm(baseOptions({ signal: controller.signal, onProgress: (p) => (p.step === 2 ? controller.abort() : undefined) })),
       (e: unknown) => e instanceof TrainerError && e.code === "CANCELLED" && /after 2 of/.test(e.message),
     );
+  });
+
+  test("the held-out evaluations obey the signal; after the last update, a shutdown abort still returns the adapter", async () => {
+    const opts = baseOptions({ validationPairs: held });
+    const before = new AbortController();
+    before.abort("cancel");
+    await assert.rejects(
+      trainArm({ ...opts, evaluateBefore: true, signal: before.signal }),
+      (e: unknown) => e instanceof TrainerError && e.code === "CANCELLED" && /held-out evaluation before training/.test(e.message),
+    );
+    const atEnd = (reason: string) => {
+      const controller = new AbortController();
+      return trainArm({
+        ...opts,
+        signal: controller.signal,
+        checkpointOnAbort: (r) => r === "shutdown",
+        onProgress: (p) => (p.step === p.totalSteps ? controller.abort(reason) : undefined),
+      });
+    };
+    await assert.rejects(atEnd("cancel"), (e: unknown) => e instanceof TrainerError && e.code === "CANCELLED" && /held-out evaluation after training/.test(e.message));
+    const kept = await atEnd("shutdown");
+    assert.ok(kept.metrics.heldOutAfter, "the finished run evaluated and returned its adapter");
   });
 
   test("bad options are typed errors naming the problem", async () => {

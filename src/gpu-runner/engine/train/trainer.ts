@@ -26,6 +26,7 @@ import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts
 import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterScale, adapterTensorShapes, initAdapterTensors, pbloraSpec, validateAdapterSpec, type AdapterSpec, type AdapterTarget } from "../model/pblora.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
+import { abortsUnless } from "../util/abort.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
 import { exportAdapter, type AdapterFileMetadata, type AdapterMethod } from "./adapter-file.ts";
 import { deserializeCheckpoint, serializeCheckpoint, type JsonValue } from "./checkpoint.ts";
@@ -129,7 +130,9 @@ export interface TrainArmOptions extends OptimizationOptions {
   readonly onCheckpoint?: (bytes: Uint8Array, step: number) => void | Promise<void>;
   readonly resumeFrom?: Uint8Array;
   readonly onProgress?: (progress: TrainProgress) => void;
-  /** Checked before every micro-batch; an aborted signal ends the run with TrainerError CANCELLED. */
+  /** Checked before every micro-batch and between the scoring batches of the held-out evaluations; an aborted
+   *  signal ends the run with TrainerError CANCELLED (sessions released). The held-out evaluation after the last
+   *  update ignores an abort for which `checkpointOnAbort` says true (a shutdown): the finished run returns. */
   readonly signal?: AbortSignal;
   /** Called with the abort reason when the signal aborts: `true` first writes a final checkpoint through
    *  `onCheckpoint` (when the run stands between updates and has progressed since its last checkpoint), so a job
@@ -372,8 +375,17 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
   let position: DataPosition = { phase: 0, epoch: 0, batch: 0, phaseSteps: phases.map(() => 0) };
   if (options.resumeFrom) position = resume(options.resumeFrom, phases, alphaRng, runConfig);
 
-  const evaluate = async (): Promise<HeldOutReport | undefined> => {
+  /** Held-out evaluation of the current adapters; `when` names it in a CANCELLED error. */
+  const evaluate = async (signal: AbortSignal | undefined, when: string): Promise<HeldOutReport | undefined> => {
     if (validation.length === 0) return undefined;
+    try {
+      return await evaluateHeldOut(signal);
+    } catch (cause) {
+      if (signal?.aborted) throw new TrainerError("CANCELLED", `training cancelled during the held-out evaluation ${when}`, { cause });
+      throw cause;
+    }
+  };
+  const evaluateHeldOut = async (signal: AbortSignal | undefined): Promise<HeldOutReport> => {
     const alphas = [...simplexVertices(k), ...(options.evaluationAlphas ?? []).map((a) => [...a])];
     alphas.forEach((a, i) => {
       if (a.length !== k || a.some((v) => !(v >= 0)) || Math.abs(a.reduce((s, v) => s + v, 0) - 1) > 1e-6) {
@@ -386,8 +398,8 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     try {
       const front =
         o.method === "PARM"
-          ? await evaluateParmAdapter(scorers[0], phases[0].tensors, validation, beta, alphas)
-          : await evaluateGenarmAdapters(scorers, phases.map((p) => p.tensors), validation, beta, alphas);
+          ? await evaluateParmAdapter(scorers[0], phases[0].tensors, validation, beta, alphas, signal)
+          : await evaluateGenarmAdapters(scorers, phases.map((p) => p.tensors), validation, beta, alphas, signal);
       const objectives = dims.map((name, i) => ({ name, ...front[i].objectives[i] }));
       const finite = objectives.filter((x) => x.pairs > 0);
       return { objectives, meanLoss: finite.reduce((s, x) => s + x.loss, 0) / Math.max(1, finite.length), front };
@@ -396,7 +408,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     }
   };
 
-  const heldOutBefore = (options.evaluateBefore ?? true) && !options.resumeFrom ? await evaluate() : undefined;
+  const heldOutBefore = (options.evaluateBefore ?? true) && !options.resumeFrom ? await evaluate(options.signal, "before training") : undefined;
 
   const history: TrainStepRecord[] = [];
   const started = performance.now();
@@ -504,11 +516,11 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
         }
       }
     } finally {
-      for (const pending of sessions.values()) await (await pending).session.release().catch(() => undefined);
+      for (const pending of sessions.values()) await pending.then((s) => s.session.release()).catch(() => undefined);
     }
   }
 
-  const heldOutAfter = await evaluate();
+  const heldOutAfter = await evaluate(abortsUnless(options.signal, (reason) => options.checkpointOnAbort?.(reason) ?? false), "after training");
   const seconds = (performance.now() - started) / 1000;
   const adapters: TrainedArm[] = phases.map((p) => {
     const dimensions = p.objectives.map((i) => dims[i]);

@@ -3,6 +3,7 @@
  * and the loaded-model contract with its weight validation.
  */
 export { EngineError, UnreachableCaseError } from "./errors.ts";
+export { abortsUnless, CancelledError, throwIfCancelled } from "./abort.ts";
 export { ByteReader, ByteWriter, encodeUtf8, TruncatedInputError } from "./binary.ts";
 export { bf16ToF32, decodeBf16Array, decodeF16Array, decodeF32Array, f16ToF32, f32ToBf16, f32ToF16 } from "./float.ts";
 export { sha256File, sha256Hex } from "./sha256.ts";
