@@ -18,10 +18,9 @@ import { resolveAdminKey, type ResolvedAdminKey } from "./auth/index.ts";
 import { loadConfig, type ApiConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
-import { objectStoreModelFileStore, objectStoreSnapshotWriter, startIngest } from "./ingest/index.ts";
+import { busArtifactServices, startIngest } from "./ingest/index.ts";
 import { createApiPubSub } from "./pubsub/index.ts";
 import type { ServiceFactory } from "./context.ts";
-import { runnersServiceFactory } from "./ingest/runners-resolver.ts";
 import { serviceFactories } from "./resolvers/index.ts";
 import { createApiServer, createLogger, type Logger } from "./server/index.ts";
 import { startEmbeddedRunner } from "./embedded-runner.ts";
@@ -55,16 +54,12 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
   stack.push("bus", () => bus.close());
   const natsUrl = config.natsUrl ?? bus.url;
   const pubSub = createApiPubSub();
-  const ingest = await startIngest({ db, bus, pubSub, log, ...(natsUrl ? { natsUrl } : {}) });
+  const ingest = await startIngest({ db, bus, pubSub, log });
   stack.push("ingest", () => ingest.stop());
-  // With a NATS server, the runner registry comes from KV and dataset snapshots and uploaded model files go to the
-  // object store, so runners on other hosts can read them; without one, the local file:// stores of the registry stay.
+  // With a NATS server, dataset snapshots and uploaded model files go to the bus's object store, so runners on other
+  // hosts can read them; without one, the local file:// stores of the registry stay.
   const natsFactories: ServiceFactory[] = [];
-  if (natsUrl) natsFactories.push(runnersServiceFactory(natsUrl));
-  const artifacts = ingest.artifacts;
-  if (artifacts) {
-    natsFactories.push(() => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts), modelFiles: objectStoreModelFileStore(artifacts) }));
-  }
+  if (bus.kind === "jetstream") natsFactories.push(({ bus: serverBus }) => busArtifactServices(serverBus.artifacts));
   const server = await createApiServer({
     db,
     bus,

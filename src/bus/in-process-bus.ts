@@ -2,8 +2,10 @@
  * @module bus/in-process-bus — the job bus inside one process, with JetStream's semantics: message id = job id
  * dedupe within the duplicate window, work-queue delivery (each job to one consumer at a time, in publish
  * order), explicit ack with ack-wait redelivery, `nak(delay)`, `working()`, `term()`, dead letters after
- * `maxDeliver` deliveries, and a replayable event log with one global sequence. Nothing survives the process:
- * used by `npm start` only when no nats-server is available.
+ * `maxDeliver` deliveries, and a replayable event log with one global sequence; plus the facets (cancellation
+ * requests, runner heartbeats, artifacts: bus/in-process-stores.ts). Jobs, events, requests and heartbeats live only
+ * in this process (artifacts too, unless `artifactsDir` is given): used by `npm start` when no nats-server is
+ * available or PARM_BUS=inprocess; the embedded runner reaches it over IPC (bus/ipc-bus.ts).
  */
 import {
   JOB_KINDS,
@@ -12,6 +14,7 @@ import {
   type JobEnvelope,
   type JobKind,
 } from "../contracts/index.ts";
+import { inProcessStores } from "./in-process-stores.ts";
 import { busNames, type BusNames } from "./names.ts";
 import {
   BusClosedError,
@@ -35,6 +38,11 @@ import {
 export interface InProcessBusOptions {
   readonly settings?: Partial<JobQueueSettings>;
   readonly log?: BusLogger;
+  /** Keep artifacts as files under this folder (they survive the process); default: in memory. */
+  readonly artifactsDir?: string;
+  /** Event sequences start after this (default 0). A restarted api passes the highest sequence it ingested, so the
+   *  new events are not taken for ones it already has. */
+  readonly eventSeqAfter?: number;
 }
 
 interface QueuedJob {
@@ -75,7 +83,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
   const log = options.log ?? silent;
   const names: BusNames = busNames();
   let jobSeq = 0;
-  let eventSeq = 0;
+  let eventSeq = checkAfterSeq(options.eventSeqAfter);
   let closed = false;
   const queues = new Map<JobKind, Map<number, QueuedJob>>(JOB_KINDS.map((k) => [k, new Map()]));
   const waiters = new Map<JobKind, Waiter[]>(JOB_KINDS.map((k) => [k, []]));
@@ -87,6 +95,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
   const ensureOpen = () => {
     if (closed) throw new BusClosedError();
   };
+  const stores = inProcessStores({ heartbeatTtlMs: settings.heartbeatTtlMs, artifactsDir: options.artifactsDir, log, ensureOpen });
   const clearTimer = (job: QueuedJob) => {
     if (job.timer) clearTimeout(job.timer);
     job.timer = null;
@@ -204,6 +213,10 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
 
   return {
     kind: "in-process",
+    settings,
+    cancels: stores.cancels,
+    runners: stores.runners,
+    artifacts: stores.artifacts,
 
     async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
       ensureOpen();
@@ -304,6 +317,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      stores.stopWatches();
       for (const queue of queues.values()) for (const job of queue.values()) clearTimer(job);
       for (const queue of waiters.values()) {
         for (const waiter of queue.splice(0)) {

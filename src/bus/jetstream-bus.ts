@@ -7,6 +7,9 @@
  * Jobs are published with `Nats-Msg-Id` = job id. Dead letters: once a handler is registered, the bus listens to
  * `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*`, copies the job to JOBS_DLQ, deletes it from JOBS and calls
  * the handlers (register them in the api only, so one process owns this).
+ *
+ * The facets (`cancels`, `runners`, `artifacts`: KV `job_cancels`, KV `runners`, object store `artifacts`) use the
+ * same connection (bus/jetstream-stores.ts): one NATS connection per bus, so one per process.
  */
 import { connect, nanos, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
@@ -32,7 +35,8 @@ import {
   type JobEvent,
   type JobKind,
 } from "../contracts/index.ts";
-import { busNames, type BusNames } from "./names.ts";
+import { jetStreamStores } from "./jetstream-stores.ts";
+import { busNames, storeNames, type BusNames } from "./names.ts";
 import {
   BusClosedError,
   BusTransportError,
@@ -185,6 +189,13 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
   const ensureOpen = () => {
     if (closed) throw new BusClosedError();
   };
+  const stores = jetStreamStores({
+    nc,
+    names: storeNames(options.namespace ?? ""),
+    heartbeatTtlMs: settings.heartbeatTtlMs,
+    log,
+    ensureOpen,
+  });
 
   const jobConsumer = async (kind: JobKind): Promise<Consumer> => {
     let consumer = consumers.get(kind);
@@ -277,6 +288,10 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
   return {
     kind: "jetstream",
     url,
+    settings,
+    cancels: stores.cancels,
+    runners: stores.runners,
+    artifacts: stores.artifacts,
 
     async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
       ensureOpen();
@@ -410,6 +425,7 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
       if (closed) return;
       closed = true;
       await Promise.all([...subscriptions].map((s) => s.stop()));
+      await stores.stopWatches();
       advisorySubscription?.unsubscribe();
       try {
         await nc.drain();

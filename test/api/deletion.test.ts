@@ -6,20 +6,19 @@
  * ids answer NotFoundError and change nothing.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Objm, type ObjectStore } from "@nats-io/obj";
+import { connectJetStreamBus, type ArtifactBucket, type JobBus } from "../../src/bus/index.ts";
 import { objectStoreModelFileStore, objectStoreSnapshotWriter } from "../../src/api/ingest/index.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
 import { ingestJobEvent } from "../../src/api/services/job-events.ts";
 import { deleteMutation, domainClient, globalId, STORIES_GGUF, tinyGguf, uuidOf, type DomainClient } from "../helpers/domain-fixtures.ts";
 import { startTestApi, type TestApi, type TestTenant } from "../helpers/server.ts";
+import { deleteNamespace, uniqueNamespace } from "../bus/nats-test-server.ts";
 
 const GENERATE = `mutation($input: GenerateInput!) { generate(input: $input) { __typename
   ... on GenerateSuccess { generation { id jobId } } ... on Error { message } } }`;
@@ -184,23 +183,21 @@ describe("deleteAdapter, deleteGeneration, deleteEvaluation", () => {
 
 describe("deletes with the NATS object store", { skip: process.env.NATS_URL ? false : "needs NATS_URL (nats-server)" }, () => {
   let objApi: TestApi;
-  let nc: NatsConnection;
-  let store: ObjectStore;
-  const exists = async (key: string) => {
-    const info = await store.info(key);
-    return info !== null && !info.deleted;
-  };
+  let bus: JobBus;
+  let store: ArtifactBucket;
+  const namespace = uniqueNamespace();
+  const exists = async (key: string) => (await store.info(key)) !== null;
 
   before(async () => {
-    nc = await connect({ servers: process.env.NATS_URL! });
-    store = await new Objm(nc).create(`deletion_${randomBytes(4).toString("hex")}`);
+    bus = await connectJetStreamBus(process.env.NATS_URL!, { namespace });
+    store = bus.artifacts;
     const s = store;
     objApi = await startTestApi({ serviceFactories: [() => ({ modelFiles: objectStoreModelFileStore(s), datasetSnapshots: objectStoreSnapshotWriter(s) })] });
   });
   after(async () => {
     await objApi?.stop();
-    await store?.destroy().catch(() => false);
-    await nc?.close();
+    await bus?.close();
+    await deleteNamespace(process.env.NATS_URL!, namespace).catch(() => undefined);
   });
 
   it("deletes an adapter's objects and checkpoint, an upload's object and a dataset's snapshot object", async () => {
@@ -212,9 +209,9 @@ describe("deletes with the NATS object store", { skip: process.env.NATS_URL ? fa
     const job = await c.startTraining("genarm", model, dims, dataset);
     const folder = `adapters/${t.uuid}/${uuidOf(job)}`;
     for (const key of [`${folder}/adapter-0.safetensors`, `${folder}/adapter-1.safetensors`, `${folder}/manifest.json`, `checkpoints/${uuidOf(job)}`]) {
-      await store.putBlob({ name: key }, new Uint8Array([1, 2, 3]));
+      await store.put(key, new Uint8Array([1, 2, 3]));
     }
-    await store.putBlob({ name: `adapters/${t.uuid}/elsewhere/manifest.json` }, new Uint8Array([4]));
+    await store.put(`adapters/${t.uuid}/elsewhere/manifest.json`, new Uint8Array([4]));
     await ingestJobEvent(objApi.db, objApi.server.pubSub, uuidOf(job), 1, { type: "completed", durationSeconds: 1, metrics: {}, artifactKey: `${folder}/manifest.json` });
     const adapter = globalId("Adapter", (await objApi.db.system.adapter.findFirstOrThrow({ where: { jobId: uuidOf(job) } })).id);
     assert.equal((await objApi.gqlOk<any>(deleteMutation("Adapter"), { id: adapter }, t.key)).deleteAdapter.__typename, "DeleteAdapterSuccess");

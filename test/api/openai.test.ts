@@ -89,8 +89,8 @@ describe("OpenAI-compatible API with the official client", () => {
     bus = await connectJetStreamBus(h.url, { namespace: h.namespace, settings: { ackWaitMs: 2000, maxDeliver: 3 } });
     adminKey = generateAdminKey();
     const pubSub = createApiPubSub();
-    ingest = await startIngest({ db: testDb.db, bus, pubSub, log: silentLogger, natsUrl: h.url, namespace: h.namespace, cancelPollMs: 200 });
-    const artifacts = ingest.artifacts!;
+    ingest = await startIngest({ db: testDb.db, bus, pubSub, log: silentLogger, cancelPollMs: 200 });
+    const artifacts = bus.artifacts;
     server = await createApiServer({
       db: testDb.db,
       bus,
@@ -100,7 +100,7 @@ describe("OpenAI-compatible API with the official client", () => {
       httpRoutes: [openAiRoutes({ completionTimeoutMs: () => timeoutMs })],
       serviceFactories: [
         localArtifactServiceFactory(dataDir),
-        runnersServiceFactory(h.url, h.namespace),
+        runnersServiceFactory,
         () => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts, runnerNatsNames(h.namespace).artifactsStore) }),
         () => ({ modelRoots: new ModelRoots({ roots: [fileURLToPath(SHARED_DATA)], excluded: [dataDir, h.cacheRoot] }) }),
       ],

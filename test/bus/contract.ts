@@ -1,19 +1,52 @@
 /**
- * @module test/bus/contract — one behavioural contract for every JobBus implementation. Each test gets a fresh,
- * isolated bus from the factory (ack wait 1 s, max 3 deliveries) and closes it.
+ * @module test/bus/contract — one behavioural contract for every JobBus implementation: jobs, events, dead letters,
+ * and the facets (cancellation requests, runner heartbeats, artifacts). Each test gets a fresh, isolated bus from the
+ * factory (ack wait 1 s, max 3 deliveries, heartbeat TTL 1 s) and closes it.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import {
   ContractValidationError,
   InvalidSubjectTokenError,
   exampleJobEnvelope,
   type JobEvent,
   type JobKind,
+  type RunnerHeartbeat,
 } from "../../src/contracts/index.ts";
-import { BusArgumentError, BusClosedError, type DeadLetter, type EventDelivery, type JobBus, type JobQueueSettings } from "../../src/bus/index.ts";
+import {
+  BusArgumentError,
+  BusClosedError,
+  readArtifact,
+  type DeadLetter,
+  type EventDelivery,
+  type JobBus,
+  type JobQueueSettings,
+  type RunnerHeartbeatChange,
+} from "../../src/bus/index.ts";
 
-export const CONTRACT_SETTINGS: Partial<JobQueueSettings> = { ackWaitMs: 1000, maxDeliver: 3 };
+export const CONTRACT_SETTINGS: Partial<JobQueueSettings> = { ackWaitMs: 1000, maxDeliver: 3, heartbeatTtlMs: 1000 };
+
+const heartbeat = (runnerId: string, freeSlots = 1): RunnerHeartbeat & { deviceName: string } => ({
+  runnerId,
+  version: "0.1.0",
+  hostname: "host",
+  device: "cpu",
+  deviceName: "test-cpu",
+  kinds: ["train", "generate"],
+  totalSlots: 1,
+  freeSlots,
+  loadedModels: [],
+  runningJobIds: [],
+  at: new Date().toISOString(),
+});
+
+async function* slowChunks(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) {
+    await sleep(1);
+    yield chunk;
+  }
+}
 
 export type BusFactory = (settings: Partial<JobQueueSettings>) => Promise<JobBus>;
 
@@ -207,11 +240,103 @@ export function runBusContract(label: string, factory: BusFactory): void {
     await assert.rejects(bus.readEvents(crypto.randomUUID(), -1), BusArgumentError);
   });
 
+  withBus("cancels: a request is stored; a watch replays stored requests, then follows new ones until stopped", async (bus) => {
+    const early = crypto.randomUUID();
+    const late = crypto.randomUUID();
+    assert.equal(await bus.cancels.isRequested(early), false);
+    await bus.cancels.request(early);
+    await bus.cancels.request(early); // repeating is harmless
+    assert.equal(await bus.cancels.isRequested(early), true);
+    const seen: string[] = [];
+    const watch = await bus.cancels.watch((jobId) => {
+      seen.push(jobId);
+    });
+    await waitFor("the stored request", () => (seen.includes(early) ? true : undefined));
+    await bus.cancels.request(late);
+    await waitFor("the new request", () => (seen.includes(late) ? true : undefined));
+    assert.equal(await bus.cancels.isRequested(late), true);
+    await watch.stop();
+    const count = seen.length;
+    await bus.cancels.request(crypto.randomUUID());
+    await sleep(150);
+    assert.equal(seen.length, count, "no call after stop()");
+    await assert.rejects(bus.cancels.request("a.b"), BusArgumentError);
+    await assert.rejects(bus.cancels.isRequested(""), BusArgumentError);
+  });
+
+  withBus("runners: heartbeats are listed by runner id, replaced, removed, and expire after the TTL; a watch sees writes and removals", async (bus) => {
+    const changes: RunnerHeartbeatChange[] = [];
+    const watch = await bus.runners.watch((change) => {
+      changes.push(change);
+    });
+    await bus.runners.put("runner-b", heartbeat("runner-b"));
+    await bus.runners.put("runner-a", heartbeat("runner-a"));
+    await bus.runners.put("runner-a", heartbeat("runner-a", 0));
+    const listed = await bus.runners.list();
+    assert.deepEqual(listed.map((e) => e.runnerId), ["runner-a", "runner-b"]);
+    assert.equal((listed[0].heartbeat as RunnerHeartbeat).freeSlots, 0, "the last write wins");
+    assert.equal((listed[0].heartbeat as { deviceName: string }).deviceName, "test-cpu", "fields beyond the contract's are kept");
+    await bus.runners.delete("runner-b");
+    await bus.runners.delete("runner-never");
+    assert.deepEqual((await bus.runners.list()).map((e) => e.runnerId), ["runner-a"]);
+    await waitFor("the watch to see 3 writes and a removal", () =>
+      changes.filter((c) => c.heartbeat !== null).length >= 3 && changes.some((c) => c.runnerId === "runner-b" && c.heartbeat === null) ? true : undefined,
+    );
+    assert.deepEqual(changes.filter((c) => c.heartbeat !== null).map((c) => c.runnerId), ["runner-b", "runner-a", "runner-a"]);
+    await watch.stop();
+    await waitFor("the heartbeat to expire", async () => ((await bus.runners.list()).length === 0 ? true : undefined), 10_000);
+    await assert.rejects(bus.runners.put("bad id", heartbeat("bad id")), BusArgumentError);
+  });
+
+  withBus("artifacts: bytes or streams in, streams out; replace, info, list by prefix, delete", async (bus) => {
+    const small = new TextEncoder().encode("weights");
+    const stored = await bus.artifacts.put("models/t1/a.bin", small);
+    assert.deepEqual(stored, { key: "models/t1/a.bin", sha256: createHash("sha256").update(small).digest("hex"), sizeBytes: small.byteLength });
+    assert.deepEqual(await readArtifact((await bus.artifacts.get("models/t1/a.bin"))!), small);
+
+    // 3.5 MiB in uneven chunks: comes back whole, in chunks of at most 1 MiB.
+    const big = randomBytes(3.5 * 1024 * 1024);
+    const pieces = [big.subarray(0, 100), big.subarray(100, 1_500_000), big.subarray(1_500_000)];
+    const streamed = await bus.artifacts.put("checkpoints/job-1", slowChunks(pieces));
+    assert.equal(streamed.sizeBytes, big.byteLength);
+    assert.equal(streamed.sha256, createHash("sha256").update(big).digest("hex"));
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of (await bus.artifacts.get("checkpoints/job-1"))!) chunks.push(chunk);
+    assert.ok(chunks.length >= 2 && chunks.every((c) => c.byteLength <= 1024 * 1024), `chunk sizes ${chunks.map((c) => c.byteLength)}`);
+    assert.ok(Buffer.concat(chunks).equals(big));
+
+    // Breaking off a read is fine; a replacement is seen whole.
+    for await (const _chunk of (await bus.artifacts.get("checkpoints/job-1"))!) break;
+    await bus.artifacts.put("checkpoints/job-1", new Uint8Array([7, 8, 9]));
+    assert.deepEqual([...(await readArtifact((await bus.artifacts.get("checkpoints/job-1"))!))], [7, 8, 9]);
+    const info = await bus.artifacts.info("checkpoints/job-1");
+    assert.equal(info?.key, "checkpoints/job-1");
+    assert.equal(info?.sizeBytes, 3);
+    assert.ok(info!.modified instanceof Date && Math.abs(Date.now() - info!.modified.getTime()) < 60_000);
+
+    await bus.artifacts.put("models/t1/b/c.bin", new Uint8Array(0));
+    await bus.artifacts.put("models/t2/d.bin", new Uint8Array([1]));
+    assert.deepEqual((await bus.artifacts.list("models/t1/")).map((i) => [i.key, i.sizeBytes]), [["models/t1/a.bin", small.byteLength], ["models/t1/b/c.bin", 0]]);
+    assert.deepEqual((await bus.artifacts.list()).map((i) => i.key), ["checkpoints/job-1", "models/t1/a.bin", "models/t1/b/c.bin", "models/t2/d.bin"]);
+    assert.deepEqual(await readArtifact((await bus.artifacts.get("models/t1/b/c.bin"))!), new Uint8Array(0));
+
+    assert.equal(await bus.artifacts.delete("models/t1/a.bin"), true);
+    assert.equal(await bus.artifacts.delete("models/t1/a.bin"), false);
+    assert.equal(await bus.artifacts.get("models/t1/a.bin"), null);
+    assert.equal(await bus.artifacts.info("models/none.bin"), null);
+    assert.deepEqual((await bus.artifacts.list("models/t1/")).map((i) => i.key), ["models/t1/b/c.bin"]);
+    await assert.rejects(bus.artifacts.put("/abs", small), BusArgumentError);
+    await assert.rejects(bus.artifacts.get("a//b"), BusArgumentError);
+  });
+
   test(`${label}: a closed bus refuses work`, async () => {
     const bus = await factory(CONTRACT_SETTINGS);
     await bus.close();
     await assert.rejects(bus.publishJob(exampleJobEnvelope("train")), BusClosedError);
     await assert.rejects(bus.pullJobs("train", { max: 1, expiresMs: 1000 }), BusClosedError);
+    await assert.rejects(bus.cancels.request(crypto.randomUUID()), BusClosedError);
+    await assert.rejects(bus.runners.list(), BusClosedError);
+    await assert.rejects(bus.artifacts.get("models/a.bin"), BusClosedError);
     await bus.close(); // idempotent
   });
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { busNames, startLocalNatsServer } from "../../src/bus/index.ts";
+import { busNames, startLocalNatsServer, storeNames } from "../../src/bus/index.ts";
 
 let urlPromise: Promise<string> | null = null;
 
@@ -34,13 +34,14 @@ export function uniqueNamespace(): string {
   return `t${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
 }
 
-/** Deletes the streams of a test namespace. */
+/** Deletes the streams, KV buckets and object store of a test namespace. */
 export async function deleteNamespace(url: string, namespace: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
     const names = busNames(namespace);
-    for (const stream of [names.jobsStream, names.eventsStream, names.dlqStream]) {
+    const stores = storeNames(namespace);
+    for (const stream of [names.jobsStream, names.eventsStream, names.dlqStream, `KV_${stores.runnersBucket}`, `KV_${stores.cancelsBucket}`, `OBJ_${stores.artifactsStore}`]) {
       await jsm.streams.delete(stream).catch(() => false);
     }
   } finally {

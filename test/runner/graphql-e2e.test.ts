@@ -74,8 +74,8 @@ describe("GraphQL end to end with a runner", () => {
     adminKey = generateAdminKey();
     // Wired like src/api/main.ts: ingest first; dataset snapshots go to the object store (runners read obj://).
     const pubSub = createApiPubSub();
-    ingest = await startIngest({ db: testDb.db, bus, pubSub, log: silentLogger, natsUrl: h.url, namespace: h.namespace, cancelPollMs: 200 });
-    const artifacts = ingest.artifacts!;
+    ingest = await startIngest({ db: testDb.db, bus, pubSub, log: silentLogger, cancelPollMs: 200 });
+    const artifacts = bus.artifacts;
     server = await createApiServer({
       db: testDb.db,
       bus,
@@ -84,7 +84,7 @@ describe("GraphQL end to end with a runner", () => {
       log: silentLogger,
       serviceFactories: [
         localArtifactServiceFactory(dataDir),
-        runnersServiceFactory(h.url, h.namespace),
+        runnersServiceFactory,
         () => ({ datasetSnapshots: objectStoreSnapshotWriter(artifacts, runnerNatsNames(h.namespace).artifactsStore) }),
         () => ({ modelRoots: new ModelRoots({ roots: [fileURLToPath(SHARED_DATA)], excluded: [dataDir, h.cacheRoot] }) }),
       ],
@@ -154,7 +154,7 @@ describe("GraphQL end to end with a runner", () => {
     for (const { snapshotKey } of snapshots) {
       assert.match(snapshotKey ?? "", /^obj:\/\//, "snapshots go to the object store, where any runner can read them");
       const key = snapshotKey!.replace(/^obj:\/\/[^/]+\//, "");
-      assert.ok(await ingest.artifacts!.info(key), `object ${key} exists`);
+      assert.ok(await bus.artifacts.info(key), `object ${key} exists`);
     }
   });
 

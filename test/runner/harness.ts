@@ -9,11 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Objm } from "@nats-io/obj";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connectJetStreamBus, type EventDelivery, type JobBus } from "../../src/bus/index.ts";
 import type { JobEvent } from "../../src/contracts/index.ts";
-import { objectStoreArtifacts, type ArtifactStore } from "../../src/gpu-runner/artifacts/index.ts";
+import { busArtifactStore, type ArtifactStore } from "../../src/gpu-runner/artifacts/index.ts";
 import { runnerNatsNames, startRunner, type Runner, type RunnerOptions } from "../../src/gpu-runner/runner/index.ts";
 import { deleteNamespace, natsTestUrl, uniqueNamespace } from "../bus/nats-test-server.ts";
 
@@ -39,9 +38,10 @@ export async function openHarness(options: { url?: string; settings?: { ackWaitM
   const settings = options.settings ?? TEST_SETTINGS;
   const namespace = uniqueNamespace();
   const names = runnerNatsNames(namespace);
-  const bus = await connectJetStreamBus(url, { namespace, settings });
+  const bus = await connectJetStreamBus(url, { namespace, settings: { ...settings, heartbeatTtlMs: 3000 } });
+  const artifacts = busArtifactStore(bus.artifacts);
+  // The tests read and write the KV buckets directly too (the names and values docs/runners.md documents).
   const nc: NatsConnection = await connect({ servers: url, maxReconnectAttempts: -1 });
-  const artifacts = objectStoreArtifacts(await new Objm(nc).create(names.artifactsStore));
   const kvm = new Kvm(nc);
   const runnersKv = await kvm.create(names.runnersBucket, { ttl: 3000, history: 1 });
   const cancelsKv = await kvm.create(names.cancelsBucket, { ttl: 24 * 3600 * 1000, history: 1 });

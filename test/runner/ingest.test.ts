@@ -68,8 +68,6 @@ describe("api ingest: events, cancellation, dead letters, reconciler", () => {
       bus: h.bus,
       pubSub,
       log: silentLogger,
-      natsUrl: h.url,
-      namespace: h.namespace,
       reconcileIntervalMs: 3_600_000,
       republishAfterMs: 0,
       cancelPollMs: 200,
@@ -179,7 +177,7 @@ describe("api ingest: events, cancellation, dead letters, reconciler", () => {
 
   it("the object-store model file store keeps an upload where a runner's artifact cache fetches it by digest", async () => {
     const bytes = readFileSync(STORIES_GGUF_PATH);
-    const store = objectStoreModelFileStore(ingest.artifacts!, runnerNatsNames(h.namespace).artifactsStore);
+    const store = objectStoreModelFileStore(h.bus.artifacts, runnerNatsNames(h.namespace).artifactsStore);
     const { location } = await store.putModelFile(`models/t1/${STORIES_SHA256}/stories.gguf`, STORIES_GGUF_PATH);
     assert.equal(location, `obj://${runnerNatsNames(h.namespace).artifactsStore}/models/t1/${STORIES_SHA256}/stories.gguf`);
     const cache = createArtifactCache(h.artifacts, h.cacheRoot);

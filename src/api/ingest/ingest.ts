@@ -11,13 +11,11 @@
  * - Reconciler (every `reconcileIntervalMs`): republishes QUEUED jobs older than `republishAfterMs` and RUNNING
  *   jobs whose runner's heartbeat is gone (same `Nats-Msg-Id` = job id, so duplicates within the window collapse;
  *   runners ack without running a job whose events already hold its outcome).
- * - Cancellation (every `cancelPollMs`): each RUNNING job with `cancelRequested` gets a key in KV `job_cancels`;
- *   runners watch that bucket and stop the job at its next step.
- * - Runners: `listRunners()` reads the heartbeats in KV `runners` (expired ones are gone: bucket max_age).
+ * - Cancellation (every `cancelPollMs`): each RUNNING job with `cancelRequested` gets a request in `bus.cancels`
+ *   (KV `job_cancels`); runners watch it and stop the job at its next step.
+ * - Runners: `listRunners()` reads the heartbeats in `bus.runners` (KV `runners`; expired ones are gone).
+ * Everything goes through the bus port: no NATS connection of its own.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Kvm, type KV } from "@nats-io/kv";
-import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { DeadLetter, EventSubscription, JobBus } from "../../bus/index.ts";
 import {
   ContractValidationError,
@@ -31,7 +29,6 @@ import type { Logger } from "../server/logger.ts";
 import { EntityNotFoundError } from "../services/errors.ts";
 import { ingestJobEvent } from "../services/job-events.ts";
 import type { JobRow } from "../services/rows.ts";
-import { sharedNatsNames } from "./nats-names.ts";
 import { readRunnerHeartbeats, type RunnerInfo } from "./runner-registry.ts";
 
 export interface IngestDeps {
@@ -39,16 +36,14 @@ export interface IngestDeps {
   readonly bus: JobBus;
   readonly pubSub: ApiPubSub;
   readonly log: Logger;
-  /** The NATS server of the bus; without it there is no cancellation channel, runner list or object store. */
-  readonly natsUrl?: string;
-  readonly namespace?: string;
   /** Default 15 000 ms. */
   readonly reconcileIntervalMs?: number;
   /** QUEUED jobs older than this are republished (default 60 000 ms). */
   readonly republishAfterMs?: number;
   /** Default 1000 ms. */
   readonly cancelPollMs?: number;
-  /** Bucket max_age of KV `runners` when this process creates it (default RUNNER_HEARTBEAT_TTL_MS). */
+  /** The runners' heartbeat TTL: a RUNNING job whose runner has no heartbeat and that did not change for this long
+   *  is republished (default RUNNER_HEARTBEAT_TTL_MS). */
   readonly heartbeatTtlMs?: number;
 }
 
@@ -58,8 +53,6 @@ export interface Ingest {
   /** One reconciler pass (also run on the timer); returns what it republished and cancelled. */
   reconcileOnce(): Promise<{ republished: string[]; cancelled: string[] }>;
   listRunners(): Promise<RunnerInfo[]>;
-  /** The `artifacts` object store (null without natsUrl). */
-  readonly artifacts: ObjectStore | null;
   stop(): Promise<void>;
 }
 
@@ -77,19 +70,7 @@ export function envelopeOf(job: JobRow): JobEnvelope {
 
 export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   const { db, bus, pubSub, log } = deps;
-  const names = sharedNatsNames(deps.namespace ?? "");
   let stopped = false;
-  let nc: NatsConnection | null = null;
-  let runnersKv: KV | null = null;
-  let cancelsKv: KV | null = null;
-  let artifacts: ObjectStore | null = null;
-  if (deps.natsUrl) {
-    nc = await connect({ servers: deps.natsUrl, name: "parm-api-ingest", maxReconnectAttempts: -1 });
-    const kvm = new Kvm(nc);
-    runnersKv = await kvm.create(names.runnersBucket, { ttl: deps.heartbeatTtlMs ?? RUNNER_HEARTBEAT_TTL_MS, history: 1 });
-    cancelsKv = await kvm.create(names.cancelsBucket, { ttl: 24 * 3600 * 1000, history: 1 });
-    artifacts = await new Objm(nc).create(names.artifactsStore);
-  }
 
   // ---- events ----------------------------------------------------------------------------------------------------
   const max = await db.system.jobEvent.aggregate({ _max: { seq: true } });
@@ -131,24 +112,18 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   // ---- reconciler and cancellation -------------------------------------------------------------------------------
   const announcedCancels = new Set<string>();
   const pushCancels = async (): Promise<string[]> => {
-    if (!cancelsKv) return [];
     const jobs = await db.system.job.findMany({ where: { cancelRequested: true, status: "RUNNING" }, select: { id: true } });
     const fresh: string[] = [];
     for (const { id } of jobs) {
       if (announcedCancels.has(id)) continue;
-      await cancelsKv.put(id, JSON.stringify({ at: new Date().toISOString() }));
+      await bus.cancels.request(id);
       announcedCancels.add(id);
       fresh.push(id);
     }
     return fresh;
   };
 
-  const liveRunnerIds = async (): Promise<Set<string> | null> => {
-    if (!runnersKv) return null;
-    const ids = new Set<string>();
-    for await (const key of await runnersKv.keys()) ids.add(key);
-    return ids;
-  };
+  const liveRunnerIds = async (): Promise<Set<string>> => new Set((await bus.runners.list()).map((entry) => entry.runnerId));
 
   const reconcileOnce = async () => {
     const republished: string[] = [];
@@ -163,7 +138,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       const stale =
         job.status === "QUEUED"
           ? now - job.createdAt.getTime() > (deps.republishAfterMs ?? 60_000)
-          : live !== null && job.runnerId !== null && !live.has(job.runnerId) && now - job.updatedAt.getTime() > (deps.heartbeatTtlMs ?? RUNNER_HEARTBEAT_TTL_MS);
+          : job.runnerId !== null && !live.has(job.runnerId) && now - job.updatedAt.getTime() > (deps.heartbeatTtlMs ?? RUNNER_HEARTBEAT_TTL_MS);
       if (!stale) continue;
       try {
         await bus.publishJob(envelopeOf(job));
@@ -187,10 +162,8 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   return {
     lastSeq: () => lastSeq,
     reconcileOnce,
-    artifacts,
     async listRunners() {
-      if (!runnersKv) return [];
-      return readRunnerHeartbeats(runnersKv, (key, error) => log.warn("ignoring an invalid runner heartbeat", { key, error: String(error) }));
+      return readRunnerHeartbeats(bus.runners, (key, error) => log.warn("ignoring an invalid runner heartbeat", { key, error: String(error) }));
     },
     async stop() {
       if (stopped) return;
@@ -199,7 +172,6 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       clearInterval(cancelTimer);
       unregisterDeadLetters();
       await subscription.stop();
-      if (nc) await nc.drain().catch(() => nc?.close());
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * @module api/ingest/runners-resolver — the admin `runners` query: live runners from their heartbeats in KV
- * `runners`. Needs `services.runnerRegistry` (runnersServiceFactory); without it the list is empty.
+ * @module api/ingest/runners-resolver — the admin `runners` query: live runners from their heartbeats on the bus
+ * (`bus.runners`, KV `runners` on NATS). Needs `services.runnerRegistry` (runnersServiceFactory, among the default
+ * service factories); without it the list is empty.
  * Platform admin only (tenants do not see the fleet).
  */
 import { Ctx, Field, Float, ID, Int, ObjectType, Query, Resolver } from "type-graphql";
@@ -9,7 +10,7 @@ import { createRunnerRegistry, type RunnerInfo, type RunnerRegistry } from "./ru
 
 declare module "../context.ts" {
   interface ApiServices {
-    /** Runner heartbeats (KV `runners`); absent when the api has no NATS URL. */
+    /** Runner heartbeats (`bus.runners`). */
     runnerRegistry?: RunnerRegistry;
   }
 }
@@ -60,7 +61,5 @@ export class RunnersResolver {
   }
 }
 
-/** Registers `services.runnerRegistry` for a NATS server (and bus namespace). */
-export function runnersServiceFactory(natsUrl: string, namespace?: string): ServiceFactory {
-  return () => ({ runnerRegistry: createRunnerRegistry({ natsUrl, namespace }) });
-}
+/** Registers `services.runnerRegistry`: the heartbeats on the server's bus. */
+export const runnersServiceFactory: ServiceFactory = ({ bus }) => ({ runnerRegistry: createRunnerRegistry(bus.runners) });

@@ -23,7 +23,7 @@ import { GenerationResolver, GenerationTokenResolver, generationNode } from "./g
 import { JobEventResolver, JobResolver, jobNode } from "./job.ts";
 import { ModelResolver, modelNode } from "./model.ts";
 import { TrainingResolver } from "./training.ts";
-import { RunnersResolver } from "../ingest/runners-resolver.ts";
+import { RunnersResolver, runnersServiceFactory } from "../ingest/runners-resolver.ts";
 
 export const nodeTypes: NodeTypeRegistration[] = [
   tenantNode,
@@ -61,7 +61,7 @@ export const resolvers: [Function, ...Function[]] = [
 
 export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute, mountOpenAiRoutes];
 
-export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory, jobLimitsServiceFactory];
+export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory, jobLimitsServiceFactory, runnersServiceFactory];
 
 export { tenantScopedNode, type NodeTypeRegistration, type TenantModelDelegate } from "./node-registry.ts";
 export { decodeIdInput, type DecodedIdInput } from "./node-ids.ts";

@@ -1,17 +1,13 @@
 /**
- * @module gpu-runner/artifacts/store — the artifact store port (model files, dataset snapshots, checkpoints,
- * adapters) and its NATS object-store implementation. Keys are object names in bucket `artifacts`; a location
+ * @module gpu-runner/artifacts/store — the runner's view of the artifact store (model files, dataset snapshots,
+ * checkpoints, adapters) in whole byte arrays, over the bus's artifact facet (`bus.artifacts`: the NATS object store,
+ * the in-process store, or the api's over IPC). Keys are object names in bucket `artifacts`; a location
  * `obj://artifacts/<key>` names one. `put` replaces an object of the same key (checkpoints use one key per job).
  */
 import { createHash } from "node:crypto";
-import type { ObjectStore } from "@nats-io/obj";
+import { readArtifact, type ArtifactBucket, type StoredArtifact } from "../../bus/index.ts";
 
-export interface StoredArtifact {
-  readonly key: string;
-  /** Lowercase hex sha256 of the bytes. */
-  readonly sha256: string;
-  readonly sizeBytes: number;
-}
+export type { StoredArtifact };
 
 export interface ArtifactStore {
   put(key: string, bytes: Uint8Array): Promise<StoredArtifact>;
@@ -34,28 +30,27 @@ function storeError(action: string, key: string, cause: unknown): ArtifactStoreE
   return new ArtifactStoreError(`${action} artifact ${key}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
 
-export function objectStoreArtifacts(store: ObjectStore): ArtifactStore {
+export function busArtifactStore(bucket: ArtifactBucket): ArtifactStore {
   return {
     async put(key, bytes) {
       try {
-        await store.putBlob({ name: key }, bytes);
+        return await bucket.put(key, bytes);
       } catch (error) {
         throw storeError("storing", key, error);
       }
-      return { key, sha256: sha256Hex(bytes), sizeBytes: bytes.byteLength };
     },
     async get(key) {
       try {
-        return await store.getBlob(key);
+        const stream = await bucket.get(key);
+        return stream === null ? null : await readArtifact(stream);
       } catch (error) {
         throw storeError("reading", key, error);
       }
     },
     async delete(key) {
       try {
-        await store.delete(key);
+        await bucket.delete(key);
       } catch (error) {
-        if (/not found/i.test(String(error))) return;
         throw storeError("deleting", key, error);
       }
     },

@@ -3,8 +3,10 @@
  * worker pool through the JobHandler of each kind, and publishes their events.
  *
  * Contracts:
- * - Setup (idempotent): the bus ensures JOBS (work queue, one durable pull consumer per kind), EVENTS and JOBS_DLQ;
- *   the runner ensures KV `runners` (bucket max_age = heartbeat TTL), KV `job_cancels` and object store `artifacts`.
+ * - Bus: everything crosses the job bus port (bus/types.ts) — jobs, events, cancellation requests (`bus.cancels`,
+ *   KV `job_cancels`), heartbeats (`bus.runners`, KV `runners`, max_age = heartbeat TTL) and artifacts
+ *   (`bus.artifacts`, object store `artifacts`): one JetStream connection at `natsUrl`, or a given bus (npm start's
+ *   embedded runner: a client of the api's in-process bus over IPC). Setup is idempotent.
  * - Slots: a job is pulled only while a slot is free (one pull loop per kind, each holding a slot while it pulls).
  * - Liveness: heartbeats every TTL/3 into KV `runners` (key = runner id); every in-flight delivery gets `working()`
  *   every ackWait/3, from the main thread, which stays free because the engine runs in worker threads.
@@ -23,24 +25,24 @@
  *   and first writes a checkpoint to the object store), nak them for immediate redelivery elsewhere, remove the heartbeat.
  */
 import { hostname } from "node:os";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Kvm, type KV } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
-import { connectJetStreamBus, type JobBus, type JobDelivery } from "../../bus/index.ts";
+import { connectJetStreamBus, type BusWatch, type JobBus, type JobDelivery } from "../../bus/index.ts";
 import type { JobEvent, JobKind, RunnerHeartbeat } from "../../contracts/index.ts";
-import { createArtifactCache, objectStoreArtifacts, type ArtifactCache, type ArtifactStore } from "../artifacts/index.ts";
+import { busArtifactStore, createArtifactCache, type ArtifactCache, type ArtifactStore } from "../artifacts/index.ts";
 import type { DeviceChoice } from "../device/index.ts";
 import { handlerFor, type JobContext, type RunnerLogger } from "../handlers/index.ts";
 import { createWorkerPool, type WorkerPool } from "../worker/index.ts";
 import { cancelledBeforeRunReason, cancelledWhileRunningReason } from "./cancel-reason.ts";
 import { classifyFailure } from "./failures.ts";
-import { runnerNatsNames } from "./nats-names.ts";
 import { Semaphore } from "./semaphore.ts";
 
 export const RUNNER_VERSION = "0.1.0";
 
 export interface RunnerOptions {
-  readonly natsUrl: string;
+  /** The NATS server (JetStream) to connect to; ignored when `bus` is given. */
+  readonly natsUrl?: string;
+  /** A bus to use instead of connecting (the runner closes it when it stops); its settings (ack wait, max deliver,
+   *  heartbeat TTL) are used instead of the options below. */
+  readonly bus?: JobBus;
   readonly runnerId: string;
   readonly slots: number;
   readonly kinds: readonly JobKind[];
@@ -90,38 +92,27 @@ function retryDelayMs(attempt: number): number {
   return Math.min(30_000, 1000 * 2 ** (attempt - 1));
 }
 
-async function ensureKv(kvm: Kvm, name: string, ttlMs: number): Promise<KV> {
-  return kvm.create(name, { ttl: ttlMs, history: 1 });
+async function openBus(options: RunnerOptions, log: RunnerLogger): Promise<JobBus> {
+  if (options.bus) return options.bus;
+  if (!options.natsUrl) throw new Error("startRunner needs natsUrl or bus");
+  return connectJetStreamBus(options.natsUrl, {
+    namespace: options.namespace,
+    settings: {
+      ackWaitMs: options.ackWaitMs ?? 30_000,
+      maxDeliver: options.maxDeliver ?? 5,
+      heartbeatTtlMs: options.heartbeatTtlMs ?? 30_000,
+    },
+    log,
+    connectionName: `parm-runner-${options.runnerId}`,
+  });
 }
 
 export async function startRunner(options: RunnerOptions): Promise<Runner> {
   const log = options.log ?? silent;
-  const ackWaitMs = options.ackWaitMs ?? 30_000;
-  const maxDeliver = options.maxDeliver ?? 5;
-  const heartbeatTtlMs = options.heartbeatTtlMs ?? 30_000;
+  const bus = await openBus(options, log);
+  const { ackWaitMs, maxDeliver, heartbeatTtlMs } = bus.settings;
   const pullExpiresMs = Math.max(1000, options.pullExpiresMs ?? 2000);
-  const names = runnerNatsNames(options.namespace ?? "");
-
-  const bus = await connectJetStreamBus(options.natsUrl, {
-    namespace: options.namespace,
-    settings: { ackWaitMs, maxDeliver },
-    log,
-    connectionName: `parm-runner-${options.runnerId}`,
-  });
-  let nc: NatsConnection;
-  let runnersKv: KV;
-  let cancelsKv: KV;
-  let artifacts: ArtifactStore;
-  try {
-    nc = await connect({ servers: options.natsUrl, name: `parm-runner-${options.runnerId}-kv`, maxReconnectAttempts: -1 });
-    const kvm = new Kvm(nc);
-    runnersKv = await ensureKv(kvm, names.runnersBucket, heartbeatTtlMs);
-    cancelsKv = await ensureKv(kvm, names.cancelsBucket, 24 * 3600 * 1000);
-    artifacts = objectStoreArtifacts(await new Objm(nc).create(names.artifactsStore));
-  } catch (error) {
-    await bus.close();
-    throw error;
-  }
+  const artifacts: ArtifactStore = busArtifactStore(bus.artifacts);
   const cache = createArtifactCache(artifacts, options.cacheDir);
   const pool = options.pool ?? createWorkerPool(options.slots);
   const slots = new Semaphore(options.slots);
@@ -130,26 +121,28 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   let stopping = false;
   const host = hostname() || "unknown-host";
 
-  // ---- cancellation channel: KV job_cancels, key = job id -----------------------------------------------------
-  const cancelWatch = await cancelsKv.watch();
-  const watchLoop = (async () => {
-    for await (const entry of cancelWatch) {
-      if (entry.operation !== "PUT") continue;
-      cancelled.add(entry.key);
-      const job = inFlight.get(entry.key);
+  // ---- cancellation channel: bus.cancels (KV job_cancels), key = job id ---------------------------------------
+  let cancelWatch: BusWatch;
+  try {
+    cancelWatch = await bus.cancels.watch((jobId) => {
+      cancelled.add(jobId);
+      const job = inFlight.get(jobId);
       if (job && job.stopReason === null) {
         job.stopReason = "cancel";
-        log.info(`job ${entry.key}: cancellation requested; stopping at the next step`);
+        log.info(`job ${jobId}: cancellation requested; stopping at the next step`);
         job.controller.abort(job.stopReason);
       }
-    }
-  })().catch((error: unknown) => log.warn(`cancel watch ended: ${String(error)}`));
+    });
+  } catch (error) {
+    if (!options.pool) await pool.close();
+    await bus.close();
+    throw error;
+  }
 
   const isCancelled = async (jobId: string): Promise<boolean> => {
     if (cancelled.has(jobId)) return true;
     try {
-      const entry = await cancelsKv.get(jobId);
-      return entry !== null && entry.operation === "PUT";
+      return await bus.cancels.isRequested(jobId);
     } catch {
       return false;
     }
@@ -177,7 +170,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   const writeHeartbeat = async () => {
     lastHeartbeat = makeHeartbeat();
     try {
-      await runnersKv.put(options.runnerId, JSON.stringify(lastHeartbeat));
+      await bus.runners.put(options.runnerId, lastHeartbeat);
     } catch (error) {
       log.warn(`heartbeat not written: ${String(error)}`);
     }
@@ -377,12 +370,10 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         await Promise.all(loops);
         await Promise.all([...active]);
         clearInterval(heartbeatTimer);
-        cancelWatch.stop();
-        await watchLoop;
-        await runnersKv.delete(options.runnerId).catch(() => undefined);
+        await cancelWatch.stop();
+        await bus.runners.delete(options.runnerId).catch(() => undefined);
         if (!options.pool) await pool.close();
         await bus.close();
-        await nc.drain().catch(() => nc.close());
         log.info(`runner ${options.runnerId} stopped`);
       })();
       return stopped;
