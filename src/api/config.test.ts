@@ -11,6 +11,7 @@ test("defaults: 127.0.0.1:4000, ./.parm, no DATABASE_URL/NATS_URL/admin key, int
   assert.equal(c.staticDir, "/srv/app/web/dist");
   assert.equal(c.databaseUrl, undefined);
   assert.equal(c.natsUrl, undefined);
+  assert.equal(c.bus, "auto");
   assert.equal(c.adminKey, undefined);
   assert.equal(c.logLevel, "info");
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
@@ -66,4 +67,12 @@ test("dataset upload limits: the contract's defaults, each variable within its b
       assert.throws(() => loadConfig({ [spec.env]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === spec.env, `${spec.env}=${bad}`);
     }
   }
+});
+
+test("PARM_BUS: auto by default, inprocess forces the in-process bus, jetstream requires NATS; contradictions refused", () => {
+  assert.equal(loadConfig({ PARM_BUS: "inprocess" }).bus, "inprocess");
+  assert.equal(loadConfig({ PARM_BUS: "in-process" }).bus, "inprocess");
+  assert.equal(loadConfig({ PARM_BUS: "jetstream", NATS_URL: "nats://n:4222" }).bus, "jetstream");
+  assert.throws(() => loadConfig({ PARM_BUS: "kafka" }), (e: unknown) => e instanceof ConfigError && /PARM_BUS/.test(e.message));
+  assert.throws(() => loadConfig({ PARM_BUS: "inprocess", NATS_URL: "nats://n:4222" }), (e: unknown) => e instanceof ConfigError && /NATS_URL/.test(e.message));
 });

@@ -5,6 +5,7 @@ import { delimiter, isAbsolute, relative, resolve } from "node:path";
 import { DATASET_LIMITS, type DatasetLimits } from "../contracts/datasets/index.ts";
 import { JOB_LIMITS, type JobLimits } from "../contracts/job-limits.ts";
 import { isLogLevel, type LogLevel } from "./server/logger.ts";
+import { BUS_MODES, type BusMode } from "../bus/create-bus.ts";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID" as const;
@@ -55,6 +56,9 @@ export interface ApiConfig {
   databaseAppUrl: string | undefined;
   /** NATS server; unset → the bus decides (local nats-server or in-process). */
   natsUrl: string | undefined;
+  /** PARM_BUS: "auto" (default: NATS_URL, else a local nats-server, else in-process), "inprocess" (always the
+   *  in-process bus, even with nats-server installed), "jetstream" (NATS_URL or a local nats-server, else fail). */
+  bus: BusMode;
   /** Admin key from the environment; unset → generated on first start, its hash kept under dataDir. */
   adminKey: string | undefined;
   nodeEnv: string;
@@ -154,6 +158,14 @@ export function loadJobLimits(env: NodeJS.ProcessEnv = process.env): JobLimits {
   };
 }
 
+function busMode(env: NodeJS.ProcessEnv): BusMode {
+  const raw = env.PARM_BUS || "auto";
+  const mode = raw === "in-process" ? "inprocess" : raw;
+  if (!(BUS_MODES as readonly string[]).includes(mode)) throw new ConfigError("PARM_BUS", `expected ${BUS_MODES.join("|")}, got ${raw}`);
+  if (mode === "inprocess" && env.NATS_URL) throw new ConfigError("PARM_BUS", "inprocess contradicts NATS_URL; unset one of them");
+  return mode as BusMode;
+}
+
 /** Reads the configuration from `env` (default process.env); relative paths resolve against `cwd`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ApiConfig {
   const nodeEnv = env.NODE_ENV ?? "development";
@@ -171,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     databaseUrl: url(env, "DATABASE_URL", ["postgresql:", "postgres:"]),
     databaseAppUrl: url(env, "DATABASE_APP_URL", ["postgresql:", "postgres:"]),
     natsUrl: url(env, "NATS_URL", ["nats:", "tls:", "ws:", "wss:"]),
+    bus: busMode(env),
     adminKey,
     nodeEnv,
     logLevel,

@@ -1,7 +1,7 @@
 /** @module api/main
  *  `npm start`: the API process. Reads the configuration (docs/configuration.md), opens PostgreSQL (DATABASE_URL or
  *  an embedded server under PARM_DATA_DIR) and migrates it, connects the job bus (NATS_URL, else a local
- *  nats-server, else in-process), starts event ingestion, serves HTTP + WebSocket, and (unless
+ *  nats-server, else in-process; PARM_BUS=inprocess forces the in-process bus), starts event ingestion, serves HTTP + WebSocket, and (unless
  *  PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process.
  *
  *  Admin key: a generated key is printed once the server listens, and only then is its hash stored (auth/admin-key),
@@ -50,7 +50,16 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
   const admin = await resolveAdminKey({ dataDir: config.dataDir, adminKey: config.adminKey });
   const db = await openDatabaseFromEnvironment({ ...process.env, PARM_DATA_DIR: config.dataDir }, log);
   stack.push("database", () => db.close());
-  const bus = await createBus({ natsUrl: config.natsUrl, dataDir: config.dataDir, log: { info: (m) => log.info(m), warn: (m) => log.warn(m) } });
+  // An in-process bus starts its event sequence after the highest one PostgreSQL holds, so ingestion (which resumes
+  // after that sequence) takes the new events for new ones after a restart.
+  const ingested = await db.system.jobEvent.aggregate({ _max: { seq: true } });
+  const bus = await createBus({
+    mode: config.bus,
+    natsUrl: config.natsUrl,
+    dataDir: config.dataDir,
+    eventSeqAfter: Number(ingested._max.seq ?? 0n),
+    log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+  });
   stack.push("bus", () => bus.close());
   const natsUrl = config.natsUrl ?? bus.url;
   const pubSub = createApiPubSub();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exampleJobEnvelope } from "../../src/contracts/index.ts";
-import { createBus, findNatsServerBinary, startLocalNatsServer, type BusLogger } from "../../src/bus/index.ts";
+import { BusArgumentError, BusTransportError, createBus, findNatsServerBinary, readArtifact, startLocalNatsServer, type BusLogger } from "../../src/bus/index.ts";
 import { deleteNamespace, natsTestUrl, uniqueNamespace } from "./nats-test-server.ts";
 
 function recordingLog(): BusLogger & { lines: string[] } {
@@ -76,4 +76,26 @@ test("without NATS_URL and with nats-server: spawns one under <dataDir>/nats; jo
   assert.ok(isAlive(server.pid));
   await server.stop();
   assert.equal(isAlive(server.pid), false);
+});
+
+test("mode inprocess (PARM_BUS=inprocess): the in-process bus even with nats-server installed; artifacts under <dataDir>/artifacts", async (t) => {
+  assert.ok(findNatsServerBinary(), "nats-server must be installed for this test (apt-get install nats-server)");
+  const dataDir = mkdtempSync(join(tmpdir(), "parm-data-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const log = recordingLog();
+  const bus = await createBus({ mode: "inprocess", dataDir, log, eventSeqAfter: 9 });
+  try {
+    assert.equal(bus.kind, "in-process");
+    assert.ok(log.lines.some((l) => l.startsWith("info job bus: in-process (PARM_BUS=inprocess)")), log.lines.join("\n"));
+    assert.ok(!log.lines.some((l) => l.includes("started nats-server")), "nothing spawned");
+    await bus.artifacts.put("models/m.bin", new Uint8Array([1, 2]));
+    assert.equal((await bus.publishEvent(crypto.randomUUID(), { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 })).seq, 10);
+  } finally {
+    await bus.close();
+  }
+  const again = await createBus({ mode: "inprocess", dataDir, log });
+  assert.deepEqual([...(await readArtifact((await again.artifacts.get("models/m.bin"))!))], [1, 2], "artifacts outlive the process");
+  await again.close();
+  await assert.rejects(createBus({ mode: "inprocess", natsUrl: "nats://127.0.0.1:4222", dataDir, log }), BusArgumentError);
+  await assert.rejects(createBus({ mode: "jetstream", dataDir, log, natsServerBinary: null }), BusTransportError);
 });
