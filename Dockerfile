@@ -5,7 +5,10 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY prisma.config.ts tsconfig.json ./
-RUN npm ci --no-audit --no-fund
+# Dev dependencies too: the console (web/) is built with Vite at image build time; `npm start`'s prestart then
+# finds web/dist up to date and only starts the api.
+RUN npm ci --no-audit --no-fund --include=dev
 COPY . .
+RUN npm run build:web
 EXPOSE 4000
 CMD ["npm", "start"]

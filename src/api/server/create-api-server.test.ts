@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestApi, type TestApi } from "../../../test/helpers/server.ts";
@@ -29,6 +29,8 @@ describe("createApiServer: HTTP surface", () => {
     staticDir = mkdtempSync(join(tmpdir(), "parm-console-"));
     writeFileSync(join(staticDir, "index.html"), "<!doctype html><title>parm console</title>");
     writeFileSync(join(staticDir, "app.js"), "console.log('hi')");
+    mkdirSync(join(staticDir, "assets"));
+    writeFileSync(join(staticDir, "assets", "index-abc123.js"), "export {}");
     api = await startTestApi({ staticDir, httpRoutes: [route], serviceFactories: [probe] });
   });
   after(async () => {
@@ -75,10 +77,22 @@ describe("createApiServer: HTTP surface", () => {
     const index = await fetch(`${api.url}/`);
     assert.equal(index.status, 200);
     assert.match(await index.text(), /parm console/);
+    assert.equal(index.headers.get("cache-control"), "no-cache");
+    assert.match(index.headers.get("content-security-policy") ?? "", /default-src 'self'.*script-src 'self'.*frame-ancestors 'none'/);
     const asset = await fetch(`${api.url}/app.js`);
     assert.equal(await asset.text(), "console.log('hi')");
+    assert.equal(asset.headers.get("cache-control"), "public, max-age=3600");
+    const hashed = await fetch(`${api.url}/assets/index-abc123.js`);
+    assert.equal(await hashed.text(), "export {}");
+    assert.equal(hashed.headers.get("cache-control"), "public, max-age=31536000, immutable");
+    const missingAsset = await fetch(`${api.url}/assets/gone-123.js`, { headers: { accept: "text/html" } });
+    assert.equal(missingAsset.status, 404, "a missing hashed asset is a 404, not index.html");
     const deep = await fetch(`${api.url}/jobs/123`, { headers: { accept: "text/html" } });
     assert.match(await deep.text(), /parm console/);
+    assert.equal(deep.headers.get("cache-control"), "no-cache");
+    assert.ok(deep.headers.get("content-security-policy"));
+    const probe = await fetch(`${api.url}/metrics/anything`, { headers: { accept: "text/html" } });
+    assert.equal(probe.status, 404, "API paths never fall back to the console");
     const api404 = await fetch(`${api.url}/v1/nothing`, { headers: { accept: "text/html" } });
     assert.equal(api404.status, 404);
     assert.equal(((await api404.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, "NOT_FOUND");

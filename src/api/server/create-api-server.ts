@@ -1,8 +1,9 @@
 /** @module api/server/create-api-server
  *  The API process's network face on ONE port: express 5 with Apollo Server 5 at POST/GET `/graphql`, graphql-ws
  *  (sub-protocol graphql-transport-ws) on the same path, `/healthz` (process up), `/readyz` (database and bus
- *  answer), `/metrics` (Prometheus), extra routes from the registry, and the built console (static, SPA fallback)
- *  when its folder exists.
+ *  answer), `/metrics` (Prometheus), extra routes from the registry, and the built console (console-static.ts:
+ *  hashed assets cached for a year, index.html no-cache with a Content-Security-Policy, SPA fallback) when its
+ *  folder exists.
  *
  *  Authentication: HTTP reads `Authorization: Bearer <key>` per request (absent → anonymous; malformed, unknown or
  *  revoked → 401 UNAUTHENTICATED before execution). WebSocket reads `{ authorization: "Bearer …" }` from the
@@ -15,9 +16,8 @@
  *  mutation rate limit — applied on both transports. */
 import "reflect-metadata";
 import { randomUUID, createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
@@ -62,6 +62,7 @@ import {
   serviceFactories as registeredServiceFactories,
 } from "../resolvers/index.ts";
 import type { HttpRouteDeps, HttpRouteMount } from "./http-routes.ts";
+import { mountConsole } from "./console-static.ts";
 import { CLOSE_FORBIDDEN, createLiveSockets } from "./live-sockets.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { buildApiSchema, type ResolverClasses } from "./schema.ts";
@@ -361,16 +362,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   );
   app.use(bodyErrorHandler(limits.bodyLimitBytes));
 
-  const staticDir = options.staticDir ? resolve(options.staticDir) : undefined;
-  if (staticDir && existsSync(join(staticDir, "index.html"))) {
-    app.use(express.static(staticDir, { index: "index.html", maxAge: "1h" }));
-    app.use((req, res, next) => {
-      if (req.method !== "GET" || !req.accepts("html") || req.path.startsWith("/v1/")) return next();
-      res.setHeader("cache-control", "no-cache");
-      res.sendFile(join(staticDir, "index.html"));
-    });
-    log.info("serving the console", { staticDir });
-  }
+  if (mountConsole(app, options.staticDir)) log.info("serving the console", { staticDir: resolve(options.staticDir!) });
   app.use((_req, res) => {
     res.status(404).json({ errors: [{ message: "not found", extensions: { code: "NOT_FOUND" } }] });
   });
