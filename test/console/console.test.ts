@@ -195,6 +195,14 @@ describe("admin console in Chromium", { skip }, () => {
     assert.match(tenantKey, /^parm_[0-9a-f]{10}_/);
     await admin.getByTestId("tenants-table").getByRole("link", { name: "acme" }).waitFor();
     await shot(admin, "02-admin-tenants");
+    await admin.getByTestId("tenants-table").getByRole("link", { name: "acme" }).click();
+    await admin.getByRole("heading", { level: 1, name: "Tenant acme" }).waitFor();
+    assert.equal(await admin.getByLabel("Max concurrent jobs").inputValue(), "8");
+    await admin.getByLabel("Mutations per minute").fill("600");
+    await admin.getByRole("button", { name: "Save quotas" }).click();
+    await admin.getByText(/Saved; applies/).waitFor();
+    await admin.getByTestId("keys-table").getByText("TENANT_ADMIN").waitFor();
+    await shot(admin, "02b-admin-tenant");
     await nav(admin, "Runner fleet");
     await admin.getByTestId("runners-table").locator("tbody tr").first().waitFor({ timeout: 30_000 });
     assert.match(await admin.getByTestId("runners-table").innerText(), /CPU[\s\S]*train, train-evaluator, generate, evaluate[\s\S]*live/);
@@ -396,12 +404,18 @@ describe("admin console in Chromium", { skip }, () => {
     for (let i = 0; i < 6; i++) counts.push(Number(await tenant.getByTestId(`output-${i}`).getAttribute("data-tokens")));
     assert.deepEqual(counts, stored.outputs.map((o) => o.tokenCount), "each column holds exactly the tokens the runner stored");
     const runnerSeconds = (new Date(stored.job.finishedAt).getTime() - new Date(stored.job.startedAt).getTime()) / 1000;
+    // How far the columns trail the runner: the last token shown in any column against the job's finish (same host clock).
+    const lastShown = Math.max(...(await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => Number(await tenant.getByTestId(`output-${i}`).getAttribute("data-last-at"))))));
+    const firstShown = Math.min(...(await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => Number(await tenant.getByTestId(`output-${i}`).getAttribute("data-first-at"))))));
     measurements.playground6 = {
       tokensPerColumn: counts,
       totalTokens: counts.reduce((a, b) => a + b, 0),
       runnerSeconds,
       runnerTokensPerSecond: Math.round(counts.reduce((a, b) => a + b, 0) / Math.max(runnerSeconds, 1e-3)),
       submitToDoneSeconds: seen / 1000,
+      firstTokenAfterSubmitSeconds: (firstShown - started) / 1000,
+      lastTokenShownVsJobFinishedMs: lastShown - new Date(stored.job.finishedAt).getTime(),
+      uiTokensPerSecond: Math.round(counts.reduce((a, b) => a + b, 0) / Math.max((lastShown - firstShown) / 1000, 1e-3)),
     };
     await shot(tenant, "11-playground-6");
   });
@@ -428,6 +442,47 @@ describe("admin console in Chromium", { skip }, () => {
     assert.equal(await tenant.getByTestId("point-count").innerText(), "3 / 3");
     assert.equal((await tenant.getByTestId("points-table").locator("tbody tr").all()).length, 3);
     await shot(tenant, "12-evaluation");
+    await nav(tenant, "Evaluations");
+    await tenant.getByTestId("evaluations-table").getByText("SUCCEEDED").waitFor();
+    await shot(tenant, "12b-evaluations");
+  });
+
+  test("a GenARM adapter is trained and evaluated; its Pareto plot overlays the PARM evaluation", async () => {
+    await nav(tenant, "Training");
+    const form = tenant.getByRole("form", { name: "Train an ARM adapter" });
+    await form.getByLabel("Adapter name").fill("genarm-help-harm");
+    await form.getByLabel("Method").selectOption("GENARM");
+    await form.getByLabel("ARM backbone").selectOption({ label: "stories260k (BASE)" });
+    await form.getByLabel("Train helpful (α[0])").check();
+    await form.getByLabel("Train harmless (α[1])").check();
+    await form.getByLabel("Dataset for helpful").selectOption({ label: "helpful-base" });
+    await form.getByLabel("Dataset for harmless").selectOption({ label: "harmless-base" });
+    await form.getByLabel("r1 (shared rank)").fill("2");
+    await form.getByLabel("Learning rate").fill("0.005");
+    await form.getByLabel("Batch size").fill("2");
+    await form.getByLabel("Warm-up steps").fill("0");
+    await form.getByLabel("Max length (tokens)").fill("48");
+    await form.getByLabel("Max prompt length").fill("24");
+    await form.getByLabel("Max pairs per dataset").fill("60");
+    await form.getByLabel("Max optimizer steps").fill("20");
+    await form.getByRole("button", { name: "Start training" }).click();
+    await tenant.getByRole("heading", { level: 1, name: "Job genarm-help-harm" }).waitFor();
+    assert.equal((await waitForJob(jobIdFromUrl(tenant))).status, "SUCCEEDED");
+
+    await nav(tenant, "Evaluations");
+    const ev = tenant.getByRole("form", { name: "New evaluation" });
+    await ev.getByLabel("Adapter").selectOption({ label: "genarm-help-harm (GENARM)" });
+    await ev.getByLabel("Base model").selectOption({ label: "stories260k" });
+    await ev.getByLabel("Prompt dataset").selectOption({ label: "helpful-base" });
+    await ev.getByLabel("Prompt count").fill("2");
+    await ev.getByLabel("Grid step").fill("0.5");
+    await ev.getByLabel("Max tokens per answer").fill("24");
+    await ev.getByRole("button", { name: "Start evaluation" }).click();
+    await tenant.getByRole("heading", { level: 1, name: /^Evaluation / }).waitFor();
+    await tenant.getByText("hypervolume (final)").waitFor({ timeout: 120_000 });
+    await tenant.getByRole("checkbox", { name: /^parm-help-harm/ }).check();
+    await tenant.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="pareto-plot"]')?.getAttribute("data-points") === "6", null, { timeout: 10_000 });
+    await shot(tenant, "12c-evaluation-overlay");
   });
 
   test("a running job is cancelled from its page", async () => {
@@ -467,6 +522,9 @@ describe("admin console in Chromium", { skip }, () => {
     assert.match(issues, /4\s+MISSING_FIELD/);
     await tenant.getByText("REJECTED", { exact: true }).first().waitFor();
     await shot(tenant, "14-rejected-upload");
+    await nav(tenant, "Overview");
+    await tenant.getByTestId("overview-stats").getByText("2", { exact: true }).first().waitFor();
+    await shot(tenant, "14b-overview");
   });
 
   test("a MEMBER key sees no admin or key pages; revoking it sends it back to sign-in", async () => {

@@ -3,6 +3,8 @@
  *  k = 2 — a slider (α₀ on the left, α₁ = 1 − α₀); k = 3 — a point dragged on a triangle whose corners are the
  *  dimensions (arrow keys move it; values shown beside); other k — numeric inputs, normalised to sum to 1. */
 import { useId, useRef, type KeyboardEvent, type PointerEvent } from "react";
+import { fromBarycentric, normalise, toBarycentric, type Point } from "../lib/simplex.ts";
+
 
 export function AlphaChooser({ names, value, onChange, label }: { names: readonly string[]; value: readonly number[]; onChange(alpha: number[]): void; label: string }) {
   const k = names.length;
@@ -12,18 +14,6 @@ export function AlphaChooser({ names, value, onChange, label }: { names: readonl
 }
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
-
-/** α rounded to 3 decimals with the rounding error folded into the largest entry, so it sums to exactly 1. */
-export function normalise(alpha: readonly number[]): number[] {
-  const clean = alpha.map((a) => (Number.isFinite(a) && a > 0 ? a : 0));
-  const sum = clean.reduce((s, a) => s + a, 0);
-  if (sum <= 0) return clean.map(() => round(1 / clean.length));
-  const r = clean.map((a) => round(a / sum));
-  const diff = round(1 - r.reduce((s, a) => s + a, 0));
-  const top = r.indexOf(Math.max(...r));
-  r[top] = round(r[top]! + diff);
-  return r;
-}
 
 function Slider({ names, value, onChange, label }: { names: readonly string[]; value: readonly number[]; onChange(alpha: number[]): void; label: string }) {
   const id = useId();
@@ -56,37 +46,19 @@ function Slider({ names, value, onChange, label }: { names: readonly string[]; v
 
 const W = 180;
 const H = 160;
-const CORNERS: readonly [number, number][] = [
+const CORNERS: readonly [Point, Point, Point] = [
   [W / 2, 12],
   [12, H - 12],
   [W - 12, H - 12],
 ];
 
-function toBarycentric(x: number, y: number): number[] {
-  const [[x1, y1], [x2, y2], [x3, y3]] = CORNERS as [[number, number], [number, number], [number, number]];
-  const det = (y2 - y3) * (x1 - x3) + (x3 - x2) * (y1 - y3);
-  const a = ((y2 - y3) * (x - x3) + (x3 - x2) * (y - y3)) / det;
-  const b = ((y3 - y1) * (x - x3) + (x1 - x3) * (y - y3)) / det;
-  return normalise([a, b, 1 - a - b]);
-}
-
-function fromBarycentric(alpha: readonly number[]): [number, number] {
-  let x = 0;
-  let y = 0;
-  CORNERS.forEach(([cx, cy], i) => {
-    x += (alpha[i] ?? 0) * cx;
-    y += (alpha[i] ?? 0) * cy;
-  });
-  return [x, y];
-}
-
 function Triangle({ names, value, onChange, label }: { names: readonly string[]; value: readonly number[]; onChange(alpha: number[]): void; label: string }) {
   const svg = useRef<SVGSVGElement>(null);
   const dragging = useRef(false);
-  const [px, py] = fromBarycentric(value);
+  const [px, py] = fromBarycentric(CORNERS, value);
   const at = (e: PointerEvent<SVGSVGElement>) => {
     const box = svg.current!.getBoundingClientRect();
-    onChange(toBarycentric(((e.clientX - box.left) / box.width) * W, ((e.clientY - box.top) / box.height) * H));
+    onChange(toBarycentric(CORNERS, ((e.clientX - box.left) / box.width) * W, ((e.clientY - box.top) / box.height) * H));
   };
   const onKey = (e: KeyboardEvent<SVGSVGElement>) => {
     const step = 6;
@@ -94,7 +66,7 @@ function Triangle({ names, value, onChange, label }: { names: readonly string[];
     const move = moves[e.key];
     if (!move) return;
     e.preventDefault();
-    onChange(toBarycentric(px + move[0], py + move[1]));
+    onChange(toBarycentric(CORNERS, px + move[0], py + move[1]));
   };
   const text = names.map((n, i) => `${n} ${(value[i] ?? 0).toFixed(2)}`).join(", ");
   return (

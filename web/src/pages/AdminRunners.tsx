@@ -79,7 +79,14 @@ export default function AdminRunners() {
                       {r.freeSlots} / {r.totalSlots}
                     </td>
                     <td>{r.kinds.join(", ")}</td>
-                    <td>{r.loadedModels.length ? r.loadedModels.length : "none"}</td>
+                    <td title={r.loadedModels.join("\n")}>
+                      {r.loadedModels.length === 0 ? "none" : `${r.loadedModels.length} model(s)`}
+                      {r.loadedModels.slice(0, 3).map((m) => (
+                        <div className="muted mono" key={m}>
+                          {m.length > 28 ? `…${m.slice(-27)}` : m}
+                        </div>
+                      ))}
+                    </td>
                     <td className="num">{r.runningJobIds.length}</td>
                     <td className="mono">{r.version}</td>
                     <td>

@@ -12,7 +12,8 @@ import { NO_ERRORS, fieldError, payloadErrors, type FormErrors } from "../lib/fo
 import { useGenerationTokens } from "../lib/streams.ts";
 import { formatAlpha, formatNumber } from "../lib/format.ts";
 import { FormError, SelectField, TextField, intError, numberOrUndefined } from "../components/forms.tsx";
-import { AlphaChooser, normalise } from "../components/AlphaChooser.tsx";
+import { AlphaChooser } from "../components/AlphaChooser.tsx";
+import { normalise, spreadAlphas } from "../lib/simplex.ts";
 import { PageTitle, Section } from "../components/ui.tsx";
 
 const PlaygroundInputs = graphql(`
@@ -135,19 +136,6 @@ const CancelGeneration = graphql(`
 
 const MAX_COLUMNS = 6;
 
-/** Spread `n` vectors over the simplex edges for a first guess (k = 2: 1, 0.5, 0 …). */
-function initialAlphas(k: number, n: number): number[][] {
-  if (k === 0) return [[]];
-  return Array.from({ length: n }, (_, i) => {
-    if (k === 1) return [1];
-    const t = n === 1 ? 0.5 : i / (n - 1);
-    const a = Array.from({ length: k }, () => 0);
-    a[0] = 1 - t;
-    a[k - 1] = t;
-    return normalise(a);
-  });
-}
-
 export default function Playground() {
   const { search } = useLocation();
   const { data } = useQuery(PlaygroundInputs, {});
@@ -179,7 +167,7 @@ export default function Playground() {
   // Adapter chosen: default base = its backbone, α columns reset to fit k.
   useEffect(() => {
     if (adapter && !baseModelId) setBaseModelId(adapter.baseModelId);
-    setAlphas((current) => (current.length && current[0]!.length === k ? current : initialAlphas(k, k === 0 ? 1 : 2)));
+    setAlphas((current) => (current.length && current[0]!.length === k ? current : spreadAlphas(k, k === 0 ? 1 : 2)));
   }, [adapter?.id, k]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => {
     if (!baseModelId && models[0]) setBaseModelId(models[0].id);
@@ -357,7 +345,14 @@ function OutputColumn(props: {
   }, [props.firstAt, props.lastAt, props.tokens]);
   const title = props.alpha.length ? `α ${formatAlpha(props.alpha)}` : "unguided";
   return (
-    <article className="column" aria-label={`Output ${props.index + 1}: ${title}`} data-testid={`output-${props.index}`} data-tokens={props.tokens}>
+    <article
+      className="column"
+      aria-label={`Output ${props.index + 1}: ${title}`}
+      data-testid={`output-${props.index}`}
+      data-tokens={props.tokens}
+      data-first-at={props.firstAt ?? undefined}
+      data-last-at={props.lastAt ?? undefined}
+    >
       <div className="column-head">
         <strong>{title}</strong>
         {props.finishReason ? <span className="badge tone-neutral">{props.finishReason}</span> : null}
