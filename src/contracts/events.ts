@@ -79,6 +79,14 @@ export const GenerationOutputSchema = z.object({
 });
 export type GenerationOutput = z.infer<typeof GenerationOutputSchema>;
 
+/** A file a job stored in bucket `artifacts` (also announced by an artifact event). */
+export const StoredArtifactRefSchema = z.object({
+  key: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sizeBytes: NonNegativeInt,
+});
+export type StoredArtifactRef = z.infer<typeof StoredArtifactRefSchema>;
+
 /** The job finished. Kind-specific results sit in the optional fields. */
 export const JobCompletedEventSchema = z.object({
   type: z.literal("completed"),
@@ -87,13 +95,17 @@ export const JobCompletedEventSchema = z.object({
   metrics: z.record(z.string(), Finite),
   /** generate: one output per α. */
   outputs: z.array(GenerationOutputSchema).optional(),
-  /** evaluate: front indices (into the point events), hypervolume with its reference point, MIP. */
+  /** evaluate: front indices (into the point events), hypervolume with its reference point, MIP, and the stored
+   *  report (`evaluations/<tenant>/<jobId>/report.json`, the engine's Pareto report) and plot (`…/plot.svg`);
+   *  runners before these fields existed store neither. */
   evaluation: z
     .object({
       hypervolume: Finite,
       referencePoint: z.array(Finite),
       mip: Finite,
       frontIndices: z.array(NonNegativeInt),
+      reportFile: StoredArtifactRefSchema.optional(),
+      plotFile: StoredArtifactRefSchema.optional(),
     })
     .optional(),
   /** train / train-evaluator: the object key of the final artifact (also announced by an artifact event). */

@@ -2,12 +2,14 @@
  * End to end through GraphQL with a real runner: register stories260K, create two dimensions, upload small
  * HH-RLHF slices (helpful-base, harmless-base), train PARM while a `jobEvents` subscription streams progress,
  * generate with two α (tokens over `generationTokens`), train one evaluator per dimension, and run a 3-point
- * evaluation (points over `evaluationPoints`, HV / MIP stored). Real PostgreSQL, nats-server, api server, ingest and
- * runner (in-process, engine in a worker thread).
+ * evaluation (points over `evaluationPoints`, HV / MIP stored); then download what the runner stored through
+ * `/v1/files/…` (adapter, evaluators, checkpoint, report JSON, Pareto plot, dataset records). Real PostgreSQL,
+ * nats-server, api server, ingest and runner (in-process, engine in a worker thread).
  */
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,7 +48,7 @@ describe("GraphQL end to end with a runner", () => {
   let key: string;
   let adminKey: string;
   const sockets: GraphQLSocket[] = [];
-  const ids: { dims: string[]; model: string; datasets: string[]; adapter?: string; evaluators: string[] } = { dims: [], model: "", datasets: [], evaluators: [] };
+  const ids: { dims: string[]; model: string; datasets: string[]; adapter?: string; trainJob?: string; evaluation?: string; evaluators: string[] } = { dims: [], model: "", datasets: [], evaluators: [] };
 
   const gql = async (query: string, variables: Record<string, unknown> = {}, as = key) => {
     const res = await postGraphQL<any>(server.graphqlUrl, query, variables, { key: as });
@@ -194,6 +196,7 @@ describe("GraphQL end to end with a runner", () => {
     const adapter = adapters.adapters.edges.find((e: any) => e.node.name === "e2e-parm");
     assert.ok(adapter);
     ids.adapter = adapter.node.id;
+    ids.trainJob = jobId;
     const row = await testDb.db.system.adapter.findFirstOrThrow({ where: { id: uuidOf(ids.adapter!) } });
     assert.match(row.artifactDigest ?? "", /^[0-9a-f]{64}$/);
     assert.ok(Number.isFinite((row.metrics as Record<string, number>)["loss.helpfulness"]));
@@ -246,6 +249,7 @@ describe("GraphQL end to end with a runner", () => {
     );
     assert.equal(r.startEvaluation.__typename, "StartEvaluationSuccess", JSON.stringify(r));
     const { id: evaluationId, jobId } = r.startEvaluation.evaluation;
+    ids.evaluation = evaluationId;
     const iterator = await subscribe(`subscription($id: ID!) { evaluationPoints(evaluationId: $id) { index alpha rewards } }`, { id: evaluationId });
     const points: any[] = [];
     for (;;) {
@@ -262,5 +266,43 @@ describe("GraphQL end to end with a runner", () => {
     assert.ok(Number.isFinite(stored.node.hypervolume) && Number.isFinite(stored.node.mip));
     assert.equal(stored.node.referencePoint.length, 2);
     assert.ok(stored.node.points.some((p: any) => p.onFront));
+  });
+
+  it("downloads what the runner stored: the adapter, the evaluators, the checkpoint, the report and plot, the records", async () => {
+    const fetchOk = async (path: string) => {
+      const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200, `${path}: ${bytes.toString("utf8").slice(0, 300)}`);
+      return { res, bytes };
+    };
+    const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+    const adapter = (await gql(`query($id: ID!) { node(id: $id) { ... on Adapter { downloadUrl artifactDigest } } }`, { id: ids.adapter })).node;
+    const a = await fetchOk(adapter.downloadUrl);
+    assert.equal(digest(a.bytes), adapter.artifactDigest);
+    assert.equal(a.res.headers.get("etag"), `"${adapter.artifactDigest}"`);
+    for (const id of ids.evaluators) {
+      const model = (await gql(`query($id: ID!) { node(id: $id) { ... on Model { downloadUrl sha256 location } } }`, { id })).node;
+      const m = await fetchOk(model.downloadUrl);
+      assert.equal(digest(m.bytes), model.sha256);
+      assert.deepEqual(m.bytes, Buffer.from((await h.artifacts.get(model.location.replace("obj://artifacts/", "")))!));
+    }
+    const job = (await gql(`query($id: ID!) { node(id: $id) { ... on Job { checkpointDownloadUrl } } }`, { id: ids.trainJob })).node;
+    const checkpoint = await fetchOk(job.checkpointDownloadUrl);
+    assert.deepEqual(checkpoint.bytes, Buffer.from((await h.artifacts.get(`checkpoints/${uuidOf(ids.trainJob!)}`))!));
+    assert.ok(Number(checkpoint.res.headers.get("x-parm-checkpoint-step")) > 0);
+    const evaluation = (await gql(`query($id: ID!) { node(id: $id) { ... on Evaluation { downloadUrl plotDownloadUrl hypervolume } } }`, { id: ids.evaluation })).node;
+    const report = await fetchOk(evaluation.downloadUrl);
+    assert.equal(report.res.headers.get("x-parm-report-source"), "runner");
+    const parsed = JSON.parse(report.bytes.toString("utf8"));
+    assert.equal(parsed.kind, "parm.pareto-report");
+    assert.equal(parsed.hypervolume, evaluation.hypervolume);
+    const plot = await fetchOk(evaluation.plotDownloadUrl);
+    assert.equal(plot.res.headers.get("content-type"), "image/svg+xml; charset=utf-8");
+    assert.ok(plot.bytes.toString("utf8").startsWith("<svg"));
+    const dataset = (await gql(`query($id: ID!) { node(id: $id) { ... on Dataset { downloadUrl recordCount } } }`, { id: ids.datasets[0] })).node;
+    const records = await fetchOk(dataset.downloadUrl);
+    const lines = records.bytes.toString("utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, dataset.recordCount);
+    assert.ok(lines.every((l) => ["TRAIN", "VALIDATION", "TEST"].includes(l.split)));
   });
 });

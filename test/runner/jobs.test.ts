@@ -9,6 +9,7 @@ import { parseRunnerHeartbeat, type JobEventOf } from "../../src/contracts/index
 import { openHarness, waitFor, waitForEvents, isTerminal, type Harness } from "./harness.ts";
 import { randomUUID } from "node:crypto";
 import { DIMENSIONS, generateEnvelope, pkuSnapshot, storiesModelRef, trainEnvelope } from "./fixtures.ts";
+import { sha256Hex } from "../../src/gpu-runner/artifacts/index.ts";
 
 
 describe("runner: train and generate jobs end to end on JetStream", () => {
@@ -185,6 +186,23 @@ describe("runner: train and generate jobs end to end on JetStream", () => {
     // MIP = mean over α of αᵀ r̄(α), from the streamed points.
     const mip = points.reduce((s, p) => s + p.alpha[0] * p.rewards[0] + p.alpha[1] * p.rewards[1], 0) / points.length;
     assert.ok(Math.abs(evaluation.mip - mip) < 1e-9 * Math.max(1, Math.abs(mip)));
+    // The engine's report and plot are stored beside the job (artifact events of kind "report") and named in completed.
+    const prefix = `evaluations/${envelope.tenantId}/${envelope.jobId}`;
+    const reports = events.filter((e) => e.type === "artifact" && e.kind === "report") as JobEventOf<"artifact">[];
+    assert.deepEqual(reports.map((r) => r.key), [`${prefix}/report.json`, `${prefix}/plot.svg`]);
+    assert.deepEqual(evaluation.reportFile, { key: reports[0].key, sha256: reports[0].sha256, sizeBytes: reports[0].sizeBytes });
+    assert.deepEqual(evaluation.plotFile, { key: reports[1].key, sha256: reports[1].sha256, sizeBytes: reports[1].sizeBytes });
+    const reportBytes = (await h.artifacts.get(reports[0].key))!;
+    assert.equal(sha256Hex(reportBytes), reports[0].sha256);
+    const report = JSON.parse(Buffer.from(reportBytes).toString("utf8"));
+    assert.equal(report.kind, "parm.pareto-report");
+    assert.deepEqual(report.objectiveNames, DIMENSIONS.map((d) => d.name));
+    assert.equal(report.hypervolume, evaluation.hypervolume);
+    assert.deepEqual(report.front, evaluation.frontIndices);
+    assert.deepEqual(report.points.map((p: { rewards: number[] }) => p.rewards), points.sort((a, b) => a.index - b.index).map((p) => p.rewards));
+    const svg = Buffer.from((await h.artifacts.get(reports[1].key))!).toString("utf8");
+    assert.equal(sha256Hex(Buffer.from(svg)), reports[1].sha256);
+    assert.ok(svg.startsWith("<svg") && svg.includes("Pareto front"));
   });
 
   it("writes a heartbeat to KV runners with device, slots, models and version", async () => {

@@ -12,12 +12,13 @@ import { createNodeResolver } from "./node.ts";
 import type { NodeTypeRegistration } from "./node-registry.ts";
 import { TenantResolver, tenantNode } from "./tenant.ts";
 import { ViewerResolver } from "./viewer.ts";
-import { mountDatasetRecordsRoute, mountModelUploadRoute } from "../http/index.ts";
+import { mountDatasetRecordsRoute, mountDownloadRoutes, mountModelUploadRoute } from "../http/index.ts";
 import { mountOpenAiRoutes } from "../openai/index.ts";
 import { datasetLimitsServiceFactory, domainServiceFactory, jobLimitsServiceFactory } from "../services/context.ts";
 import { AdapterResolver, adapterNode } from "./adapter.ts";
 import { DatasetResolver, datasetNode } from "./dataset.ts";
 import { DeletionResolver } from "./deletion.ts";
+import { downloadLinkResolvers } from "./downloads.ts";
 import { EvaluationResolver, ParetoPointResolver, evaluationNode } from "./evaluation.ts";
 import { GenerationResolver, GenerationTokenResolver, generationNode } from "./generation.ts";
 import { JobEventResolver, JobResolver, jobNode } from "./job.ts";
@@ -57,9 +58,10 @@ export const resolvers: [Function, ...Function[]] = [
   ParetoPointResolver,
   RunnersResolver,
   DeletionResolver,
+  ...downloadLinkResolvers,
 ];
 
-export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute, mountOpenAiRoutes];
+export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountModelUploadRoute, mountDownloadRoutes, mountOpenAiRoutes];
 
 export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory, jobLimitsServiceFactory, runnersServiceFactory];
 

@@ -3,7 +3,8 @@
  * Removes the stored files of deleted rows through the artifact ports (deps.ts): dataset snapshots (SnapshotWriter),
  * uploaded model files, trained evaluators, adapters and training checkpoints (ModelFileStore; with NATS all of them
  * live in the `artifacts` object-store bucket, keyed as the runners write them: `adapters/<tenant>/<job>/…`,
- * `evaluators/<tenant>/<job>/…`, `checkpoints/<job>`; uploads under `models/<tenant>/…`).
+ * `evaluators/<tenant>/<job>/…`, `checkpoints/<job>`, evaluation reports and plots `evaluations/<tenant>/<job>/…`;
+ * uploads under `models/<tenant>/…`).
  *
  * Contracts:
  * - Called after the row's deletion committed: a file that cannot be deleted is logged and left behind (an orphan),
@@ -70,9 +71,16 @@ export async function purgeCheckpoint(deps: PurgeDeps, jobId: string): Promise<v
   await attempt(deps, `checkpoints/${jobId}`, () => deps.modelFiles?.deleteModelFile(artifactLocation(`checkpoints/${jobId}`)));
 }
 
-/** Everything a deleted tenant had stored: its uploads, adapters, evaluators, checkpoints and dataset snapshots. */
+/** Deletes an evaluation's stored report and plot (`evaluations/<tenant>/<job>/…`). */
+export async function purgeEvaluationArtifacts(deps: PurgeDeps, tenantId: string, jobId: string): Promise<void> {
+  const folder = `evaluations/${tenantId}/${jobId}/`;
+  await attempt(deps, folder, () => deps.modelFiles?.deleteModelFiles(folder));
+}
+
+/** Everything a deleted tenant had stored: its uploads, adapters, evaluators, evaluation reports, checkpoints and
+ *  dataset snapshots. */
 export async function purgeTenantArtifacts(deps: PurgeDeps, tenantId: string, rows: { snapshotKeys: string[]; trainJobIds: string[] }): Promise<void> {
-  for (const prefix of [`models/${tenantId}/`, `adapters/${tenantId}/`, `evaluators/${tenantId}/`]) {
+  for (const prefix of [`models/${tenantId}/`, `adapters/${tenantId}/`, `evaluators/${tenantId}/`, `evaluations/${tenantId}/`]) {
     await attempt(deps, prefix, () => deps.modelFiles?.deleteModelFiles(prefix));
   }
   for (const jobId of rows.trainJobIds) await purgeCheckpoint(deps, jobId);

@@ -3,9 +3,10 @@
  *  services this module adds to `ApiServices` (built once per server by `domainServiceFactory`). */
 import { requireAuthenticated, requireTenant, type ApiContext, type ServiceFactory } from "../context.ts";
 import type { TenantDb } from "../db/index.ts";
-import type { ModelFileStore, SnapshotWriter, TenantServiceDeps } from "./deps.ts";
+import type { ArtifactReader, ModelFileStore, SnapshotWriter, TenantServiceDeps } from "./deps.ts";
 import { join, resolve } from "node:path";
 import { createLocalModelFileStore, createLocalSnapshotWriter } from "./model-store.ts";
+import { localArtifactReader } from "./artifact-reader.ts";
 import type { DatasetLimits } from "../../contracts/index.ts";
 import { loadDatasetLimits, loadJobLimits } from "../config.ts";
 import type { JobLimits } from "../../contracts/job-limits.ts";
@@ -21,6 +22,9 @@ declare module "../context.ts" {
     /** Where accepted datasets are exported for runners (default: `<PARM_DATA_DIR>/datasets`); absent: datasets
      *  stay in PostgreSQL only and job payloads announce `obj://artifacts/<key>` for a later export. */
     datasetSnapshots?: SnapshotWriter;
+    /** Where downloads read the local stores' files (default: the uploads under `<PARM_DATA_DIR>/models`). The
+     *  download routes also read the server bus's artifact store (`bus.artifacts`) for `obj://artifacts/…`. */
+    artifactReader?: ArtifactReader;
     /** Limits of one dataset upload (default: the contract's; datasetLimitsServiceFactory reads PARM_DATASET_MAX_*). */
     datasetLimits?: DatasetLimits;
     /** Work one job may ask for (default: the contract's; jobLimitsServiceFactory reads PARM_MAX_*). */
@@ -54,12 +58,13 @@ export function readDb(ctx: ApiContext): TenantDb {
   return auth.kind === "admin" ? (ctx.db.system as unknown as TenantDb) : ctx.tenantDb();
 }
 
-/** Local artifact stores under `dataDir` (models/, datasets/). */
+/** Local artifact stores under `dataDir` (models/, datasets/), and the reader of the uploads (downloads). */
 export function localArtifactServiceFactory(dataDir: string): ServiceFactory {
   const root = resolve(dataDir);
   return () => ({
     modelFiles: createLocalModelFileStore(join(root, "models")),
     datasetSnapshots: createLocalSnapshotWriter(join(root, "datasets")),
+    artifactReader: localArtifactReader(join(root, "models")),
   });
 }
 

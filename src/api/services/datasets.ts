@@ -256,7 +256,7 @@ export async function uploadDataset(
         let snapshotKey: string | null = null;
         if (deps.snapshots) {
           // Written before commit: a failed export rolls the upload back, so READY always has its snapshot.
-          const snapshot = await deps.snapshots.putSnapshot(datasetSnapshotKey(deps.tenantId, datasetId), snapshotLines(tx, datasetId, dimensionMap));
+          const snapshot = await deps.snapshots.putSnapshot(datasetSnapshotKey(deps.tenantId, datasetId), datasetRecordLines(tx, datasetId, dimensionMap));
           snapshotKey = snapshot.location;
         }
         const updated = (await tx.dataset.update({
@@ -286,11 +286,22 @@ export async function uploadDataset(
   }
 }
 
-/** The dataset's records as contract JSON Lines (label names restored), read in line order in pages. */
-async function* snapshotLines(
-  tx: TenantTransactionClient,
+/** Records per page of `datasetRecordLines` (the runner snapshot's default). */
+const SNAPSHOT_PAGE_RECORDS = 1000;
+
+/** A client that pages a dataset's records: a tenant transaction (the snapshot) or the tenant client (downloads, where
+ *  every page is its own statement). */
+export interface DatasetRecordPages {
+  datasetRecord: Pick<TenantTransactionClient["datasetRecord"], "findMany">;
+}
+
+/** The dataset's records as contract JSON Lines (label names restored), read in line order in pages of `pageSize`
+ *  records, one chunk per page: a page is read only when the consumer asks for the next chunk. */
+export async function* datasetRecordLines(
+  tx: DatasetRecordPages,
   datasetId: string,
   dimensionMap: Record<string, string>,
+  pageSize = SNAPSHOT_PAGE_RECORDS,
 ): AsyncGenerator<Uint8Array> {
   const labelOf = new Map(Object.entries(dimensionMap).map(([label, dimensionId]) => [dimensionId, label]));
   let afterLine = 0;
@@ -298,7 +309,7 @@ async function* snapshotLines(
     const page = await tx.datasetRecord.findMany({
       where: { datasetId, line: { gt: afterLine } },
       orderBy: { line: "asc" },
-      take: 1000,
+      take: pageSize,
     });
     if (page.length === 0) return;
     const text = page

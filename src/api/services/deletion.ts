@@ -15,7 +15,7 @@
  * (cancelJob) first.
  */
 import type { TenantTransactionClient } from "../db/index.ts";
-import { isPlatformStoredModel, purgeAdapterArtifacts, purgeDatasetSnapshot, purgeModelFile, type PurgeDeps } from "./artifact-purge.ts";
+import { isPlatformStoredModel, purgeAdapterArtifacts, purgeDatasetSnapshot, purgeEvaluationArtifacts, purgeModelFile, type PurgeDeps } from "./artifact-purge.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError } from "./errors.ts";
 import { ACTIVE_JOB_STATUSES } from "./jobs.ts";
@@ -107,13 +107,15 @@ export async function deleteGeneration(deps: TenantServiceDeps, id: string): Pro
   return { deletedId: id, freedBytes: 0n };
 }
 
-/** Deletes a finished evaluation with its Pareto points, job and job events. */
+/** Deletes a finished evaluation with its Pareto points, job and job events, then its stored report and plot. */
 export async function deleteEvaluation(deps: TenantServiceDeps, id: string): Promise<DeletionOutcome> {
-  await inJobLock(deps, async (tx) => {
+  const jobId = await inJobLock(deps, async (tx) => {
     const evaluation = await tx.evaluation.findFirst({ where: { id }, select: { id: true, jobId: true } });
     if (!evaluation) throw new EntityNotFoundError("Evaluation", id);
     await deleteOwnJob(tx, "Evaluation", id, evaluation.jobId);
     await tx.evaluation.delete({ where: { id } });
+    return evaluation.jobId;
   });
+  await purgeEvaluationArtifacts(purgeDeps(deps), deps.tenantId, jobId);
   return { deletedId: id, freedBytes: 0n };
 }

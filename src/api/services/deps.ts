@@ -41,6 +41,23 @@ export interface ModelFileStore {
   deleteModelFiles(keyPrefix: string): Promise<number>;
 }
 
+/** What `ArtifactReader.statArtifact` knows of a stored file. */
+export interface ArtifactStat {
+  sizeBytes: number;
+}
+
+/**
+ * Reads files the platform stored (downloads): uploads and dataset snapshots of the local stores (`file://` inside
+ * their folder) and what runners wrote to the artifact store (`obj://artifacts/<key>`: adapters, trained
+ * evaluators, checkpoints, evaluation reports). Both methods answer null for a missing file and for a location
+ * outside the reader's stores: never a file registered by location under the model roots, nor any other host file.
+ */
+export interface ArtifactReader {
+  statArtifact(location: string): Promise<ArtifactStat | null>;
+  /** The file's bytes as a stream (read it to the end or break off: breaking off releases it). */
+  openArtifact(location: string): Promise<AsyncIterable<Uint8Array> | null>;
+}
+
 export interface TenantServiceDeps {
   tenantId: string;
   db: TenantDb;

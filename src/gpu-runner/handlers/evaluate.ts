@@ -3,12 +3,19 @@
  * first `count` prompts of the dataset split (a prompt longer than `maxPromptTokens`, by default the models'
  * context minus `maxTokens`, keeps its last tokens: the turn being answered), score every response with one
  * evaluator per dimension (an evaluator file trained on the base model, or an ONNX reward model), and stream one
- * `point` event per α. The `completed` event holds hypervolume with its reference point, MIP and the front's point
- * indices.
+ * `point` event per α. At the end the engine's Pareto report and its plot are stored as
+ * `evaluations/<tenant>/<jobId>/report.json` and `…/plot.svg` (artifact events of kind "report"); the `completed`
+ * event holds hypervolume with its reference point, MIP, the front's point indices and those two files.
  */
 import type { EvaluateTaskResult } from "../worker/index.ts";
+import { throwIfJobCancelled } from "./cancel.ts";
 import { loadSnapshot, resolveAdapterFiles, resolveModel } from "./inputs.ts";
 import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
+
+/** Folder of an evaluation job's stored report and plot. */
+export function evaluationKeyPrefix(tenantId: string, jobId: string): string {
+  return `evaluations/${tenantId}/${jobId}`;
+}
 
 export const evaluateHandler: JobHandler<"evaluate"> = {
   kind: "evaluate",
@@ -58,9 +65,25 @@ export const evaluateHandler: JobHandler<"evaluate"> = {
       },
       ctx.signal,
     )) as EvaluateTaskResult;
+    throwIfJobCancelled(ctx.signal, "storing the report");
+    const prefix = evaluationKeyPrefix(ctx.envelope.tenantId, ctx.envelope.jobId);
+    const store = async (name: string, text: string) => {
+      const stored = await ctx.artifacts.put(`${prefix}/${name}`, new TextEncoder().encode(text));
+      ctx.emit({ type: "artifact", kind: "report", key: stored.key, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
+      return { key: stored.key, sha256: stored.sha256, sizeBytes: stored.sizeBytes };
+    };
+    const reportFile = await store("report.json", result.reportJson);
+    const plotFile = await store("plot.svg", result.svg);
     return {
       metrics: { points: result.points, seconds: result.seconds, prompts: prompts.length },
-      evaluation: { hypervolume: result.hypervolume, referencePoint: result.referencePoint, mip: result.mip, frontIndices: result.frontIndices },
+      evaluation: {
+        hypervolume: result.hypervolume,
+        referencePoint: result.referencePoint,
+        mip: result.mip,
+        frontIndices: result.frontIndices,
+        reportFile,
+        plotFile,
+      },
     };
   },
 };

@@ -259,6 +259,8 @@ export class EngineTaskRunner {
         frontIndices: [...result.report.front],
         points: result.points.length,
         seconds: result.seconds,
+        reportJson: JSON.stringify(result.report),
+        svg: result.svg,
       };
     } finally {
       await generator.release();

@@ -120,6 +120,10 @@ export interface EvaluateTaskResult {
   readonly frontIndices: number[];
   readonly points: number;
   readonly seconds: number;
+  /** The engine's Pareto report (pareto/report.ts) as JSON text, stored beside the job as `report.json`. */
+  readonly reportJson: string;
+  /** The Pareto plot of that report (pareto/plot.ts), stored as `plot.svg`. */
+  readonly svg: string;
 }
 
 export type EngineTask = TrainTask | GenerateTask | TrainEvaluatorTask | EvaluateTask;
