@@ -8,3 +8,5 @@ export * from "./events.ts";
 export * from "./runners.ts";
 export * from "./datasets/index.ts";
 export * from "./examples.ts";
+export * from "./prompt-template.ts";
+export * from "./chat-template-sandbox.ts";
