@@ -73,6 +73,7 @@ export function exampleTrainPayload(): TrainJobPayload {
     checkpointEvery: 100,
     maxPairs: null,
     maxSteps: null,
+    promptTemplate: { kind: "named", name: "PKU" },
   };
 }
 

@@ -75,6 +75,16 @@ test("train payload: cross-field rules name the field", () => {
   assert.ok(issuesOf(() => parseJobPayload("train", missing)).some((i) => i.startsWith("r2")));
 });
 
+test("train payload: the prompt template is named or jinja; payloads without one parse with null", () => {
+  assert.deepEqual(parseJobPayload("train", exampleTrainPayload()).promptTemplate, { kind: "named", name: "PKU" });
+  const jinja = { ...exampleTrainPayload(), promptTemplate: { kind: "jinja", template: "{{ messages[0].content }}", bosToken: "<s>", eosToken: null } };
+  assert.deepEqual(parseJobPayload("train", jinja).promptTemplate, jinja.promptTemplate);
+  const legacy: Record<string, unknown> = { ...exampleTrainPayload() };
+  delete legacy.promptTemplate;
+  assert.equal(parseJobPayload("train", legacy).promptTemplate, null);
+  assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), promptTemplate: { kind: "named", name: "alpaca" } })).some((i) => i.startsWith("promptTemplate")));
+});
+
 test("generate payload: each alpha is checked against the ARM's dimension count", () => {
   const p = exampleGeneratePayload();
   p.alphas = [[0.5, 0.5], [0.5, 0.6], [1]];

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ContractValidationError, InvalidSubjectTokenError, UnreachableCaseError } from "./errors.ts";
 import { validatePreferenceVector } from "./preference.ts";
 import { DatasetFormatSchema, DatasetSplitSchema, SplitRatiosSchema } from "./datasets/types.ts";
+import { PromptTemplateSchema } from "./prompt-template.ts";
 
 export const JOB_KINDS = ["train", "train-evaluator", "generate", "evaluate"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -180,6 +181,10 @@ export const TrainJobPayloadSchema = z
     maxPairs: PositiveInt.nullable().default(null),
     /** Stop after this many optimizer updates in all (the schedule spans them); null = epochs decide. */
     maxSteps: PositiveInt.nullable().default(null),
+    /** The base model's prompt template (prompt-template.ts), applied to the prompts of datasets whose format
+     *  carries bare prompts (PKU_SAFERLHF, GENERIC); HH_RLHF prompts stay as they are. null (payloads from before
+     *  templates existed) = every prompt as it is. */
+    promptTemplate: PromptTemplateSchema.nullable().default(null),
   })
   .superRefine((p, ctx) => {
     if (p.maxPromptLength >= p.maxLength) {

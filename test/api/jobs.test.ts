@@ -11,6 +11,7 @@ import { ingestJobEvent, startJobEventIngest } from "../../src/api/services/job-
 import { enqueueJob } from "../../src/api/services/jobs.ts";
 import { nextWithin } from "../helpers/graphql.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
+import { CHATML_TEMPLATE, writeGgufWithStrings } from "../fixtures/chat-templates.ts";
 import { startTestApi, type TestApi, type TestTenant } from "../helpers/server.ts";
 
 const DATA = new URL("../../../shared/data/", import.meta.url);
@@ -212,6 +213,39 @@ describe("startTraining", () => {
     const queued = (await api.db.system.job.findMany({ where: { tenantId: w.tenant.uuid }, select: { payload: true } })).map((j) => j.payload as { epochs: number; maxPairs: number | null; maxSteps: number | null });
     const hundred = queued.filter((p) => p.epochs === 100).map((p) => JSON.stringify([p.maxPairs, p.maxSteps])).sort();
     assert.deepEqual(hundred, ["[5,null]", "[null,10]"], "only the capped 100-epoch requests were queued");
+  });
+
+  it("carries the base model's prompt template for the runner: its own chat template, else the named one, else HH", async () => {
+    const register = async (input: Record<string, unknown>) => {
+      const r = await api.gqlOk<any>(
+        `mutation($input: RegisterModelInput!) { registerModel(input: $input) { ... on RegisterModelSuccess { model { id } } ... on Error { message } } }`,
+        { input: { kind: "ARM_BASE", ...input } },
+        w.tenant.key,
+      );
+      assert.ok(r.registerModel.model, JSON.stringify(r));
+      return r.registerModel.model.id as string;
+    };
+    const dir = await mkdtemp(join(tmpdir(), "parm-chat-model-"));
+    try {
+      const chatPath = join(dir, "chatml.gguf");
+      await writeGgufWithStrings(GGUF, chatPath, { "tokenizer.chat_template": CHATML_TEMPLATE });
+      const cases: [string, unknown][] = [
+        [w.model, { kind: "named", name: "HH" }],
+        [await register({ name: "tiny-pku", location: GGUF.href, promptTemplate: "PKU" }), { kind: "named", name: "PKU" }],
+        [await register({ name: "tiny-chatml", location: chatPath }), { kind: "jinja", template: CHATML_TEMPLATE, bosToken: "<s>", eosToken: "</s>" }],
+      ];
+      for (const [baseModelId, expected] of cases) {
+        const started = await start(trainingInput({ baseModelId }));
+        assert.equal(started.__typename, "StartTrainingSuccess", JSON.stringify(started));
+        assert.deepEqual(started.job.payload.promptTemplate, expected);
+      }
+      for (const d of await api.bus.pullJobs("train", { max: 10, expiresMs: 1000 })) {
+        assert.ok(d.envelope.kind === "train" && d.envelope.payload.promptTemplate !== null, "the published payload carries it");
+        await d.ack();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a dataset that has no label for the dimension", async () => {

@@ -8,17 +8,20 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ServiceFactory } from "../../src/api/context.ts";
 import { createLocalModelFileStore } from "../../src/api/services/model-store.ts";
 import { SHARED_DATA_DIR, startTestApi, type TestApi, type TestTenant } from "../helpers/server.ts";
+import { CHATML_TEMPLATE, withGgufStrings, writeGgufWithStrings } from "../fixtures/chat-templates.ts";
 
 const GGUF = new URL("../../../shared/data/tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf", import.meta.url);
 const GGUF_SHA256 = "c14806920629b6c217445c69d7ac61bd0e4047289f8ab824c3f0b4f827a5d1cb";
 
 const REGISTER = `mutation($input: RegisterModelInput!) { registerModel(input: $input) {
   __typename
-  ... on RegisterModelSuccess { model { id name kind format location sha256 sizeBytes storedBytes vocabSize tokenizerHash config dimensionId } }
+  ... on RegisterModelSuccess { model { id name kind format location sha256 sizeBytes storedBytes vocabSize tokenizerHash config promptTemplate dimensionId } }
   ... on ModelFileInvalid { message location problem }
   ... on ValidationError { message field }
   ... on NotFoundError { message id }
 } }`;
+
+const uuidOf = (globalId: string) => Buffer.from(globalId, "base64").toString("utf8").split(":")[1]!;
 
 let api: TestApi;
 let tenant: TestTenant;
@@ -214,6 +217,50 @@ describe("registerModel by location: only files under the model roots", () => {
   });
 });
 
+describe("registerModel: prompt templates", () => {
+  it("stores the GGUF's own chat template (with its BOS / EOS strings) in config; a model without one names its format or gets none", async () => {
+    const t = await api.createTenantWithKey();
+    const path = join(rootDir, "chatml.gguf");
+    await writeGgufWithStrings(GGUF, path, { "tokenizer.chat_template": CHATML_TEMPLATE });
+    const own = await register({ name: "chatml", kind: "BASE", location: path }, t.key);
+    assert.equal(own.__typename, "RegisterModelSuccess", JSON.stringify(own));
+    assert.equal(own.model.config.chatTemplate, CHATML_TEMPLATE);
+    assert.deepEqual([own.model.config.chatTemplateSource, own.model.config.bosToken, own.model.config.eosToken], ["gguf", "<s>", "</s>"]);
+    assert.equal(own.model.promptTemplate, null);
+    const pku = await register({ name: "pku-format", kind: "ARM_BASE", location: GGUF.href, promptTemplate: "PKU" }, t.key);
+    assert.equal(pku.__typename, "RegisterModelSuccess", JSON.stringify(pku));
+    assert.equal(pku.model.promptTemplate, "PKU");
+    assert.equal(pku.model.config.chatTemplate, undefined);
+    const row = await api.db.system.model.findFirst({ where: { id: uuidOf(pku.model.id) } });
+    assert.equal(row?.promptTemplate, "PKU");
+    const none = await register({ name: "no-format", kind: "BASE", location: GGUF.href }, t.key);
+    assert.equal(none.model.promptTemplate, null);
+  });
+
+  it("refuses a named template for a file with its own and for an EVALUATOR; a broken own template is kept out with its reason", async () => {
+    const t = await api.createTenantWithKey();
+    const path = join(rootDir, "chatml-2.gguf");
+    await writeGgufWithStrings(GGUF, path, { "tokenizer.chat_template": CHATML_TEMPLATE });
+    const both = await register({ name: "both", kind: "BASE", location: path, promptTemplate: "HH" }, t.key);
+    assert.equal(both.__typename, "ValidationError");
+    assert.equal(both.field, "input.promptTemplate");
+    assert.match(both.message, /its own chat template \(gguf\)/);
+    const dim = await api.gqlOk<any>(`mutation { createDimension(input: { name: "d" }) { ... on CreateDimensionSuccess { dimension { id } } } }`, {}, t.key);
+    const evaluator = await register({ name: "rm", kind: "EVALUATOR", location: GGUF.href, dimensionId: dim.createDimension.dimension.id, promptTemplate: "PKU" }, t.key);
+    assert.equal(evaluator.__typename, "ValidationError");
+    assert.equal(evaluator.field, "input.promptTemplate");
+    const brokenPath = join(rootDir, "broken-template.gguf");
+    await writeGgufWithStrings(GGUF, brokenPath, { "tokenizer.chat_template": "{% for m in %}" });
+    const broken = await register({ name: "broken", kind: "BASE", location: brokenPath, promptTemplate: "PKU" }, t.key);
+    assert.equal(broken.__typename, "RegisterModelSuccess", JSON.stringify(broken));
+    assert.equal(broken.model.config.chatTemplate, undefined);
+    assert.match(broken.model.config.chatTemplateProblem, /does not parse/);
+    assert.equal(broken.model.promptTemplate, "PKU");
+    const names = await api.gqlOk<{ models: any }>(`{ models(first: 10) { edges { node { name } } } }`, {}, t.key);
+    assert.deepEqual(names.models.edges.map((e: any) => e.node.name), ["broken"]);
+  });
+});
+
 describe("POST /v1/models: streamed uploads within the tenant's model quota", () => {
   const uploadUrl = (params: Record<string, string>) => `${api.url}/v1/models?${new URLSearchParams(params)}`;
   async function post(params: Record<string, string>, body: Buffer | ReadableStream<Uint8Array>, key: string | null, headers: Record<string, string> = {}) {
@@ -273,6 +320,26 @@ describe("POST /v1/models: streamed uploads within the tenant's model quota", ()
     assert.deepEqual((await storedFiles(t.uuid)).filter((f) => f.endsWith(".gguf")), [`${GGUF_SHA256}/a.gguf`]);
     const { tenants } = await api.gqlOk<{ tenants: any }>(`{ tenants(first: 100) { edges { node { id maxModelBytes } } } }`, {}, api.adminKey);
     assert.equal(tenants.edges.find((e: any) => e.node.id === t.id).node.maxModelBytes, 1_500_000);
+  });
+
+  it("takes promptTemplate (hh, pku, plain) and stores an uploaded GGUF's own chat template; a refused one stores nothing", async () => {
+    const t = await api.createTenantWithKey();
+    const bytes = await readFile(GGUF);
+    const named = await post({ name: "plain-format", kind: "BASE", fileName: "p.gguf", promptTemplate: "plain" }, bytes, t.key);
+    assert.equal(named.status, 201, JSON.stringify(named.json));
+    assert.equal(named.json.model.promptTemplate, "PLAIN");
+    const withTemplate = withGgufStrings(bytes, { "tokenizer.chat_template": CHATML_TEMPLATE });
+    const own = await post({ name: "own-template", kind: "BASE", fileName: "c.gguf" }, withTemplate, t.key);
+    assert.equal(own.status, 201, JSON.stringify(own.json));
+    assert.equal(own.json.model.config.chatTemplate, CHATML_TEMPLATE);
+    const refused = await post({ name: "refused", kind: "BASE", fileName: "r.gguf", promptTemplate: "pku" }, withTemplate, t.key);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json.error.field, "promptTemplate");
+    const unknown = await post({ name: "unknown", kind: "BASE", fileName: "u.gguf", promptTemplate: "alpaca" }, bytes, t.key);
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.json.error.field, "promptTemplate");
+    assert.match(unknown.json.error.message, /hh, pku, plain/);
+    assert.equal((await storedFiles(t.uuid)).filter((f) => f.endsWith("r.gguf") || f.endsWith("u.gguf")).length, 0, "refused uploads store nothing");
   });
 
   it("answers bad parameters, a non-model body, another tenant's dimension and a missing key with typed errors", async () => {

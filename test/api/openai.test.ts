@@ -18,7 +18,10 @@ import OpenAI from "openai";
 import { generateAdminKey } from "../../src/api/auth/index.ts";
 import { objectStoreSnapshotWriter, startIngest, type Ingest } from "../../src/api/ingest/index.ts";
 import { runnersServiceFactory } from "../../src/api/ingest/runners-resolver.ts";
-import { openAiRoutes, renderChatPrompt } from "../../src/api/openai/index.ts";
+import { mountModelUploadRoute } from "../../src/api/http/model-upload.ts";
+import { openAiRoutes } from "../../src/api/openai/index.ts";
+import { renderNamedChat } from "../../src/contracts/index.ts";
+import { CHATML_TEMPLATE, withGgufStrings } from "../fixtures/chat-templates.ts";
 import { createApiPubSub } from "../../src/api/pubsub/index.ts";
 import { createApiServer, silentLogger, type ApiServer } from "../../src/api/server/index.ts";
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
@@ -97,7 +100,7 @@ describe("OpenAI-compatible API with the official client", () => {
       adminKey,
       pubSub,
       log: silentLogger,
-      httpRoutes: [openAiRoutes({ completionTimeoutMs: () => timeoutMs })],
+      httpRoutes: [mountModelUploadRoute, openAiRoutes({ completionTimeoutMs: () => timeoutMs })],
       serviceFactories: [
         localArtifactServiceFactory(dataDir),
         runnersServiceFactory,
@@ -171,6 +174,8 @@ describe("OpenAI-compatible API with the official client", () => {
       return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(node.status) ? node : null;
     }, 90_000);
     assert.equal(job.status, "SUCCEEDED", job.error);
+    const { node: trained } = await gql(`query($id: ID!) { node(id: $id) { ... on Job { payload } } }`, { id: jobId });
+    assert.deepEqual(trained.payload.promptTemplate, { kind: "named", name: "HH" }, "stories260K has no chat template: PKU prompts train in HH's turns");
     const adapters = await gql(`{ adapters(first: 5) { edges { node { id name } } } }`);
     ids.adapter = adapters.adapters.edges.find((e: any) => e.node.name === ADAPTER).node.id;
   }
@@ -252,12 +257,31 @@ describe("OpenAI-compatible API with the official client", () => {
     assert.equal(completion.choices[0].message.role, "assistant");
     assert.deepEqual((completion.choices[0] as any).preference, [0.3, 0.7]);
     const generation = await generationNode((completion as any).generation_id);
-    assert.equal(generation.prompt, renderChatPrompt(messages));
+    assert.equal(generation.prompt, renderNamedChat("HH", messages).prompt, "the adapter trained with the HH default");
     assert.ok(generation.prompt.endsWith("\n\nHuman: Tell me about a cat.\n\nAssistant:"));
     assert.deepEqual(generation.alphas, [[0.3, 0.7]]);
     assert.deepEqual(generation.sampling.stop, ["\n\nHuman:"]);
     assert.equal(completion.choices[0].message.content, generation.outputs[0].text);
     assert.equal(completion.choices[0].finish_reason, generation.outputs[0].finishReason);
+  });
+
+  it("chat completions through a model's own chat template (an uploaded GGUF with tokenizer.chat_template)", async () => {
+    const upload = await fetch(`${server.url}/v1/models?${new URLSearchParams({ name: "stories-chatml", kind: "BASE", fileName: "chatml.gguf" })}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/octet-stream" },
+      body: withGgufStrings(readFileSync(STORIES_GGUF_PATH), { "tokenizer.chat_template": CHATML_TEMPLATE }),
+    });
+    assert.equal(upload.status, 201, await upload.clone().text());
+    const messages = [
+      { role: "developer" as const, content: "Tell a story." },
+      { role: "user" as const, content: "A cat." },
+    ];
+    const completion = await client.chat.completions.create({ model: "stories-chatml", messages, max_tokens: 3 });
+    const generation = await generationNode((completion as any).generation_id);
+    assert.equal(generation.status, "SUCCEEDED");
+    assert.equal(generation.prompt, "<|im_start|>system\nTell a story.<|im_end|>\n<|im_start|>user\nA cat.<|im_end|>\n<|im_start|>assistant\n");
+    assert.deepEqual(generation.sampling.stop, [], "the template's turn ends with the EOS token");
+    assert.equal(completion.choices[0].message.content, generation.outputs[0].text);
   });
 
   it("`base_model` guides another base model with the adapter", async () => {

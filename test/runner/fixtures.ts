@@ -61,6 +61,7 @@ export function trainEnvelope(options: { snapshotKey: string; snapshotSha256: st
     checkpointEvery: 1,
     maxPairs: null,
     maxSteps: null,
+    promptTemplate: null,
     ...options.overrides,
   };
   return { jobId: options.jobId ?? randomUUID(), tenantId: options.tenantId ?? randomUUID(), createdAt: new Date().toISOString(), kind: "train", payload };

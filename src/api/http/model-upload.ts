@@ -1,17 +1,17 @@
 /** @module api/http/model-upload
  *
- * `POST /v1/models?name=<name>&kind=<BASE|ARM_BASE|EVALUATOR>&fileName=<model.gguf>[&dimensionId=<global id>]` —
+ * `POST /v1/models?name=<name>&kind=<BASE|ARM_BASE|EVALUATOR>&fileName=<model.gguf>[&dimensionId=<global id>][&promptTemplate=<hh|pku|plain>]` —
  * registers a model from a streamed upload (the raw file as the body, any content type). Authentication:
  * `Authorization: Bearer <tenant key>`. The body is never buffered whole: it streams into a private temporary file,
  * cut off once it passes the tenant's remaining `maxModelBytes`; a `Content-Length` above the allowance is refused
  * before a byte is read. The file is inspected exactly as `registerModel` does, then stored.
  *
  * Responses (JSON):
- * - 201 `{ model: { id, name, kind, format, sha256, sizeBytes, storedBytes, vocabSize, tokenizerHash, config, dimensionId, createdAt } }`.
+ * - 201 `{ model: { id, name, kind, format, sha256, sizeBytes, storedBytes, vocabSize, tokenizerHash, config, promptTemplate, dimensionId, createdAt } }`.
  * - 422 `{ error: { type: "ModelFileInvalid", message, location, problem } }` — not a model file; nothing stored.
  * - 413 `{ error: { type: "QuotaExceeded", message, quota: "maxModelBytes", limit } }`.
  * - 404 `{ error: { type: "NotFoundError", message, id } }` (the dimension); 400 `{ error: { type: "ValidationError", message, field } }`
- *   where `field` is the query parameter (`name`, `kind`, `fileName`, `dimensionId`) or `body`.
+ *   where `field` is the query parameter (`name`, `kind`, `fileName`, `dimensionId`, `promptTemplate`) or `body`.
  * - 401 / 403 — GraphQL-shaped auth errors (missing key, platform admin key).
  */
 import type { Express, Request, Response } from "express";
@@ -19,6 +19,7 @@ import type { HttpRouteDeps, HttpRouteMount } from "../server/http-routes.ts";
 import { serviceDeps } from "../services/context.ts";
 import { InputValidationError } from "../services/errors.ts";
 import { registerModel, type ModelKindName, type ModelRow } from "../services/models.ts";
+import { PROMPT_TEMPLATE_NAMES, type PromptTemplateName } from "../../contracts/index.ts";
 import { fromGlobalId, InvalidGlobalIdError, toGlobalId } from "../../schema/common/index.ts";
 import { sendRouteError } from "./route-errors.ts";
 
@@ -41,6 +42,15 @@ function modelKind(req: Request): ModelKindName {
   const kind = queryParam(req, "kind", true)!;
   if (!(MODEL_KINDS as readonly string[]).includes(kind)) throw new InputValidationError("kind", `must be one of ${MODEL_KINDS.join(", ")}`);
   return kind as ModelKindName;
+}
+
+/** `promptTemplate`: hh, pku or plain (any case), or absent. */
+function promptTemplate(req: Request): PromptTemplateName | null {
+  const value = queryParam(req, "promptTemplate", false);
+  if (value === null) return null;
+  const name = value.toUpperCase();
+  if (!(PROMPT_TEMPLATE_NAMES as readonly string[]).includes(name)) throw new InputValidationError("promptTemplate", `must be one of ${PROMPT_TEMPLATE_NAMES.map((n) => n.toLowerCase()).join(", ")}`);
+  return name as PromptTemplateName;
 }
 
 function dimensionUuid(req: Request): string | null {
@@ -74,6 +84,7 @@ export function modelJson(row: ModelRow) {
     vocabSize: row.vocabSize,
     tokenizerHash: row.tokenizerHash,
     config: row.config,
+    promptTemplate: row.promptTemplate,
     dimensionId: row.dimensionId ? toGlobalId("PreferenceDimension", row.dimensionId) : null,
     createdAt: row.createdAt.toISOString(),
   };
@@ -86,6 +97,7 @@ async function handle(req: Request, res: Response, deps: HttpRouteDeps): Promise
       name: queryParam(req, "name", true)!,
       kind: modelKind(req),
       dimensionId: dimensionUuid(req),
+      promptTemplate: promptTemplate(req),
       fieldPrefix: "",
       upload: {
         fileName: queryParam(req, "fileName", true)!,

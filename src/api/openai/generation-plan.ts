@@ -8,11 +8,16 @@
  * - The α batch comes from `preference` / `preferences` (preference-vectors.ts). Each vector is one output; with
  *   `n` the choices are vector-major: choice `v·n + j` is sample `j` of vector `v`.
  * - Sampling: `temperature` (default 0, greedy — PARM's setting, not OpenAI's 1), `top_p` (1), `top_k` (0 = off),
- *   `seed`, `stop` (chat default: the template's turn stop, render-chat-prompt.ts), `beta` (1). The engine starts
+ *   `seed`, `stop` (chat default: the template's turn stop), `beta` (1). The engine starts
  *   every batch row from the same seed, so the `n` samples of one vector would be identical: greedy decoding runs
  *   each vector once and repeats it `n` times; `n` > 1 with `temperature` > 0 is refused on `n`.
  * - `max_completion_tokens` ?? `max_tokens` ?? 16 (completions, as OpenAI) / 128 (chat), a default capped below the
  *   base model's context.
+ * - Chat messages become the prompt through a template (contracts/prompt-template.ts, api/services/prompt-templates.ts):
+ *   an adapter's is the one its training applied (so it decodes in the context it was trained in; adapters from
+ *   before templates: their backbone's), a base model's is its own chat template, else the one named at
+ *   registration, else HH. Jinja templates render in the sandbox thread; one that fails on the messages is a 400 on
+ *   `messages` (`chat_template_failed`).
  * `paramOf` maps the generation service's input paths back to these request fields for error answers.
  */
 import type { TenantServiceDeps } from "../services/deps.ts";
@@ -28,7 +33,8 @@ import {
 import { loadModelCatalog, type CatalogEntry, type ModelCatalog } from "./model-catalog.ts";
 import { invalidRequest, modelNotFound, type ParamOf } from "./openai-error.ts";
 import { resolvePreferenceVectors } from "./preference-vectors.ts";
-import { CHAT_TURN_STOPS, renderChatPrompt } from "./render-chat-prompt.ts";
+import { ChatTemplateError, renderChat, type PromptTemplate, type RenderedChat } from "../../contracts/index.ts";
+import { adapterPromptTemplate, modelPromptTemplate } from "../services/prompt-templates.ts";
 
 export type CompletionKind = "completion" | "chat";
 
@@ -75,9 +81,24 @@ function guidanceOf(catalog: ModelCatalog, request: AnyRequest): Guidance {
   return { base, adapterId: entry.adapter.id, entry };
 }
 
-function promptOf(kind: CompletionKind, request: AnyRequest): string {
-  if (kind === "chat") return renderChatPrompt((request as ChatCompletionRequest).messages);
-  const prompt = (request as CompletionRequest).prompt;
+/** The template chat messages go through for this guidance (see the module contract). */
+function templateOf(catalog: ModelCatalog, guidance: Guidance): PromptTemplate {
+  const { entry } = guidance;
+  if (entry.kind === "ADAPTER") return adapterPromptTemplate(entry.adapter, catalog.modelEntry(entry.adapter.baseModelId)?.model ?? null);
+  return modelPromptTemplate(guidance.base);
+}
+
+async function renderMessages(template: PromptTemplate, request: ChatCompletionRequest): Promise<RenderedChat> {
+  try {
+    return await renderChat(template, request.messages);
+  } catch (error) {
+    if (error instanceof ChatTemplateError) throw invalidRequest("messages", `the model's chat template cannot render these messages: ${error.message}`, "chat_template_failed");
+    throw error;
+  }
+}
+
+function completionPrompt(request: CompletionRequest): string {
+  const prompt = request.prompt;
   return typeof prompt === "string" ? prompt : prompt[0]!;
 }
 
@@ -88,9 +109,9 @@ function maxTokensOf(kind: CompletionKind, request: AnyRequest, base: ModelRow):
   return context === null ? DEFAULT_MAX_TOKENS[kind] : Math.max(1, Math.min(DEFAULT_MAX_TOKENS[kind], context - 1));
 }
 
-function stopOf(kind: CompletionKind, request: AnyRequest): string[] {
+function stopOf(request: AnyRequest, turnStops: readonly string[]): string[] {
   if (request.stop != null) return typeof request.stop === "string" ? [request.stop] : request.stop;
-  return kind === "chat" ? [...CHAT_TURN_STOPS] : [];
+  return [...turnStops];
 }
 
 function paramMapper(kind: CompletionKind, request: AnyRequest): ParamOf {
@@ -118,18 +139,21 @@ export async function planGeneration(deps: TenantServiceDeps, kind: CompletionKi
   if (n > 1 && temperature > 0) {
     throw invalidRequest("n", "n > 1 needs greedy decoding (temperature 0): every sample of a preference vector starts from the same seed; send separate requests with different seeds");
   }
-  const { base, adapterId, entry } = guidanceOf(await loadModelCatalog(deps), request);
+  const catalog = await loadModelCatalog(deps);
+  const guidance = guidanceOf(catalog, request);
+  const { base, adapterId, entry } = guidance;
   const vectors = resolvePreferenceVectors(request, entry.kind === "ADAPTER" ? entry.adapter : null, entry.id);
+  const chat = kind === "chat" ? await renderMessages(templateOf(catalog, guidance), request as ChatCompletionRequest) : null;
   return {
     kind,
     model: entry.id,
     command: {
       baseModelId: base.id,
       adapterId,
-      prompt: promptOf(kind, request),
+      prompt: chat ? chat.prompt : completionPrompt(request as CompletionRequest),
       alphas: vectors,
       beta: request.beta ?? 1,
-      sampling: { temperature, topP: request.top_p ?? 1, topK: request.top_k ?? 0, seed: request.seed ?? null, stop: stopOf(kind, request) },
+      sampling: { temperature, topP: request.top_p ?? 1, topK: request.top_k ?? 0, seed: request.seed ?? null, stop: stopOf(request, chat?.stops ?? []) },
       maxTokens: maxTokensOf(kind, request, base),
     },
     vectors,

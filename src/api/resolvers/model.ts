@@ -83,7 +83,7 @@ export class ModelResolver {
           contentField: "input.upload.contentBase64",
         };
       }
-      const row = await registerModel(deps, { name: input.name, kind: input.kind, location: input.location, upload, dimensionId });
+      const row = await registerModel(deps, { name: input.name, kind: input.kind, location: input.location, upload, dimensionId, promptTemplate: input.promptTemplate ?? null });
       return new RegisterModelSuccess(row as unknown as Model);
     } catch (error) {
       return toPayloadError(error) as typeof RegisterModelPayload;

@@ -1,11 +1,13 @@
 /** @module api/services/model-inspect.test */
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, open, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { CHATML_TEMPLATE, LLAMA2_CHAT_TEMPLATE, writeGgufWithStrings } from "../../../test/fixtures/chat-templates.ts";
 import {
+  chatTemplateOfTokenizerConfig,
   inspectModelFile,
   LOCATION_REFUSED_MESSAGE,
   ModelFileError,
@@ -100,5 +102,40 @@ describe("inspectModelFile", () => {
       assert.match(e.message, /past end of file/);
       return true;
     });
+  });
+
+  it("reads the GGUF's tokenizer.chat_template with its BOS and EOS token strings; the real file has none", async () => {
+    const plain = await inspectModelFile(fileURLToPath(ggufUrl));
+    assert.equal(plain.config.chatTemplate, undefined);
+    const dir = await mkdtemp(join(scratch, "chat-"));
+    const path = join(dir, "chat.gguf");
+    await writeGgufWithStrings(ggufUrl, path, { "tokenizer.chat_template": CHATML_TEMPLATE });
+    const inspection = await inspectModelFile(path);
+    assert.equal(inspection.config.chatTemplate, CHATML_TEMPLATE);
+    assert.equal(inspection.config.chatTemplateSource, "gguf");
+    assert.equal(inspection.config.bosToken, "<s>");
+    assert.equal(inspection.config.eosToken, "</s>");
+    assert.equal(inspection.vocabSize, 512, "the rest of the header reads as before");
+    assert.equal(inspection.tokenizerHash, plain.tokenizerHash);
+  });
+
+  it("reads a Hugging Face chat template beside the file: chat_template.jinja, else tokenizer_config.json, never through a link leaving the folder", async () => {
+    const dir = await mkdtemp(join(scratch, "hf-"));
+    await copyFile(ggufUrl, join(dir, "model.gguf"));
+    await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: LLAMA2_CHAT_TEMPLATE, bos_token: { content: "<s>" }, eos_token: "</s>" }));
+    let config = (await inspectModelFile(join(dir, "model.gguf"))).config;
+    assert.deepEqual([config.chatTemplate, config.chatTemplateSource, config.bosToken, config.eosToken], [LLAMA2_CHAT_TEMPLATE, "tokenizer_config.json", "<s>", "</s>"]);
+    await writeFile(join(dir, "chat_template.jinja"), CHATML_TEMPLATE);
+    config = (await inspectModelFile(join(dir, "model.gguf"))).config;
+    assert.deepEqual([config.chatTemplate, config.chatTemplateSource, config.bosToken], [CHATML_TEMPLATE, "chat_template.jinja", "<s>"]);
+
+    const outside = await mkdtemp(join(scratch, "outside-"));
+    await writeFile(join(outside, "secret.txt"), "not for tenants");
+    const linked = await mkdtemp(join(scratch, "linked-"));
+    await copyFile(ggufUrl, join(linked, "model.gguf"));
+    await symlink(join(outside, "secret.txt"), join(linked, "chat_template.jinja"));
+    assert.equal((await inspectModelFile(join(linked, "model.gguf"))).config.chatTemplate, undefined);
+    assert.equal(chatTemplateOfTokenizerConfig({ chat_template: [{ name: "tool_use", template: "a" }, { name: "default", template: "b" }] }), "b");
+    assert.equal(chatTemplateOfTokenizerConfig({ chat_template: 3 }), null);
   });
 });

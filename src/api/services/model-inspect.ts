@@ -12,10 +12,16 @@
  *   A sibling `tokenizer.json` supplies the tokenizer digest.
  * - The tokenizer digest is sha256 over every token string in id order, each UTF-8 encoded and followed by a
  *   NUL byte, so a GGUF vocabulary and the same vocabulary in a `tokenizer.json` have equal digests.
+ * - The model's own chat template, when it has one, goes into `config` as `chatTemplate` with `bosToken` /
+ *   `eosToken` (the strings of its BOS and EOS tokens) and `chatTemplateSource`: GGUF `tokenizer.chat_template`
+ *   (BOS/EOS from `tokenizer.ggml.bos_token_id` / `eos_token_id`), else a Hugging Face `chat_template.jinja` or
+ *   `tokenizer_config.json` `chat_template` (its `default` entry when it lists several; BOS/EOS from `bos_token`
+ *   / `eos_token`) beside the file, never through a link that leaves the file's folder. It is read, not judged:
+ *   registration checks it (prompt-templates.ts).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, readFile, stat } from "node:fs/promises";
+import { open, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { DomainError } from "./errors.ts";
 
@@ -95,13 +101,14 @@ export async function inspectModelFile(path: string, location: string = path): P
       const header = await readGgufHeader(path, location);
       vocabSize = header.tokens?.length ?? header.vocabSizeKey ?? null;
       tokenizerHash = header.tokens ? tokenizerDigest(header.tokens) : null;
-      config = header.config;
+      const fromGguf = header.chatTemplate === null ? null : { template: header.chatTemplate, bosToken: header.bosToken, eosToken: header.eosToken, source: "gguf" as const };
+      config = withChatTemplate(header.config, fromGguf ?? (await readSiblingChatTemplate(path)));
       break;
     }
     case "SAFETENSORS": {
       const header = await readSafetensorsHeader(path, location, info.size);
       vocabSize = header.vocabSize;
-      config = header.config;
+      config = withChatTemplate(header.config, await readSiblingChatTemplate(path));
       const tokenizer = await readSiblingTokenizer(path);
       if (tokenizer) {
         tokenizerHash = tokenizerDigest(tokenizer);
@@ -110,6 +117,7 @@ export async function inspectModelFile(path: string, location: string = path): P
       break;
     }
     case "ONNX": {
+      config = withChatTemplate(config, await readSiblingChatTemplate(path));
       const tokenizer = await readSiblingTokenizer(path);
       if (tokenizer) {
         tokenizerHash = tokenizerDigest(tokenizer);
@@ -162,6 +170,27 @@ interface GgufHeader {
   tokens: string[] | null;
   vocabSizeKey: number | null;
   config: Record<string, string | number | boolean>;
+  /** `tokenizer.chat_template`, and the BOS / EOS token strings. */
+  chatTemplate: string | null;
+  bosToken: string | null;
+  eosToken: string | null;
+}
+
+/** A chat template found with a model file, and where. */
+export interface FoundChatTemplate {
+  template: string;
+  bosToken: string | null;
+  eosToken: string | null;
+  source: "gguf" | "chat_template.jinja" | "tokenizer_config.json";
+}
+
+/** Writes a found chat template into a model's config (see the module contract). */
+function withChatTemplate(config: Record<string, string | number | boolean>, found: FoundChatTemplate | null): Record<string, string | number | boolean> {
+  if (!found) return config;
+  const out: Record<string, string | number | boolean> = { ...config, chatTemplate: found.template, chatTemplateSource: found.source };
+  if (found.bosToken !== null) out.bosToken = found.bosToken;
+  if (found.eosToken !== null) out.eosToken = found.eosToken;
+  return out;
 }
 
 /** Sequential reader over a file, refilling a buffer on demand. */
@@ -298,6 +327,9 @@ export async function readGgufHeader(path: string, location = path): Promise<Ggu
     const config: Record<string, string | number | boolean> = { ggufVersion: version, tensorCount };
     let tokens: string[] | null = null;
     let vocabSizeKey: number | null = null;
+    let chatTemplate: string | null = null;
+    let bosId: number | null = null;
+    let eosId: number | null = null;
     for (let i = 0; i < kvCount; i++) {
       const key = await readString();
       const type = await cursor.u32();
@@ -320,6 +352,9 @@ export async function readGgufHeader(path: string, location = path): Promise<Ggu
       }
       const value = await readScalar(type);
       if (key.endsWith(".vocab_size") && typeof value === "number") vocabSizeKey = value;
+      if (key === "tokenizer.chat_template" && typeof value === "string") chatTemplate = value;
+      if (key === "tokenizer.ggml.bos_token_id" && typeof value === "number") bosId = value;
+      if (key === "tokenizer.ggml.eos_token_id" && typeof value === "number") eosId = value;
       if (
         key === "general.architecture" ||
         key === "general.name" ||
@@ -329,7 +364,8 @@ export async function readGgufHeader(path: string, location = path): Promise<Ggu
         config[key] = value;
       }
     }
-    return { version, tokens, vocabSizeKey, config };
+    const tokenAt = (id: number | null) => (id === null || tokens === null ? null : (tokens[id] ?? null));
+    return { version, tokens, vocabSizeKey, config, chatTemplate, bosToken: tokenAt(bosId), eosToken: tokenAt(eosId) };
   } finally {
     await handle.close();
   }
@@ -378,6 +414,59 @@ async function readSafetensorsHeader(
   const config: Record<string, string | number | boolean> = { tensorCount: tensorNames.length };
   if (typeof dtype === "string") config.dtype = dtype;
   return { vocabSize, config };
+}
+
+/** Largest tokenizer_config.json / chat_template.jinja read beside a model. */
+const MAX_SIBLING_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** A regular file of at most MAX_SIBLING_CONFIG_BYTES whose real path is in `dir` (a link elsewhere is not read:
+ *  its text is stored and shown to the tenant). */
+async function readSmallFile(path: string, dir: string): Promise<string | null> {
+  const real = await realpath(path).catch(() => null);
+  if (real === null || dirname(real) !== dir) return null;
+  const info = await stat(real).catch(() => null);
+  if (!info?.isFile() || info.size > MAX_SIBLING_CONFIG_BYTES) return null;
+  return readFile(real, "utf8").catch(() => null);
+}
+
+function specialTokenText(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (typeof value === "object" && value !== null && typeof (value as { content?: unknown }).content === "string") return (value as { content: string }).content;
+  return null;
+}
+
+/** The `chat_template` of a parsed tokenizer_config.json: a string, or the `default` (else first) of a named list. */
+export function chatTemplateOfTokenizerConfig(config: unknown): string | null {
+  if (typeof config !== "object" || config === null) return null;
+  const value = (config as { chat_template?: unknown }).chat_template;
+  if (typeof value === "string") return value;
+  if (!Array.isArray(value)) return null;
+  const named = value.filter((e): e is { name?: unknown; template: string } => typeof e === "object" && e !== null && typeof (e as { template?: unknown }).template === "string");
+  return (named.find((e) => e.name === "default") ?? named[0])?.template ?? null;
+}
+
+/**
+ * The Hugging Face chat template beside a model file: `chat_template.jinja`, else `tokenizer_config.json`'s
+ * `chat_template`, with the BOS / EOS strings of `tokenizer_config.json`. Null when there is none.
+ */
+export async function readSiblingChatTemplate(modelPath: string): Promise<FoundChatTemplate | null> {
+  const dir = await realpath(dirname(modelPath)).catch(() => null);
+  if (dir === null) return null;
+  let tokenizerConfig: unknown = null;
+  const configText = await readSmallFile(join(dir, "tokenizer_config.json"), dir);
+  if (configText !== null) {
+    try {
+      tokenizerConfig = JSON.parse(configText);
+    } catch {
+      tokenizerConfig = null;
+    }
+  }
+  const special = (name: string) => (typeof tokenizerConfig === "object" && tokenizerConfig !== null ? specialTokenText((tokenizerConfig as Record<string, unknown>)[name]) : null);
+  const jinja = await readSmallFile(join(dir, "chat_template.jinja"), dir);
+  if (jinja !== null && jinja.trim() !== "") return { template: jinja, bosToken: special("bos_token"), eosToken: special("eos_token"), source: "chat_template.jinja" };
+  const template = chatTemplateOfTokenizerConfig(tokenizerConfig);
+  if (template === null || template.trim() === "") return null;
+  return { template, bosToken: special("bos_token"), eosToken: special("eos_token"), source: "tokenizer_config.json" };
 }
 
 /**

@@ -15,6 +15,10 @@
  *   leaves nothing behind.
  * - After inspection, a file runners cannot load as its kind is refused (ModelFileError UNSUPPORTED_MODEL, e.g. a
  *   safetensors BASE: model-support.ts), before an upload is stored.
+ * - Prompt templates (prompt-templates.ts): a chat template found in the file is checked and kept in `config`;
+ *   `promptTemplate` (HH, PKU, PLAIN) names the format of a BASE / ARM_BASE model without one. Naming it for an
+ *   EVALUATOR, or for a model whose file has a working chat template of its own (which its prompts use), is a
+ *   ValidationError on `promptTemplate`, raised before an upload is stored.
  */
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -26,8 +30,10 @@ import type { Prisma, TenantTransactionClient } from "../db/index.ts";
 import { checkName } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, NameTakenError, TenantQuotaError, VocabularyMismatchError } from "./errors.ts";
-import { inspectModelFile } from "./model-inspect.ts";
+import { inspectModelFile, type ModelInspection } from "./model-inspect.ts";
 import { assertRunnersCanLoad } from "./model-support.ts";
+import type { PromptTemplateName } from "../../contracts/index.ts";
+import { checkChatTemplateConfig } from "./prompt-templates.ts";
 import { isUniqueViolation } from "./prisma-errors.ts";
 
 export type ModelKindName = "BASE" | "ARM_BASE" | "EVALUATOR";
@@ -45,6 +51,8 @@ export interface ModelRow {
   vocabSize: number | null;
   tokenizerHash: string | null;
   config: unknown;
+  /** The prompt format named at registration (prompt-templates.ts); null = the model's own template, else HH. */
+  promptTemplate: PromptTemplateName | null;
   dimensionId: string | null;
   jobId: string | null;
   createdAt: Date;
@@ -67,6 +75,8 @@ export interface RegisterModelCommand {
   location?: string | null;
   upload?: ModelUpload | null;
   dimensionId?: string | null;
+  /** The prompt format of a BASE / ARM_BASE model without a chat template of its own. */
+  promptTemplate?: PromptTemplateName | null;
   /** Prefix of the field names in errors: `input.` (GraphQL, the default) or `` (HTTP query parameters). */
   fieldPrefix?: string;
 }
@@ -77,9 +87,10 @@ export const MAX_INLINE_MODEL_BYTES = 64 * 1024 * 1024;
 export async function registerModel(deps: TenantServiceDeps, command: RegisterModelCommand): Promise<ModelRow> {
   const prefix = command.fieldPrefix ?? "input.";
   const name = await checkRegistration(deps, command, prefix);
-  const { location, inspection, storedBytes } = command.upload
-    ? await storeUpload(deps, command.upload, command.kind)
-    : await inspectLocation(deps, command.location!, `${prefix}location`, command.kind);
+  const vet = (inspection: ModelInspection) => vetPromptTemplate(inspection, command.promptTemplate ?? null, `${prefix}promptTemplate`);
+  const { location, inspection, storedBytes, config } = command.upload
+    ? await storeUpload(deps, command.upload, command.kind, vet)
+    : await inspectLocation(deps, command.location!, `${prefix}location`, command.kind, vet);
   const data = {
     tenantId: deps.tenantId,
     name,
@@ -91,7 +102,8 @@ export async function registerModel(deps: TenantServiceDeps, command: RegisterMo
     storedBytes,
     vocabSize: inspection.vocabSize,
     tokenizerHash: inspection.tokenizerHash,
-    config: inspection.config as Prisma.InputJsonObject,
+    config: config as Prisma.InputJsonObject,
+    promptTemplate: command.promptTemplate ?? null,
     dimensionId: command.dimensionId ?? null,
   };
   try {
@@ -114,6 +126,7 @@ async function checkRegistration(deps: TenantServiceDeps, command: RegisterModel
   const hasUpload = command.upload !== undefined && command.upload !== null;
   if (hasLocation === hasUpload) throw new InputValidationError(prefix === "" ? "location" : "input", "give exactly one of `location` and `upload`");
   if (command.kind === "EVALUATOR") {
+    if (command.promptTemplate) throw new InputValidationError(`${prefix}promptTemplate`, "EVALUATOR models take no prompt template (they score prompts as their training data wrote them)");
     if (!command.dimensionId) throw new InputValidationError(`${prefix}dimensionId`, "an EVALUATOR model must name the dimension it scores");
     const dimension = await deps.db.preferenceDimension.findFirst({ where: { id: command.dimensionId }, select: { id: true } });
     if (!dimension) throw new EntityNotFoundError("PreferenceDimension", command.dimensionId);
@@ -137,17 +150,28 @@ async function checkRegistration(deps: TenantServiceDeps, command: RegisterModel
   return name;
 }
 
-async function inspectLocation(deps: TenantServiceDeps, given: string, field: string, kind: ModelKindName) {
+/** Checks the file's chat template and the named one against it; returns the config to store. */
+type VetInspection = (inspection: ModelInspection) => Promise<ModelInspection["config"]>;
+
+async function vetPromptTemplate(inspection: ModelInspection, named: PromptTemplateName | null, field: string): Promise<ModelInspection["config"]> {
+  const config = await checkChatTemplateConfig(inspection.config);
+  if (named !== null && typeof config.chatTemplate === "string") {
+    throw new InputValidationError(field, `this model file has its own chat template (${String(config.chatTemplateSource)}), which its prompts use; register it without promptTemplate`);
+  }
+  return config;
+}
+
+async function inspectLocation(deps: TenantServiceDeps, given: string, field: string, kind: ModelKindName, vet: VetInspection) {
   if (!deps.modelRoots) throw new InputValidationError(field, "this server registers no model files by location; upload the file instead");
   const resolved = await deps.modelRoots.resolve(given);
   const inspection = await inspectModelFile(resolved.path, given);
   assertRunnersCanLoad(kind, inspection, given, false);
-  return { location: resolved.location, inspection, storedBytes: null };
+  return { location: resolved.location, inspection, storedBytes: null, config: await vet(inspection) };
 }
 
 /** Streams the upload into a private temporary copy (cut off past the allowance), inspects it, checks runners can
  *  load it as `kind`, stores it. */
-async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload, kind: ModelKindName) {
+async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload, kind: ModelKindName, vet: VetInspection) {
   const allowance = await modelAllowance(deps.db, deps.tenantId);
   const scratch = await mkdtemp(join(tmpdir(), "parm-model-upload-"));
   try {
@@ -158,8 +182,9 @@ async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload, kind: M
     if (sizeBytes === 0) throw new InputValidationError(upload.contentField, "is empty");
     const inspection = await inspectModelFile(path, `upload:${upload.fileName}`);
     assertRunnersCanLoad(kind, inspection, `upload:${upload.fileName}`, true);
+    const config = await vet(inspection);
     const stored = await deps.modelFiles!.putModelFile(`models/${deps.tenantId}/${inspection.sha256}/${upload.fileName}`, path);
-    return { location: stored.location, inspection, storedBytes: inspection.sizeBytes };
+    return { location: stored.location, inspection, storedBytes: inspection.sizeBytes, config };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

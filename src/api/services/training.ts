@@ -5,6 +5,9 @@
  *
  * α order of a trained adapter = the chosen dimensions sorted by their tenant `position`; the payload's
  * `dimensions` follow it and every preference vector used with the adapter must too.
+ *
+ * The training payload carries the base model's prompt template (prompt-templates.ts): the runner renders the
+ * bare prompts of PKU_SAFERLHF and GENERIC datasets through it, and the adapter's chat completions use it.
  */
 import {
   trainingPairPasses,
@@ -23,6 +26,7 @@ import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertAdapterNameFree } from "./adapter-names.ts";
 import { assertWithinLimit, checkAdapterTargets, resolveMaxLength, resolveMaxPromptLength } from "./job-bounds.ts";
 import { modelRef, requireModel } from "./models.ts";
+import { modelPromptTemplate } from "./prompt-templates.ts";
 
 export interface TrainingDimensionCommand {
   dimensionId: string;
@@ -197,6 +201,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     checkpointEvery: command.checkpointEvery,
     maxPairs: command.maxPairs ?? null,
     maxSteps: command.maxSteps ?? null,
+    promptTemplate: modelPromptTemplate(baseModel),
   };
   return (await enqueueJob(deps, "train", payload, (tx, job) => assertAdapterNameFree(tx, adapterName, "input.adapterName", job.id))).job;
 }

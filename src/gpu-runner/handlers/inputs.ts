@@ -64,7 +64,7 @@ export async function loadSnapshot(cache: ArtifactCache, dataset: DatasetRef, si
     return unavailable("DATASET_UNAVAILABLE", error);
   }
   try {
-    return { records: parseSnapshot(text, `dataset ${dataset.datasetId} snapshot`), dimensionMap: dataset.dimensionMap };
+    return { records: parseSnapshot(text, `dataset ${dataset.datasetId} snapshot`), dimensionMap: dataset.dimensionMap, format: dataset.format };
   } catch (error) {
     if (error instanceof SnapshotFormatError) throw new JobFailureError("DATASET_UNAVAILABLE", `${error.message}; upload the dataset again`, false, { cause: error });
     throw error;

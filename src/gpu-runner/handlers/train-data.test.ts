@@ -1,6 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { adapterTargets, parseSnapshot, SnapshotFormatError, trainingPairs, UnknownTargetError, type SnapshotForTraining } from "./train-data.ts";
+import { ChatTemplateError, ChatTemplateSandbox } from "../../contracts/index.ts";
+import { CHATML_TEMPLATE } from "../../../test/fixtures/chat-templates.ts";
+import { adapterTargets, parseSnapshot, SnapshotFormatError, templatedSnapshots, trainingPairs, UnknownTargetError, type SnapshotForTraining } from "./train-data.ts";
 
 const hash = "a".repeat(64);
 const record = (line: number, split: string, preferences: Record<string, 0 | 1>) =>
@@ -52,6 +54,43 @@ describe("train-data", () => {
     assert.deepEqual(trainingPairs(snapshots, ["d-help", "d-safe"], { maxPairs: 2 }), capped, "deterministic");
     assert.equal(trainingPairs(snapshots, ["d-help", "d-safe"], { maxPairs: null }).train.length, 6);
     assert.equal(trainingPairs(snapshots, ["d-help", "d-safe"]).train.length, 6);
+  });
+
+  it("the job's template renders bare prompts (PKU-SafeRLHF, generic) and joins their responses; HH-RLHF prompts stay as they are", async () => {
+    const pku = parseSnapshot([record(1, "TRAIN", { better: 1 }), record(2, "TRAIN", { better: 0 })].join("\n"), "pku");
+    const hhRecord = { ...JSON.parse(record(3, "TRAIN", { preferred: 1 })), prompt: "\n\nHuman: hi\n\nAssistant:", response0: " yes", response1: " no" };
+    const hh = parseSnapshot(JSON.stringify(hhRecord), "hh");
+    const snapshots: SnapshotForTraining[] = [
+      { records: pku, dimensionMap: { better: "d-help" }, format: "PKU_SAFERLHF" },
+      { records: hh, dimensionMap: { preferred: "d-humor" }, format: "HH_RLHF" },
+    ];
+    const templated = await templatedSnapshots(snapshots, { kind: "named", name: "PKU" });
+    const { train } = trainingPairs(templated, ["d-help", "d-humor"]);
+    assert.deepEqual(
+      train.map((p) => [p.prompt, ...p.responses]),
+      [
+        ["BEGINNING OF CONVERSATION: USER: p1 ASSISTANT:", " a1", " b1"],
+        ["BEGINNING OF CONVERSATION: USER: p2 ASSISTANT:", " a2", " b2"],
+        ["\n\nHuman: hi\n\nAssistant:", " yes", " no"],
+      ],
+    );
+    assert.deepEqual(await templatedSnapshots(snapshots, null), snapshots, "a payload without a template trains every prompt as it is");
+    assert.deepEqual(await templatedSnapshots([{ records: pku, dimensionMap: {} }], { kind: "named", name: "HH" }), [{ records: pku, dimensionMap: {} }], "no format: as it is");
+    const generic = await templatedSnapshots([{ records: pku, dimensionMap: {}, format: "GENERIC" }], { kind: "named", name: "HH" });
+    assert.equal(generic[0].records[0].prompt, "\n\nHuman: p1\n\nAssistant:");
+
+    const sandbox = new ChatTemplateSandbox();
+    try {
+      const chatml = await templatedSnapshots(snapshots, { kind: "jinja", template: CHATML_TEMPLATE, bosToken: null, eosToken: "<|im_end|>" }, sandbox);
+      assert.deepEqual([chatml[0].records[0].prompt, chatml[0].records[0].response0], ["<|im_start|>user\np1<|im_end|>\n<|im_start|>assistant\n", "a1"]);
+      assert.equal(chatml[1], snapshots[1]);
+      await assert.rejects(
+        templatedSnapshots(snapshots, { kind: "jinja", template: "{{ raise_exception('no') }}", bosToken: null, eosToken: null }, sandbox),
+        (e: unknown) => e instanceof ChatTemplateError && /no/.test(e.message),
+      );
+    } finally {
+      await sandbox.close();
+    }
   });
 
   it("maps projection names to adapter targets and rejects unknown ones", () => {

@@ -7,8 +7,23 @@
  * VALIDATION records are held out; TEST records are left for evaluation sweeps. `maxPairs` keeps each dataset's
  * first N TRAIN pairs (snapshot order, so the cut is deterministic). Evaluators (train-evaluator.ts) train on a
  * split disjoint from TRAIN, VALIDATION by default.
+ *
+ * Prompt templates: `templatedSnapshots` renders the prompts of snapshots whose format carries bare prompts
+ * (PKU_SAFERLHF, GENERIC) through the job's template, as one user turn with the generation prompt, and joins the
+ * responses to them (contracts/prompt-template.ts), so an ARM trains in the context the chat route decodes in;
+ * HH_RLHF prompts, and every prompt of a job without a template, stay as they are.
  */
-import { ADAPTER_TARGET_NAMES, PreferenceRecordSchema, type PreferenceRecord } from "../../contracts/index.ts";
+import {
+  ADAPTER_TARGET_NAMES,
+  joinResponse,
+  PreferenceRecordSchema,
+  renderBarePrompts,
+  templateForDatasetFormat,
+  type ChatTemplateSandbox,
+  type DatasetFormat,
+  type PreferenceRecord,
+  type PromptTemplate,
+} from "../../contracts/index.ts";
 import type { AdapterTarget, PreferencePair } from "../engine/index.ts";
 
 export class SnapshotFormatError extends Error {
@@ -43,6 +58,37 @@ export interface SnapshotForTraining {
   readonly records: readonly PreferenceRecord[];
   /** Label name → dimension id. */
   readonly dimensionMap: Readonly<Record<string, string>>;
+  /** The dataset's format (which prompts a template applies to); absent = prompts as they are. */
+  readonly format?: DatasetFormat;
+}
+
+/**
+ * The snapshots with the prompts of bare-prompt formats rendered through `template` and their responses joined to
+ * them (see the module contract); each distinct prompt is rendered once. A template that fails throws the
+ * contracts' ChatTemplateError.
+ */
+export async function templatedSnapshots(
+  snapshots: readonly SnapshotForTraining[],
+  template: PromptTemplate | null,
+  sandbox?: ChatTemplateSandbox,
+): Promise<SnapshotForTraining[]> {
+  const out: SnapshotForTraining[] = [];
+  for (const snapshot of snapshots) {
+    const applied = snapshot.format === undefined ? null : templateForDatasetFormat(snapshot.format, template);
+    if (applied === null) {
+      out.push(snapshot);
+      continue;
+    }
+    const distinct = [...new Set(snapshot.records.map((r) => r.prompt))];
+    const rendered = await renderBarePrompts(applied, distinct, sandbox);
+    const renderedOf = new Map(distinct.map((prompt, i) => [prompt, rendered[i]]));
+    const records = snapshot.records.map((record) => {
+      const prompt = renderedOf.get(record.prompt)!;
+      return { ...record, prompt, response0: joinResponse(applied, prompt, record.response0), response1: joinResponse(applied, prompt, record.response1) };
+    });
+    out.push({ ...snapshot, records });
+  }
+  return out;
 }
 
 export interface TrainingPairs {

@@ -1,7 +1,8 @@
 /**
  * @module gpu-runner/handlers/train — `train` jobs (PARM or GenARM ARM).
  *
- * Inputs: the base model and every dataset snapshot through the artifact cache; `maxPairs` keeps each dataset's
+ * Inputs: the base model and every dataset snapshot through the artifact cache; the prompts of bare-prompt formats
+ * (PKU_SAFERLHF, GENERIC) go through the payload's `promptTemplate` (train-data.ts); `maxPairs` keeps each dataset's
  * first N TRAIN pairs (snapshot order) and `maxSteps` caps the optimizer updates of the whole run (the trainer's
  * schedule and the progress totals span the cap). Resumption: the job's latest
  * checkpoint lives in the artifact store under `checkpoints/<jobId>` (replaced every `checkpointEvery` updates and
@@ -11,11 +12,12 @@
  * dimension plus `manifest.json` listing them (the artifactKey). Progress events carry step, percent, ETA, loss per
  * objective and tokens/s.
  */
+import { ChatTemplateError } from "../../contracts/index.ts";
 import { train as engineTrain } from "../engine/index.ts";
 import type { TrainTaskResult } from "../worker/index.ts";
 import { throwIfJobCancelled, untilCancelled } from "./cancel.ts";
 import { ADAPTER_MANIFEST_SUFFIX, loadSnapshot, resolveModel, type AdapterManifest } from "./inputs.ts";
-import { trainingPairs } from "./train-data.ts";
+import { templatedSnapshots, trainingPairs, type SnapshotForTraining } from "./train-data.ts";
 import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
 
 export function checkpointKey(jobId: string): string {
@@ -31,8 +33,12 @@ export const trainHandler: JobHandler<"train"> = {
   async run(ctx: JobContext<"train">) {
     const { jobId, tenantId, payload } = ctx.envelope;
     const model = await resolveModel(ctx.cache, payload.baseModel, "base model", ctx.signal);
-    const snapshots = [];
-    for (const dataset of payload.datasets) snapshots.push(await loadSnapshot(ctx.cache, dataset, ctx.signal));
+    const loaded: SnapshotForTraining[] = [];
+    for (const dataset of payload.datasets) loaded.push(await loadSnapshot(ctx.cache, dataset, ctx.signal));
+    const snapshots = await untilCancelled(ctx.signal, templatedSnapshots(loaded, payload.promptTemplate), "rendering the prompts").catch((error: unknown) => {
+      if (error instanceof ChatTemplateError) throw new JobFailureError("INVALID_PAYLOAD", `${error.message}; register the model with a working chat template, or without one`, false, { cause: error });
+      throw error;
+    });
     const { train, validation } = trainingPairs(snapshots, payload.dimensions.map((d) => d.id), { maxPairs: payload.maxPairs });
     if (train.length === 0) {
       throw new JobFailureError("INVALID_PAYLOAD", "the datasets hold no TRAIN records labelled for the job's dimensions; upload more records or change the split", false);

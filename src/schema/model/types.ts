@@ -15,6 +15,14 @@ export const ModelFormat = { GGUF: "GGUF", SAFETENSORS: "SAFETENSORS", ONNX: "ON
 export type ModelFormat = (typeof ModelFormat)[keyof typeof ModelFormat];
 registerEnumType(ModelFormat, { name: "ModelFormat", description: "Detected from the file header (ONNX by the .onnx extension)." });
 
+export const PromptTemplate = { HH: "HH", PKU: "PKU", PLAIN: "PLAIN" } as const;
+export type PromptTemplate = (typeof PromptTemplate)[keyof typeof PromptTemplate];
+registerEnumType(PromptTemplate, {
+  name: "PromptTemplate",
+  description:
+    "How chat messages and bare dataset prompts become a prompt for a model without a chat template of its own. HH: HH-RLHF's `\\n\\nHuman: …\\n\\nAssistant:`; PKU: `BEGINNING OF CONVERSATION: USER: … ASSISTANT:` (PARM's PKU-SafeRLHF format); PLAIN: the text as it is.",
+});
+
 @ObjectType("Model", { implements: Node })
 export class Model extends Node {
   @Field(() => String)
@@ -35,8 +43,17 @@ export class Model extends Node {
   vocabSize!: number | null;
   @Field(() => String, { nullable: true, description: "sha256 over the token strings in id order (NUL-separated)." })
   tokenizerHash!: string | null;
-  @Field(() => JSONScalar, { nullable: true, description: "Facts read from the header (architecture, context length …)." })
+  @Field(() => JSONScalar, {
+    nullable: true,
+    description:
+      "Facts read from the header (architecture, context length …); the model's own chat template as chatTemplate (with bosToken, eosToken, chatTemplateSource), or chatTemplateProblem when one was found but cannot be used.",
+  })
   config!: unknown;
+  @Field(() => PromptTemplate, {
+    nullable: true,
+    description: "The prompt format named at registration. Prompts use the model's own chat template when it has one, else this, else HH.",
+  })
+  promptTemplate!: PromptTemplate | null;
   @Field(() => ID, { nullable: true, description: "EVALUATOR models: global id of the dimension they score." })
   dimensionId!: string | null;
   @Field(() => Date)
@@ -99,6 +116,12 @@ export class RegisterModelInput {
   upload?: ModelUploadInput | null;
   @Field(() => ID, { nullable: true, description: "EVALUATOR: the PreferenceDimension it scores." })
   dimensionId?: string | null;
+  @Field(() => PromptTemplate, {
+    nullable: true,
+    description:
+      "BASE / ARM_BASE: the prompt format for chat and for training on bare prompts (PKU-SafeRLHF, generic) when the file has no chat template of its own (GGUF tokenizer.chat_template, a Hugging Face tokenizer_config.json or chat_template.jinja beside it); default HH. Refused for a file with its own template and for EVALUATOR models.",
+  })
+  promptTemplate?: PromptTemplate | null;
 }
 
 @ObjectType("RegisterModelSuccess")
