@@ -2,8 +2,9 @@
  *  The console's live streams as React state: a job's events (`jobEvents`), a generation's tokens
  *  (`generationTokens`) and an evaluation's Pareto points (`evaluationPoints`). Each resumes after a dropped socket
  *  (subscriptions.ts) and drops what it has already seen — events at or below the last `seq`, tokens at or below
- *  each output's last position, points already held by grid index — so a replay never duplicates. Token updates
- *  are batched per animation frame, so six columns at full runner speed cost one render per frame. */
+ *  each output's last position, points already held by grid index — so a replay never duplicates. Event and token
+ *  updates are batched per animation frame, so a long replay or six columns at full runner speed cost one render
+ *  per frame. */
 import { useEffect, useRef, useState } from "react";
 import type { JobEvent as RunnerEvent } from "../../../src/contracts/events.ts";
 import { graphql } from "../gql/index.ts";
@@ -58,16 +59,36 @@ export function useJobEvents(jobId: string | null): { events: StreamedJobEvent[]
       return;
     }
     setStatus({ state: "live", code: null, reason: null });
-    return subscribeResumable(JobEventsSubscription, () => ({ jobId, afterSeq: lastSeq.current }), {
+    // A replay of thousands of stored events arrives in a burst: append them once per animation frame.
+    let pending: StreamedJobEvent[] = [];
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      setEvents((list) => list.concat(batch));
+    };
+    const unsubscribe = subscribeResumable(JobEventsSubscription, () => ({ jobId, afterSeq: lastSeq.current }), {
       next: ({ jobEvents: e }) => {
         if (e.seq <= lastSeq.current) return;
         lastSeq.current = e.seq;
-        const item: StreamedJobEvent = { seq: e.seq, type: e.type, event: e.payload as RunnerEvent, createdAt: e.createdAt, receivedAt: Date.now() };
-        setEvents((list) => [...list, item]);
+        pending.push({ seq: e.seq, type: e.type, event: e.payload as RunnerEvent, createdAt: e.createdAt, receivedAt: Date.now() });
+        if (frame === 0) frame = requestAnimationFrame(flush);
       },
-      error: (error) => setStatus(failed(error)),
-      complete: () => setStatus({ state: "done", code: null, reason: null }),
+      error: (error) => {
+        flush();
+        setStatus(failed(error));
+      },
+      complete: () => {
+        flush();
+        setStatus({ state: "done", code: null, reason: null });
+      },
     });
+    return () => {
+      if (frame) cancelAnimationFrame(frame);
+      unsubscribe();
+    };
   }, [jobId]);
   return { events, status };
 }

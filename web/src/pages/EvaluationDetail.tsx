@@ -3,7 +3,7 @@
  *  a step line, the reference point), HV and MIP computed as points arrive with the runner's own Pareto code
  *  (engine/pareto, pure) and replaced by the stored values when the job completes; a table of points; up to two
  *  more evaluations overlaid (e.g. PARM against GenARM); downloads of the report JSON and the plot PNG. */
-import { useMemo, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { graphql } from "../gql/index.ts";
 import { paretoFrontIndices } from "../../../src/gpu-runner/engine/pareto/front.ts";
 import { hypervolume, referencePoint as deriveReference } from "../../../src/gpu-runner/engine/pareto/hypervolume.ts";
@@ -146,11 +146,9 @@ export default function EvaluationDetail({ params }: { params: Record<string, st
 
   // When the stream ends, the stored row has the final front, HV and MIP.
   const ended = stream.state === "done" || stream.state === "failed";
-  const refetchedFor = useRef(false);
-  if (ended && !refetchedFor.current && ev && !finished) {
-    refetchedFor.current = true;
-    void refetch();
-  }
+  useEffect(() => {
+    if (ended) void refetch();
+  }, [ended, refetch]);
 
   const points: StreamedPoint[] = useMemo(() => {
     const byIndex = new Map<number, StreamedPoint>();
