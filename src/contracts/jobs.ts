@@ -301,6 +301,10 @@ export const EvaluatePayloadSchema = z
     /** Prompts longer than this many tokens keep their last maxPromptTokens (the turn being answered); null = the
      *  model's context minus maxTokens. */
     maxPromptTokens: PositiveInt.nullable().default(null),
+    /** The adapter's training template (prompt-template.ts): generation starts from the dataset's bare prompts
+     *  (PKU_SAFERLHF, GENERIC) rendered through it, as the adapter was trained; evaluators score the prompts as
+     *  the dataset holds them. null or absent (older payloads) = prompts as they are. */
+    promptTemplate: PromptTemplateSchema.nullable().optional(),
   })
   .superRefine((p, ctx) => {
     const k = p.adapter.dimensions.length;

@@ -13,8 +13,8 @@
  * - `PLAIN` — the texts as given, joined by a blank line (`\n\n`); no stop. A bare prompt stays exactly as it is.
  * Which applies to a model: its own chat template, else the one named at registration, else `HH`
  * (api/services/prompt-templates.ts). Jinja templates come from tenants' model files: they are rendered only in a
- * sandbox worker (chat-template-sandbox.ts), never on a server's main thread; this module renders named ones and
- * holds the pure jinja renderer the worker runs.
+ * sandbox child process (chat-template-sandbox.ts), never in a server or runner process; this module renders named
+ * ones and holds the pure jinja renderer the sandbox runs.
  *
  * Training (runner): prompts of formats that carry bare prompts (PKU_SAFERLHF, GENERIC) are rendered as one user
  * turn with the generation prompt; HH_RLHF prompts already carry `\n\nHuman: … \n\nAssistant:` and stay as they
@@ -179,7 +179,7 @@ export function joinResponse(template: PromptTemplate, renderedPrompt: string, r
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Jinja (run by the sandbox worker; call it directly only on templates that are known to be harmless)
+// Jinja (run by the sandbox process; call it directly only on templates that are known to be harmless)
 
 const compiled = new Map<string, Template>();
 const MAX_COMPILED = 16;

@@ -113,6 +113,7 @@ describe("startEvaluation", () => {
     assert.deepEqual(e.job.payload.referencePoint, [-1, -1]);
     assert.equal(e.job.payload.prompts.count, 2);
     assert.deepEqual(e.job.payload.adapter.dimensions.map((d: any) => d.name), ["harmlessness", "helpfulness"]);
+    assert.deepEqual(e.job.payload.promptTemplate, { kind: "named", name: "HH" }, "the adapter's training template: generation decodes in its context");
     const deliveries = await api.bus.pullJobs("evaluate", { max: 10, expiresMs: 1000 });
     assert.ok(deliveries.some((d) => d.envelope.jobId === uuidOf(e.jobId)));
     for (const d of deliveries) await d.ack();

@@ -14,6 +14,7 @@ import { adapterTrainingDatasetIds, assertEvaluatorDisjointFromAdapter } from ".
 import { assertWithinLimit, checkMaxTokensFit, resolveMaxPromptTokens } from "./job-bounds.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertSameVocabulary, modelRef, requireModel, type ModelRow } from "./models.ts";
+import { adapterPromptTemplate } from "./prompt-templates.ts";
 import { readyDatasetRef } from "./training.ts";
 
 export interface AdapterRow {
@@ -297,6 +298,7 @@ export async function startEvaluation(
     sampling,
     maxTokens: command.maxTokens,
     maxPromptTokens,
+    promptTemplate: adapterPromptTemplate(adapter, armBase),
   };
   const { job, attached } = await enqueueJob(deps, "evaluate", payload, async (tx, job) =>
     (await tx.evaluation.create({

@@ -6,9 +6,13 @@
  * `point` event per α. At the end the engine's Pareto report and its plot are stored as
  * `evaluations/<tenant>/<jobId>/report.json` and `…/plot.svg` (artifact events of kind "report"); the `completed`
  * event holds hypervolume with its reference point, MIP, the front's point indices and those two files.
+ * Prompt templates: generation starts from each prompt of a bare-prompt dataset (PKU_SAFERLHF, GENERIC) rendered
+ * through the payload's `promptTemplate` (the adapter's training template, train-data.ts), so the ARM decodes in the
+ * context it was trained in; evaluators score the prompt as the dataset holds it, as they were trained.
  */
+import { ChatTemplateError, renderBarePrompts, templateForDatasetFormat } from "../../contracts/index.ts";
 import type { EvaluateTaskResult } from "../worker/index.ts";
-import { throwIfJobCancelled } from "./cancel.ts";
+import { throwIfJobCancelled, untilCancelled } from "./cancel.ts";
 import { loadSnapshot, resolveAdapterFiles, resolveModel } from "./inputs.ts";
 import { JobFailureError, type JobContext, type JobHandler } from "./types.ts";
 
@@ -34,6 +38,14 @@ export const evaluateHandler: JobHandler<"evaluate"> = {
     if (prompts.length === 0) {
       throw new JobFailureError("INVALID_PAYLOAD", `the dataset has no ${payload.prompts.split} records to take prompts from; choose another split`, false);
     }
+    const template = templateForDatasetFormat(payload.prompts.dataset.format, payload.promptTemplate ?? null);
+    const generationPrompts =
+      template === null
+        ? undefined
+        : await untilCancelled(ctx.signal, renderBarePrompts(template, prompts), "rendering the prompts").catch((error: unknown) => {
+            if (error instanceof ChatTemplateError) throw new JobFailureError("INVALID_PAYLOAD", `${error.message}; register the model with a working chat template, or without one`, false, { cause: error });
+            throw error;
+          });
     await ctx.start(0);
     const result = (await ctx.pool.run(
       {
@@ -43,6 +55,7 @@ export const evaluateHandler: JobHandler<"evaluate"> = {
         evaluators,
         objectiveNames: payload.adapter.dimensions.map((d) => d.name),
         prompts,
+        ...(generationPrompts ? { generationPrompts } : {}),
         gridStep: payload.gridStep,
         referencePoint: payload.referencePoint,
         beta: payload.beta,

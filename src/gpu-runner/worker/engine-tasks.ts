@@ -230,6 +230,7 @@ export class EngineTaskRunner {
       }
       const sampling = samplingOf(task.sampling, 0);
       const started = performance.now();
+      const generationPrompt = new Map(task.prompts.map((prompt, i) => [prompt, task.generationPrompts?.[i] ?? prompt]));
       const result = await evaluation.runEvaluation({
         step: task.gridStep,
         prompts: task.prompts,
@@ -238,7 +239,7 @@ export class EngineTaskRunner {
         ...(task.referencePoint ? { referencePoint: task.referencePoint } : {}),
         alphaBatch: EVALUATION_ALPHA_BATCH,
         generate: async (prompt, alphas) => {
-          const out = await generator.generate({ prompt, alphas, beta: task.beta, sampling, maxNewTokens: task.maxTokens, maxPromptTokens, signal });
+          const out = await generator.generate({ prompt: generationPrompt.get(prompt) ?? prompt, alphas, beta: task.beta, sampling, maxNewTokens: task.maxTokens, maxPromptTokens, signal });
           return out.outputs.map((o) => o.text);
         },
         onPoint: (point, done, total) => {

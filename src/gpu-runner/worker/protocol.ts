@@ -101,7 +101,10 @@ export interface EvaluateTask {
   /** One per dimension, α order: an evaluator file (trained on the base model) or an ONNX reward model. */
   readonly evaluators: readonly { readonly id: string; readonly path: string; readonly format: "GGUF" | "SAFETENSORS" | "ONNX" }[];
   readonly objectiveNames: readonly string[];
+  /** The prompts as evaluators score them. */
   readonly prompts: readonly string[];
+  /** What generation starts from for each of `prompts` (same order: a prompt template applied); absent = `prompts`. */
+  readonly generationPrompts?: readonly string[];
   readonly gridStep: number;
   readonly referencePoint: readonly number[] | null;
   readonly beta: number;
