@@ -20,6 +20,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -286,6 +287,10 @@ describe("admin console in Chromium", { skip }, () => {
     const table = await tenant.getByTestId("models-table").innerText();
     assert.match(table, /stories260k\s+BASE\s+GGUF\s+llama\s+\d+\s+512/);
     assert.match(table, /shares vocabulary with stories260k-upload/);
+    const uploaded = tenant.getByTestId("models-table").getByRole("row", { name: /stories260k-upload/ });
+    const [copy] = await Promise.all([tenant.waitForEvent("download"), uploaded.getByRole("button", { name: "Download" }).click()]);
+    assert.deepEqual(readFileSync((await copy.path())!), readFileSync(STORIES), "the uploaded copy downloads byte for byte");
+    assert.match(await tenant.getByTestId("models-table").getByRole("row", { name: /^stories260k BASE/ }).innerText(), /on the model roots/);
     await shot(tenant, "07-models");
   });
 
@@ -338,6 +343,14 @@ describe("admin console in Chromium", { skip }, () => {
     assert.equal(points, node.events.filter((e) => e.type === "progress").length, "one curve point per progress event: none lost, none twice");
     measurements.trainingProgressEvents = points;
     await tenant.getByText(/Adapter parm-help-harm/).waitFor({ timeout: 30_000 });
+    // The trained adapter downloads with the session's key: the bytes are the ones the runner stored.
+    const [file] = await Promise.all([tenant.waitForEvent("download"), tenant.getByRole("button", { name: "Download adapter" }).click()]);
+    assert.equal(file.suggestedFilename(), "parm-help-harm.safetensors");
+    const bytes = readFileSync((await file.path())!);
+    const { adapters } = await gql<{ adapters: { edges: { node: { name: string; artifactDigest: string } }[] } }>(`{ adapters(first: 5) { edges { node { name artifactDigest } } } }`);
+    assert.equal(createHash("sha256").update(bytes).digest("hex"), adapters.edges.find((e) => e.node.name === "parm-help-harm")!.node.artifactDigest);
+    const [checkpoint] = await Promise.all([tenant.waitForEvent("download"), tenant.getByRole("button", { name: "Download last checkpoint" }).click()]);
+    assert.ok(readFileSync((await checkpoint.path())!).length > 0);
     await shot(tenant, "08-training-job");
     await nav(tenant, "Training");
     await tenant.getByTestId("jobs-table").getByText("parm-help-harm").waitFor();
@@ -441,6 +454,9 @@ describe("admin console in Chromium", { skip }, () => {
     assert.ok(Number.isFinite(hv), `HV ${hv}`);
     assert.equal(await tenant.getByTestId("point-count").innerText(), "3 / 3");
     assert.equal((await tenant.getByTestId("points-table").locator("tbody tr").all()).length, 3);
+    const [report] = await Promise.all([tenant.waitForEvent("download"), tenant.getByRole("button", { name: "Download report JSON" }).click()]);
+    const parsed = JSON.parse(readFileSync((await report.path())!, "utf8")) as Record<string, unknown>;
+    assert.ok(JSON.stringify(parsed).includes("hypervolume"), "the stored report names its hypervolume");
     await shot(tenant, "12-evaluation");
     await nav(tenant, "Evaluations");
     await tenant.getByTestId("evaluations-table").getByText("SUCCEEDED").waitFor();
@@ -468,6 +484,11 @@ describe("admin console in Chromium", { skip }, () => {
     await form.getByRole("button", { name: "Start training" }).click();
     await tenant.getByRole("heading", { level: 1, name: "Job genarm-help-harm" }).waitFor();
     assert.equal((await waitForJob(jobIdFromUrl(tenant))).status, "SUCCEEDED");
+    // GenARM: one ARM file per dimension, in α order.
+    await tenant.getByRole("button", { name: "Download ARM for harmless" }).waitFor({ timeout: 30_000 });
+    assert.equal(await tenant.getByRole("button", { name: "Download adapter" }).count(), 0);
+    const [arm] = await Promise.all([tenant.waitForEvent("download"), tenant.getByRole("button", { name: "Download ARM for helpful" }).click()]);
+    assert.match(arm.suggestedFilename(), /^genarm-help-harm-helpful\.safetensors$/);
 
     await nav(tenant, "Evaluations");
     const ev = tenant.getByRole("form", { name: "New evaluation" });

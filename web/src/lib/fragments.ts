@@ -57,6 +57,7 @@ export const DatasetFields = graphql(`
       validation
       test
     }
+    downloadUrl
   }
 `);
 
@@ -75,5 +76,7 @@ export const ModelFields = graphql(`
     config
     dimensionId
     createdAt
+    promptTemplate
+    downloadUrl
   }
 `);

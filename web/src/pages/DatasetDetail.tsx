@@ -12,6 +12,7 @@ import { dimensionName, useDimensions } from "../lib/dimensions.ts";
 import { formatBytes, formatTime } from "../lib/format.ts";
 import { DropZone, PageTitle, ProgressBar, Section, StatusBadge } from "../components/ui.tsx";
 import { ValidationReport } from "../components/ValidationReport.tsx";
+import { DownloadButton } from "../components/DownloadButton.tsx";
 
 const DatasetQuery = graphql(`
   query Dataset($id: ID!) {
@@ -74,7 +75,7 @@ export default function DatasetDetail({ params }: { params: Record<string, strin
       <PageTitle title={`Dataset ${dataset.name}`}>
         <Link to="/datasets">All datasets</Link>
       </PageTitle>
-      <Section title="Dataset">
+      <Section title="Dataset" actions={<DownloadButton path={dataset.downloadUrl} fileName={`${dataset.name}.records.jsonl`} label="Download records" />}>
         <dl className="kv">
           <dt>Status</dt>
           <dd>

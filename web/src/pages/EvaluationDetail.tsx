@@ -16,6 +16,7 @@ import { ParetoPlot, type ParetoPlotHandle, type ParetoSet } from "../charts/Par
 import { downloadBlob } from "../charts/palette.ts";
 import { CheckboxField, SelectField } from "../components/forms.tsx";
 import { PageTitle, ProgressBar, Section, StatusBadge } from "../components/ui.tsx";
+import { DownloadButton } from "../components/DownloadButton.tsx";
 
 const EvaluationQuery = graphql(`
   query Evaluation($id: ID!, $pageSize: Int = 100, $listSize: Int = 50) {
@@ -35,6 +36,8 @@ const EvaluationQuery = graphql(`
         mip
         report
         createdAt
+        downloadUrl
+        plotDownloadUrl
         points {
           index
           alpha
@@ -207,11 +210,16 @@ export default function EvaluationDetail({ params }: { params: Record<string, st
                 Cancel
               </button>
             ) : null}
-            <button type="button" onClick={downloadReport}>
-              Download report JSON
-            </button>
+            {finished ? (
+              <DownloadButton path={ev.downloadUrl} fileName={`evaluation-${shortId(ev.id)}.report.json`} label="Download report JSON" />
+            ) : (
+              <button type="button" onClick={downloadReport}>
+                Download points so far (JSON)
+              </button>
+            )}
+            <DownloadButton path={ev.plotDownloadUrl} fileName={`evaluation-${shortId(ev.id)}.plot.svg`} label="Download plot SVG" />
             <button type="button" onClick={() => void downloadPlot()}>
-              Download plot PNG
+              Download this plot (PNG)
             </button>
           </>
         }

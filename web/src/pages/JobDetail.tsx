@@ -13,6 +13,7 @@ import { payloadErrors } from "../lib/form-errors.ts";
 import { LineChart } from "../charts/LineChart.tsx";
 import { FormError } from "../components/forms.tsx";
 import { PageTitle, ProgressBar, Section, StatusBadge } from "../components/ui.tsx";
+import { DownloadButton } from "../components/DownloadButton.tsx";
 import { jobLabel } from "./Training.tsx";
 import { useState } from "react";
 
@@ -33,6 +34,7 @@ const JobQuery = graphql(`
         createdAt
         startedAt
         finishedAt
+        checkpointDownloadUrl
       }
     }
     adapters(first: $pageSize) {
@@ -46,6 +48,8 @@ const JobQuery = graphql(`
           metrics
           artifactDigest
           createdAt
+          downloadUrl
+          dimensionDownloadUrls
         }
       }
     }
@@ -190,6 +194,15 @@ export default function JobDetail({ params }: { params: Record<string, string> }
               <Link to={`/playground?adapter=${encodeURIComponent(adapter.id)}`}>Open in the playground</Link> ·{" "}
               <Link to={`/evaluations?adapter=${encodeURIComponent(adapter.id)}`}>Evaluate</Link>
             </p>
+          ) : null}
+          {adapter ? (
+            <div className="row" data-testid="adapter-downloads">
+              <DownloadButton path={adapter.downloadUrl} fileName={`${adapter.name}.safetensors`} label="Download adapter" />
+              {adapter.dimensionDownloadUrls.map((path, i) => (
+                <DownloadButton key={path} path={path} fileName={`${adapter.name}-${adapter.dimensionNames[i] ?? i}.safetensors`} label={`Download ARM for ${adapter.dimensionNames[i] ?? i}`} />
+              ))}
+              <DownloadButton path={job.checkpointDownloadUrl} fileName={`${adapter.name}.checkpoint`} label="Download last checkpoint" />
+            </div>
           ) : null}
           <Metrics metrics={(adapter?.metrics as Record<string, number> | null | undefined) ?? completed?.metrics ?? {}} />
         </Section>

@@ -4,7 +4,7 @@
  *  length, vocabulary size and digests, and whether each base / ARM base shares a vocabulary with another. */
 import { useState, type FormEvent } from "react";
 import { graphql } from "../gql/index.ts";
-import type { ModelFieldsFragment, ModelKind } from "../gql/graphql.ts";
+import type { ModelFieldsFragment, ModelKind, PromptTemplate } from "../gql/graphql.ts";
 import { useMutation, useQuery } from "../lib/hooks.ts";
 import { reportError } from "../lib/graphql.ts";
 import { upload, type UploadProgress } from "../lib/upload.ts";
@@ -13,6 +13,22 @@ import { dimensionName, useDimensions } from "../lib/dimensions.ts";
 import { formatBytes, formatTime } from "../lib/format.ts";
 import { FormError, SelectField, TextField } from "../components/forms.tsx";
 import { DropZone, Empty, PageTitle, ProgressBar, Section } from "../components/ui.tsx";
+import { DownloadButton } from "../components/DownloadButton.tsx";
+
+const TEMPLATES: { value: PromptTemplate | "DEFAULT"; label: string }[] = [
+  { value: "DEFAULT", label: "default (the file's own chat template, else HH)" },
+  { value: "HH", label: "HH — \\n\\nHuman: … \\n\\nAssistant:" },
+  { value: "PKU", label: "PKU — BEGINNING OF CONVERSATION: USER: … ASSISTANT:" },
+  { value: "PLAIN", label: "PLAIN — the text as it is" },
+];
+
+/** Which prompt format a model uses: its own chat template, the one named at registration, else HH. */
+function promptFormat(m: ModelFieldsFragment): string {
+  if (m.kind === "EVALUATOR") return "—";
+  const config = (m.config ?? {}) as Record<string, unknown>;
+  if (typeof config.chatTemplate === "string") return "own chat template";
+  return m.promptTemplate ?? "HH (default)";
+}
 
 const ModelsQuery = graphql(`
   query Models($pageSize: Int = 100) {
@@ -124,7 +140,9 @@ export default function Models() {
                 <th>Digest</th>
                 <th className="num">Size</th>
                 <th>Vocabulary shared</th>
+                <th>Prompt format</th>
                 <th>Registered</th>
+                <th>File</th>
               </tr>
             </thead>
             <tbody>
@@ -158,7 +176,17 @@ export default function Models() {
                         <span className="badge tone-warn">no other base shares its vocabulary</span>
                       )}
                     </td>
+                    <td>{promptFormat(m)}</td>
                     <td>{formatTime(m.createdAt)}</td>
+                    <td>
+                      {m.downloadUrl ? (
+                        <DownloadButton path={m.downloadUrl} fileName={m.name} label="Download" />
+                      ) : (
+                        <span className="muted" title={m.location}>
+                          on the model roots
+                        </span>
+                      )}
+                    </td>
                   </tr>
                 );
               })}
@@ -175,6 +203,7 @@ function RegisterForm({ onRegistered }: { onRegistered(): void }) {
   const [name, setName] = useState("");
   const [kind, setKind] = useState<ModelKind>("BASE");
   const [dimensionId, setDimensionId] = useState("");
+  const [template, setTemplate] = useState<PromptTemplate | "DEFAULT">("DEFAULT");
   const [source, setSource] = useState<Source>("location");
   const [location, setLocation] = useState("");
   const [file, setFile] = useState<File | null>(null);
@@ -191,7 +220,13 @@ function RegisterForm({ onRegistered }: { onRegistered(): void }) {
     try {
       if (source === "location") {
         const result = await register({
-          input: { name: name.trim(), kind, location: location.trim(), dimensionId: kind === "EVALUATOR" ? dimensionId || undefined : undefined },
+          input: {
+            name: name.trim(),
+            kind,
+            location: location.trim(),
+            dimensionId: kind === "EVALUATOR" ? dimensionId || undefined : undefined,
+            promptTemplate: kind !== "EVALUATOR" && template !== "DEFAULT" ? template : undefined,
+          },
         });
         if (!result) return;
         const p = result.registerModel;
@@ -206,6 +241,7 @@ function RegisterForm({ onRegistered }: { onRegistered(): void }) {
       if (!file) return setErrors({ fields: { upload: "choose a file" }, form: null });
       const query = new URLSearchParams({ name: name.trim(), kind, fileName: file.name });
       if (kind === "EVALUATOR" && dimensionId) query.set("dimensionId", dimensionId);
+      if (kind !== "EVALUATOR" && template !== "DEFAULT") query.set("promptTemplate", template.toLowerCase());
       const outcome = await upload<UploadAccepted, UploadRefused>(`/v1/models?${query.toString()}`, file, setProgress).done;
       if (outcome.ok) {
         setErrors(NO_ERRORS);
@@ -230,6 +266,9 @@ function RegisterForm({ onRegistered }: { onRegistered(): void }) {
         <div className="form-grid">
           <TextField label="Model name" value={name} onChange={setName} error={fieldError(errors, "input.name")} required />
           <SelectField label="Kind" value={kind} onChange={setKind} options={KINDS} error={fieldError(errors, "input.kind")} />
+          {kind !== "EVALUATOR" ? (
+            <SelectField label="Prompt format" value={template} onChange={setTemplate} options={TEMPLATES} error={fieldError(errors, "input.promptTemplate")} hint="for chat and for training on bare prompts" />
+          ) : null}
           {kind === "EVALUATOR" ? (
             <SelectField
               label="Scores dimension"
