@@ -431,6 +431,16 @@ describe("admin console in Chromium", { skip }, () => {
       uiTokensPerSecond: Math.round(counts.reduce((a, b) => a + b, 0) / Math.max((lastShown - firstShown) / 1000, 1e-3)),
     };
     await shot(tenant, "11-playground-6");
+
+    // Cancel: a long generation stops; its columns keep what streamed and the stream ends with JOB_CANCELLED.
+    for (let i = 0; i < 4; i++) await form.getByRole("button", { name: "Remove column 3" }).click();
+    await form.getByLabel("Max tokens").fill("500");
+    await form.getByRole("button", { name: "Generate" }).click();
+    await tenant.getByTestId("generation-status").getByText("streaming…").waitFor();
+    await tenant.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-testid="output-0"]')?.getAttribute("data-tokens") ?? 0) > 0, null, { timeout: 60_000 });
+    await tenant.getByRole("button", { name: "Cancel" }).click();
+    await tenant.getByTestId("generation-status").getByText(/JOB_CANCELLED/).waitFor({ timeout: 30_000 });
+    assert.ok(Number(await tenant.getByTestId("output-0").getAttribute("data-tokens")) < 500);
   });
 
   test("an evaluation with grid step 0.5 fills the Pareto plot with three points and a hypervolume", async () => {
@@ -524,6 +534,14 @@ describe("admin console in Chromium", { skip }, () => {
     await tenant.getByTestId("job-status").getByText("CANCELLED", { exact: true }).waitFor({ timeout: 60_000 });
     assert.match(await tenant.getByTestId("job-status").innerText(), /cancelled while running/);
     await shot(tenant, "13-cancelled-job");
+  });
+
+  test("a dimension in use cannot be deleted: the refusal says what uses it", async () => {
+    await nav(tenant, "Dimensions");
+    tenant.once("dialog", (d) => void d.accept());
+    await tenant.getByRole("button", { name: "Delete helpful" }).click();
+    await tenant.getByTestId("dimensions-table").getByRole("alert").filter({ hasText: /used by \d+ object/ }).waitFor();
+    assert.equal(await tenant.getByTestId("dimensions-table").getByRole("cell", { name: "helpful", exact: true }).count(), 1);
   });
 
   test("a broken file is rejected and its line errors are listed", async () => {
