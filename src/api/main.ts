@@ -2,7 +2,8 @@
  *  `npm start`: the API process. Reads the configuration (docs/configuration.md), opens PostgreSQL (DATABASE_URL or
  *  an embedded server under PARM_DATA_DIR) and migrates it, connects the job bus (NATS_URL, else a local
  *  nats-server, else in-process; PARM_BUS=inprocess forces the in-process bus), starts event ingestion, serves HTTP + WebSocket, and (unless
- *  PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process.
+ *  PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process: with JetStream it connects to the same server, with
+ *  the in-process bus it reaches this process's bus over its IPC channel (api/embedded-runner.ts).
  *
  *  Admin key: a generated key is printed once the server listens, and only then is its hash stored (auth/admin-key),
  *  so a start that fails earlier (port in use) prints a new key next time rather than keeping a hash nobody saw.
@@ -61,19 +62,17 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
   });
   stack.push("bus", () => bus.close());
-  const natsUrl = config.natsUrl ?? bus.url;
   const pubSub = createApiPubSub();
   const ingest = await startIngest({ db, bus, pubSub, log });
   stack.push("ingest", () => ingest.stop());
-  // With a NATS server, dataset snapshots and uploaded model files go to the bus's object store, so runners on other
-  // hosts can read them; without one, the local file:// stores of the registry stay.
-  const natsFactories: ServiceFactory[] = [];
-  if (bus.kind === "jetstream") natsFactories.push(({ bus: serverBus }) => busArtifactServices(serverBus.artifacts));
+  // Dataset snapshots and uploaded model files go to the bus's artifact store (the NATS object store, or the in-process
+  // bus's folder PARM_DATA_DIR/artifacts), where every runner of the bus reads them, as it reads what runners store.
+  const artifactFactories: ServiceFactory[] = [({ bus: serverBus }) => busArtifactServices(serverBus.artifacts)];
   const server = await createApiServer({
     db,
     bus,
     pubSub,
-    serviceFactories: [...serviceFactories, ...natsFactories],
+    serviceFactories: [...serviceFactories, ...artifactFactories],
     adminKeyHash: admin.hash,
     log,
     limits: config.limits,
@@ -82,7 +81,7 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
     port: config.port,
   });
   stack.push("server", () => server.stop());
-  const runner = config.embeddedRunner ? startEmbeddedRunner({ natsUrl, dataDir: config.dataDir, log }) : null;
+  const runner = config.embeddedRunner ? startEmbeddedRunner({ bus, dataDir: config.dataDir, log }) : null;
   if (runner) stack.push("embedded runner", () => runner.stop());
   log.info("parm api ready", {
     url: server.url,

@@ -194,9 +194,12 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
     }
   };
 
+  /** Delivers the stored events the subscriber has not seen, one handler call at a time. The loop starts after
+   *  `pumping` is set and a new pump is started when events arrived while this one was finishing. */
   const pumpEvents = (subscriber: Subscriber): void => {
     if (subscriber.pumping || subscriber.stopped) return;
-    subscriber.pumping = (async () => {
+    const pumping = (async () => {
+      await null;
       while (!subscriber.stopped && subscriber.nextIndex < events.length) {
         const stored = events[subscriber.nextIndex++];
         if (stored.seq <= subscriber.afterSeq) continue;
@@ -207,8 +210,12 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
           log.warn(`event handler failed at seq ${stored.seq}: ${String(error)}`);
         }
       }
-      subscriber.pumping = null;
     })();
+    subscriber.pumping = pumping;
+    void pumping.finally(() => {
+      if (subscriber.pumping === pumping) subscriber.pumping = null;
+      if (!subscriber.stopped && subscriber.nextIndex < events.length) pumpEvents(subscriber);
+    });
   };
 
   return {

@@ -7,3 +7,6 @@ export { folderArtifactStore, memoryArtifactStore, ARTIFACT_CHUNK_BYTES } from "
 export { connectJetStreamBus, type JetStreamBusOptions } from "./jetstream-bus.ts";
 export { startLocalNatsServer, findNatsServerBinary, LocalNatsServerError, type LocalNatsServer } from "./local-nats-server.ts";
 export { createBus, BUS_MODES, type BusMode, type CreateBusOptions } from "./create-bus.ts";
+export { connectIpcBus, type IpcBusOptions } from "./ipc-bus.ts";
+export { serveBusOverIpc, type IpcBusServer } from "./ipc-bus-server.ts";
+export { ipcEndpoint, type IpcEndpoint } from "./ipc-protocol.ts";

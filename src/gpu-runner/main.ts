@@ -6,7 +6,11 @@
  * then exit 0. Later signals are logged and ignored: a terminal's Ctrl-C reaches the embedded runner together with
  * the api, which then sends its own SIGTERM, and exiting in the middle of a native onnxruntime call would abort the
  * process. Logs are JSON lines on stderr.
+ *
+ * With PARM_BUS=ipc (npm start's embedded runner beside an in-process bus) the bus is the parent's, over the IPC
+ * channel; the channel closing (the api is gone) stops the runner the same graceful way.
  */
+import { connectIpcBus, ipcEndpoint } from "../bus/index.ts";
 import { detectDevice } from "./device/index.ts";
 import { loadRunnerConfig, startRunner } from "./runner/index.ts";
 
@@ -19,8 +23,8 @@ const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /** Calls `stop` once, on the first stop signal (also one that arrived while the runner was starting); later signals
  *  are logged and ignored. */
-function stopOnFirstSignal(): { ready(stop: () => Promise<void>): void } {
-  let first: NodeJS.Signals | null = null;
+function stopOnFirstSignal(): { ready(stop: () => Promise<void>): void; trigger(reason: string): void } {
+  let first: string | null = null;
   let stop: (() => Promise<void>) | null = null;
   const begin = () => {
     line("info", `${first}: stopping (in-flight jobs are handed back)`);
@@ -32,21 +36,21 @@ function stopOnFirstSignal(): { ready(stop: () => Promise<void>): void } {
       },
     );
   };
-  for (const signal of STOP_SIGNALS) {
-    process.on(signal, () => {
-      if (first !== null) {
-        line("info", `${signal}: already stopping; in-flight jobs finish their current step first`);
-        return;
-      }
-      first = signal;
-      if (stop) begin();
-    });
-  }
+  const trigger = (reason: string) => {
+    if (first !== null) {
+      line("info", `${reason}: already stopping; in-flight jobs finish their current step first`);
+      return;
+    }
+    first = reason;
+    if (stop) begin();
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => trigger(signal));
   return {
     ready(fn) {
       stop = fn;
       if (first !== null) begin();
     },
+    trigger,
   };
 }
 
@@ -54,8 +58,15 @@ async function main(): Promise<void> {
   const signals = stopOnFirstSignal();
   const config = loadRunnerConfig();
   const device = await detectDevice({ preference: config.devicePreference, threads: config.threads, slots: config.slots, log });
+  let bus;
+  if (config.bus === "ipc") {
+    const endpoint = ipcEndpoint(process);
+    endpoint.on("disconnect", () => signals.trigger("IPC channel closed (the api is gone)"));
+    bus = await connectIpcBus(endpoint, { log });
+  }
   const runner = await startRunner({
     natsUrl: config.natsUrl,
+    bus,
     runnerId: config.runnerId,
     slots: config.slots,
     kinds: config.kinds,

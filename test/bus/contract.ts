@@ -232,6 +232,21 @@ export function runBusContract(label: string, factory: BusFactory): void {
     assert.deepEqual(await bus.readEvents(jobB, seqB1), []);
   });
 
+  withBus("events: a subscription made before any event exists receives the live ones", async (bus) => {
+    const jobId = crypto.randomUUID();
+    const seen: number[] = [];
+    const sub = await bus.subscribeEvents({}, (d) => {
+      seen.push(d.seq);
+    });
+    await sleep(50);
+    const first = (await bus.publishEvent(jobId, progress(1))).seq;
+    await waitFor("the first live event", () => (seen.length === 1 ? true : undefined));
+    const second = (await bus.publishEvent(jobId, progress(2))).seq;
+    await waitFor("the second live event", () => (seen.length === 2 ? true : undefined));
+    assert.deepEqual(seen, [first, second]);
+    await sub.stop();
+  });
+
   withBus("bad events, ids and pull options are typed errors", async (bus) => {
     await assert.rejects(bus.publishEvent(crypto.randomUUID(), { type: "progress", step: -1 } as never), ContractValidationError);
     await assert.rejects(bus.publishEvent("bad.id", progress(1)), InvalidSubjectTokenError);

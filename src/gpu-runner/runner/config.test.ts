@@ -14,6 +14,13 @@ describe("loadRunnerConfig", () => {
     assert.deepEqual([c.ackWaitMs, c.maxDeliver, c.namespace], [30_000, 5, ""]);
     assert.match(c.runnerId, /^[A-Za-z0-9_-]+$/);
   });
+  it("PARM_BUS=ipc needs no NATS_URL (the parent's bus over IPC); other values are refused", () => {
+    const c = loadRunnerConfig({ PARM_BUS: "ipc", NATS_URL: "nats://ignored:4222" });
+    assert.equal(c.bus, "ipc");
+    assert.equal(c.natsUrl, undefined);
+    assert.equal(loadRunnerConfig({ NATS_URL: "nats://h:4222" }).bus, "jetstream");
+    assert.throws(() => loadRunnerConfig({ PARM_BUS: "inprocess" }), (e: unknown) => e instanceof RunnerConfigError && /PARM_BUS/.test(e.message));
+  });
   it("names the bad variable", () => {
     assert.throws(() => loadRunnerConfig({}), (e: unknown) => e instanceof RunnerConfigError && /NATS_URL/.test(e.message));
     assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_RUNNER_SLOTS: "0" }), /PARM_RUNNER_SLOTS must be an integer >= 1/);

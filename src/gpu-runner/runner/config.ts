@@ -1,6 +1,7 @@
 /**
  * @module gpu-runner/runner/config — the runner's settings from the environment (docs/runners.md):
- * NATS_URL (required), PARM_RUNNER_ID, PARM_RUNNER_SLOTS (1), PARM_RUNNER_THREADS (cores / slots),
+ * NATS_URL (required unless PARM_BUS=ipc), PARM_BUS (unset or "jetstream": NATS_URL; "ipc": the bus of the parent
+ * process over the IPC channel, as npm start's embedded runner with the in-process bus), PARM_RUNNER_ID, PARM_RUNNER_SLOTS (1), PARM_RUNNER_THREADS (cores / slots),
  * PARM_EXECUTION_PROVIDER (auto | cpu | cuda), PARM_RUNNER_KINDS (comma list, default all), PARM_RUNNER_CACHE_DIR
  * (default <PARM_DATA_DIR or .parm>/runner-cache), PARM_BUS_NAMESPACE (""), PARM_ACK_WAIT_MS (30000),
  * PARM_MAX_DELIVER (5), PARM_HEARTBEAT_TTL_MS (30000).
@@ -17,7 +18,10 @@ export class RunnerConfigError extends Error {
 }
 
 export interface RunnerConfig {
-  readonly natsUrl: string;
+  /** How the runner reaches the bus: JetStream at `natsUrl`, or the parent process's bus over IPC. */
+  readonly bus: "jetstream" | "ipc";
+  /** Set when `bus` is "jetstream". */
+  readonly natsUrl: string | undefined;
   readonly runnerId: string;
   readonly slots: number;
   readonly threads: number | undefined;
@@ -44,8 +48,14 @@ export function defaultRunnerId(): string {
 }
 
 export function loadRunnerConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
-  const natsUrl = env.NATS_URL;
-  if (!natsUrl) throw new RunnerConfigError("NATS_URL is not set; point it at the NATS server (with JetStream) the api uses");
+  const bus = env.PARM_BUS || "jetstream";
+  if (bus !== "jetstream" && bus !== "ipc" && bus !== "auto") {
+    throw new RunnerConfigError(
+      `PARM_BUS must be jetstream or ipc for a runner, got ${JSON.stringify(bus)} (the api's in-process bus is reached over IPC by npm start's embedded runner)`,
+    );
+  }
+  const natsUrl = bus === "ipc" ? undefined : env.NATS_URL;
+  if (bus !== "ipc" && !natsUrl) throw new RunnerConfigError("NATS_URL is not set; point it at the NATS server (with JetStream) the api uses");
   const runnerId = env.PARM_RUNNER_ID || defaultRunnerId();
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(runnerId)) throw new RunnerConfigError(`PARM_RUNNER_ID must contain only letters, digits, "-" and "_", got ${JSON.stringify(runnerId)}`);
   const provider = (env.PARM_EXECUTION_PROVIDER || "auto") as DevicePreference;
@@ -59,6 +69,7 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv = process.env): RunnerCo
     : [...JOB_KINDS];
   const threadsRaw = env.PARM_RUNNER_THREADS;
   return {
+    bus: bus === "ipc" ? "ipc" : "jetstream",
     natsUrl,
     runnerId,
     slots: intVar(env, "PARM_RUNNER_SLOTS", 1, 1),
