@@ -68,3 +68,19 @@ export function trainingPairPasses(options: {
   const passes = pairs * options.epochs;
   return options.maxSteps === null ? passes : Math.min(passes, options.maxSteps * options.pairsPerUpdate);
 }
+
+/**
+ * The limits that bound one tenant's jobs: the server's, with the tenant's own values (set by the platform admin,
+ * stored as a partial object) in place of those it names. Values outside a limit's `[min, max]` or not integers
+ * are ignored, so a stored override can never loosen a bound the contract sets.
+ */
+export function tenantJobLimits(server: JobLimits, override: unknown): JobLimits {
+  const own = (override ?? {}) as Partial<Record<keyof JobLimits, unknown>>;
+  const merged = { ...server };
+  for (const key of Object.keys(JOB_LIMITS) as (keyof JobLimits)[]) {
+    const value = own[key];
+    const spec = JOB_LIMITS[key];
+    if (typeof value === "number" && Number.isInteger(value) && value >= spec.min && value <= spec.max) merged[key] = value;
+  }
+  return merged;
+}

@@ -248,6 +248,34 @@ describe("startTraining", () => {
     }
   });
 
+  it("applies the tenant's own job limits set by the platform admin, bounded by the contract", async () => {
+    const own = await api.createTenantWithKey(undefined, { maxConcurrentJobs: 50, jobLimits: { maxTrainingPairPasses: 20 } });
+    const saved = w;
+    w = { tenant: own, ...(await world(own.key)) };
+    try {
+      const refused = await start(trainingInput({ adapterName: "own-limit" }));
+      assert.equal(refused.__typename, "LimitExceeded", JSON.stringify(refused));
+      assert.deepEqual([refused.limitName, refused.max], ["maxTrainingPairPasses", 20]);
+      assert.match(refused.message, /this tenant's own limit/);
+      const tenantQuery = `query($id: ID!) { node(id: $id) { ... on Tenant { jobLimits { maxGridPoints maxTrainingPairPasses } } } }`;
+      const seen = await api.gqlOk<any>(tenantQuery, { id: own.id }, own.key);
+      assert.deepEqual(seen.node.jobLimits, { maxGridPoints: LIMITS.maxGridPoints, maxTrainingPairPasses: 20 }, "the server's limits with the tenant's own in place");
+      const UPDATE = `mutation($input: UpdateTenantInput!) { updateTenant(input: $input) { __typename ... on ValidationError { field } ... on UpdateTenantSuccess { tenant { jobLimits { maxTrainingPairPasses maxGridPoints } } } } }`;
+      const outOfBounds = await api.gqlOk<any>(UPDATE, { input: { id: own.id, jobLimits: { maxGridPoints: 0 } } }, api.adminKey);
+      assert.deepEqual(outOfBounds.updateTenant, { __typename: "ValidationError", field: "input.jobLimits.maxGridPoints" });
+      const raised = await api.gqlOk<any>(UPDATE, { input: { id: own.id, jobLimits: { maxTrainingPairPasses: 100_000 } } }, api.adminKey);
+      assert.deepEqual(raised.updateTenant.tenant.jobLimits, { maxTrainingPairPasses: 100_000, maxGridPoints: LIMITS.maxGridPoints });
+      const accepted = await start(trainingInput({ adapterName: "own-limit" }));
+      assert.equal(accepted.__typename, "StartTrainingSuccess", JSON.stringify(accepted));
+      const forbidden = await api.gql<any>(UPDATE, { input: { id: own.id, jobLimits: { maxTrainingPairPasses: 1 } } }, own.key);
+      assert.equal(forbidden.errors?.[0]?.extensions?.code, "FORBIDDEN", "only the platform admin sets them");
+      const deliveries = await api.bus.pullJobs("train", { max: 10, expiresMs: 1000 });
+      for (const d of deliveries) await d.ack();
+    } finally {
+      w = saved;
+    }
+  });
+
   it("refuses a dataset that has no label for the dimension", async () => {
     const d = await api.gqlOk<any>(`mutation { createDimension(input: { name: "humor" }) { ... on CreateDimensionSuccess { dimension { id } } } }`, {}, w.tenant.key);
     const payload = await start(trainingInput({ dimensions: [{ dimensionId: d.createDimension.dimension.id, datasetId: w.pku }] }));

@@ -12,6 +12,7 @@ import {
   DeleteTenantInput,
   DeleteTenantPayload,
   DeleteTenantSuccess,
+  JobLimits,
   SuspendTenantInput,
   SuspendTenantPayload,
   SuspendTenantSuccess,
@@ -26,6 +27,8 @@ import {
   toGlobalId,
   type ConnectionResult,
 } from "../../schema/index.ts";
+import { DEFAULT_JOB_LIMITS, JOB_LIMITS, tenantJobLimits, type JobLimits as JobLimitsValues } from "../../contracts/index.ts";
+import type { Prisma } from "../db/index.ts";
 import { generateTenantKey } from "../auth/index.ts";
 import { requireAdmin, type ApiContext } from "../context.ts";
 import { UnreachableCaseError, isUniqueViolation } from "../errors/index.ts";
@@ -40,6 +43,7 @@ export interface TenantRow {
   maxConcurrentJobs: number;
   maxDatasetBytes: bigint;
   maxModelBytes: bigint;
+  jobLimits: unknown;
   mutationsPerMinute: number;
   suspendedAt: Date | null;
   createdAt: Date;
@@ -66,6 +70,25 @@ function tenantAdminDeps(ctx: ApiContext): TenantAdminDeps {
     modelFiles: ctx.services.modelFiles,
     snapshots: ctx.services.datasetSnapshots,
   };
+}
+
+/**
+ * The tenant's own job limits after `input` (its fields over `current`), or a ValidationError naming the first one
+ * outside its contract bounds (contracts/job-limits.ts JOB_LIMITS).
+ */
+function jobLimitsData(input: CreateTenantInput | UpdateTenantInput, current: unknown): { jobLimits?: Prisma.InputJsonObject } | ValidationError {
+  if (!input.jobLimits) return {};
+  const merged: Record<string, number> = { ...((current ?? {}) as Record<string, number>) };
+  for (const key of Object.keys(JOB_LIMITS) as (keyof JobLimitsValues)[]) {
+    const value = input.jobLimits[key];
+    if (value === null || value === undefined) continue;
+    const spec = JOB_LIMITS[key];
+    if (!Number.isInteger(value) || value < spec.min || value > spec.max) {
+      return new ValidationError({ field: `input.jobLimits.${key}`, message: `must be an integer in [${spec.min}, ${spec.max}], got ${value}` });
+    }
+    merged[key] = value;
+  }
+  return { jobLimits: merged };
 }
 
 /** The quota columns an input sets (null or omitted: default / unchanged). */
@@ -111,6 +134,11 @@ export class TenantResolver {
     return Number(tenant.maxModelBytes);
   }
 
+  @FieldResolver(() => JobLimits)
+  jobLimits(@Root() tenant: TenantRow, @Ctx() ctx: ApiContext): JobLimitsValues {
+    return tenantJobLimits(ctx.services.jobLimits ?? DEFAULT_JOB_LIMITS, tenant.jobLimits);
+  }
+
   @Query(() => TenantConnection, { description: "Platform admin: all tenants, newest first." })
   async tenants(@Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: ApiContext): Promise<ConnectionResult<TenantRow>> {
     requireAdmin(ctx);
@@ -126,6 +154,8 @@ export class TenantResolver {
     const taken = () =>
       new ValidationError({ field: "input.name", message: `a tenant named "${input.name}" already exists` });
     if (await ctx.db.system.tenant.findUnique({ where: { name: input.name }, select: { id: true } })) return taken();
+    const limits = jobLimitsData(input, null);
+    if (limits instanceof ValidationError) return limits;
     const generated = generateTenantKey();
     try {
       const { tenant, apiKey } = await ctx.db.system.$transaction(async (tx) => {
@@ -133,6 +163,7 @@ export class TenantResolver {
           data: {
             name: input.name,
             ...quotaData(input),
+            ...limits,
           },
         });
         const apiKey = await tx.apiKey.create({
@@ -166,12 +197,15 @@ export class TenantResolver {
     requireAdmin(ctx);
     const decoded = decodeIdInput(input.id, "Tenant", "input.id");
     if (!decoded.ok) return decoded.error;
-    const existing = await ctx.db.system.tenant.findUnique({ where: { id: decoded.uuid }, select: { id: true } });
+    const existing = await ctx.db.system.tenant.findUnique({ where: { id: decoded.uuid }, select: { id: true, jobLimits: true } });
     if (!existing) return new NotFoundError({ id: input.id, message: `no tenant with id "${input.id}"` });
+    const limits = jobLimitsData(input, existing.jobLimits);
+    if (limits instanceof ValidationError) return limits;
     const tenant = await ctx.db.system.tenant.update({
       where: { id: existing.id },
       data: {
         ...quotaData(input),
+        ...limits,
       },
     });
     ctx.log.info("tenant updated", { tenantId: tenant.id });

@@ -111,8 +111,10 @@ export class JobLimitError extends DomainError {
     readonly requested: number,
     readonly field: string,
     detail: string,
+    /** Whether the tenant's own limit (set by the platform admin) or the server's applies. */
+    readonly source: "tenant" | "server" = "server",
   ) {
-    super(`${field}: ${detail} — ${requested} exceeds ${limit} = ${max} (${JOB_LIMITS[limit].env})`);
+    super(`${field}: ${detail} — ${requested} exceeds ${limit} = ${max} (${source === "tenant" ? "this tenant's own limit" : JOB_LIMITS[limit].env})`);
   }
 }
 

@@ -172,7 +172,7 @@ export async function generate(deps: TenantServiceDeps, command: GenerateCommand
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
   checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");
-  assertWithinLimit(deps, "maxGenerationTokens", command.alphas.length * command.maxTokens, "input.maxTokens", "preference vectors × maxTokens");
+  await assertWithinLimit(deps, "maxGenerationTokens", command.alphas.length * command.maxTokens, "input.maxTokens", "preference vectors × maxTokens");
 
   let arm: AdapterRef | null = null;
   let alphas = command.alphas;
@@ -252,8 +252,8 @@ export async function startEvaluation(
   const adapter = await requireAdapter(deps, command.adapterId);
   const k = adapter.dimensionIds.length;
   const points = simplexGridPointCount(Math.round(steps), k);
-  assertWithinLimit(deps, "maxGridPoints", points, "input.gridStep", `a grid step of ${command.gridStep} over ${k} dimensions`);
-  assertWithinLimit(deps, "maxEvaluationTokens", points * command.promptCount * command.maxTokens, "input.promptCount", "grid points × prompts × maxTokens");
+  await assertWithinLimit(deps, "maxGridPoints", points, "input.gridStep", `a grid step of ${command.gridStep} over ${k} dimensions`);
+  await assertWithinLimit(deps, "maxEvaluationTokens", points * command.promptCount * command.maxTokens, "input.promptCount", "grid points × prompts × maxTokens");
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
   checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");

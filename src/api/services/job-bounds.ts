@@ -5,11 +5,12 @@
  * - sequence lengths against the base model's context (modelContextLength): defaults derived from it, anything
  *   that cannot fit refused on the field that sets it;
  * - adapter targets against the contract's ADAPTER_TARGET_NAMES;
- * - the work a job asks for against JobLimits (contracts/job-limits.ts), refused as JobLimitError.
+ * - the work a job asks for against the tenant's JobLimits (the server's, contracts/job-limits.ts, with the tenant's
+ *   own set by the platform admin in place), refused as JobLimitError.
  * A model whose context is unknown (a header without it) is bounded by the limits only; runners still refuse what
  * cannot fit, as a non-retryable failure.
  */
-import { ADAPTER_TARGET_NAMES, DEFAULT_JOB_LIMITS, type JobLimits } from "../../contracts/index.ts";
+import { ADAPTER_TARGET_NAMES, DEFAULT_JOB_LIMITS, tenantJobLimits, type JobLimits } from "../../contracts/index.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { InputValidationError, JobLimitError } from "./errors.ts";
 import { modelContextLength, type ModelRow } from "./models.ts";
@@ -19,15 +20,17 @@ export const DEFAULT_MAX_LENGTH = 1024;
 /** Default cap on a training prompt's tokens (at most half of maxLength). */
 export const DEFAULT_MAX_PROMPT_LENGTH = 512;
 
-/** The limits that bound the caller's jobs. */
-export function jobLimitsOf(deps: TenantServiceDeps): JobLimits {
-  return deps.jobLimits ?? DEFAULT_JOB_LIMITS;
+/** The limits that bound the caller's jobs: the server's, with the tenant's own (Tenant.jobLimits) in place. */
+export async function jobLimitsOf(deps: TenantServiceDeps): Promise<JobLimits> {
+  const tenant = await deps.db.tenant.findFirst({ where: { id: deps.tenantId }, select: { jobLimits: true } });
+  return tenantJobLimits(deps.jobLimits ?? DEFAULT_JOB_LIMITS, tenant?.jobLimits);
 }
 
-/** Throws JobLimitError when `requested` exceeds the limit. */
-export function assertWithinLimit(deps: TenantServiceDeps, limit: keyof JobLimits, requested: number, field: string, detail: string): void {
-  const max = jobLimitsOf(deps)[limit];
-  if (!(requested <= max)) throw new JobLimitError(limit, max, requested, field, detail);
+/** Throws JobLimitError when `requested` exceeds the caller's limit, saying whether the tenant's own applies. */
+export async function assertWithinLimit(deps: TenantServiceDeps, limit: keyof JobLimits, requested: number, field: string, detail: string): Promise<void> {
+  const server = deps.jobLimits ?? DEFAULT_JOB_LIMITS;
+  const max = (await jobLimitsOf(deps))[limit];
+  if (!(requested <= max)) throw new JobLimitError(limit, max, requested, field, detail, max === server[limit] ? "server" : "tenant");
 }
 
 /** `maxLength` (given or min(DEFAULT_MAX_LENGTH, context)), refused on `field` when it exceeds the model's context. */

@@ -176,7 +176,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     maxSteps: command.maxSteps ?? null,
     pairsPerUpdate: command.batchSize * command.gradAccum,
   });
-  assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs (lower epochs, or set maxPairs or maxSteps)");
+  await assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs (lower epochs, or set maxPairs or maxSteps)");
   const dimensions: DimensionRef[] = ordered.map((d) => ({ id: d.row.id, name: d.row.name, betaR: d.betaR ?? d.row.betaR }));
   const payload: TrainJobPayload = {
     method: command.method,
@@ -260,7 +260,7 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
     maxSteps: null,
     pairsPerUpdate: command.batchSize,
   });
-  assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs");
+  await assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs");
   const payload: TrainEvaluatorPayload = {
     evaluatorName,
     dimension: { id: dimension.id, name: dimension.name, betaR: dimension.betaR },

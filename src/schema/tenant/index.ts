@@ -5,6 +5,30 @@ import { IsInt, IsOptional, Length, Matches, Max, Min } from "class-validator";
 import { Connection, Node, NotFoundError, ResourceInUse, ValidationError, resolveAbstractType } from "../common/index.ts";
 import { ApiKey } from "../api-key/index.ts";
 
+@ObjectType("JobLimits", { description: "Per-job work limits (docs/configuration.md, PARM_MAX_*)." })
+export class JobLimits {
+  @Field(() => Float, { description: "Most α points of one evaluation's grid." })
+  maxGridPoints!: number;
+  @Field(() => Float, { description: "Most generated tokens of one evaluation: grid points × prompts × maxTokens." })
+  maxEvaluationTokens!: number;
+  @Field(() => Float, { description: "Most generated tokens of one generation: preference vectors × maxTokens." })
+  maxGenerationTokens!: number;
+  @Field(() => Float, { description: "Most pair passes of one training job: training pairs × epochs." })
+  maxTrainingPairPasses!: number;
+}
+
+@InputType("JobLimitsInput", { description: "The tenant's own per-job limits; an omitted or null field keeps the current value. Each in its PARM_MAX_* bounds." })
+export class JobLimitsInput {
+  @Field(() => Float, { nullable: true })
+  maxGridPoints?: number | null;
+  @Field(() => Float, { nullable: true })
+  maxEvaluationTokens?: number | null;
+  @Field(() => Float, { nullable: true })
+  maxGenerationTokens?: number | null;
+  @Field(() => Float, { nullable: true })
+  maxTrainingPairPasses?: number | null;
+}
+
 @ObjectType("Tenant", { implements: Node })
 export class Tenant extends Node {
   @Field(() => String)
@@ -15,6 +39,8 @@ export class Tenant extends Node {
   maxDatasetBytes!: number;
   @Field(() => Float, { description: "Total bytes of uploaded model files the platform stores (files registered by location do not count)." })
   maxModelBytes!: number;
+  @Field(() => JobLimits, { description: "The work one of the tenant's jobs may ask for: the server's limits with the tenant's own in place (LimitExceeded beyond)." })
+  jobLimits!: JobLimits;
   @Field(() => Int, { description: "Mutation fields per minute (token bucket) before RATE_LIMITED." })
   mutationsPerMinute!: number;
   @Field(() => Date, { nullable: true, description: "When the platform admin suspended the tenant (its keys are refused); null when active." })
@@ -55,6 +81,9 @@ abstract class TenantQuotasInput {
   @Min(1)
   @Max(1_000_000)
   mutationsPerMinute?: number | null;
+
+  @Field(() => JobLimitsInput, { nullable: true, description: "The tenant's own per-job work limits (in place of the server's)." })
+  jobLimits?: JobLimitsInput | null;
 }
 
 @InputType("CreateTenantInput")
