@@ -661,6 +661,68 @@ describe("admin console in Chromium", { skip }, () => {
     });
   });
 
+  test("three objectives: the playground's α is a point dragged on a triangle (mouse or arrow keys)", async () => {
+    await nav(tenant, "Dimensions");
+    const dims = tenant.getByRole("form", { name: "New dimension" });
+    await dims.getByLabel("Name").fill("safe");
+    await dims.getByRole("button", { name: "Create dimension" }).click();
+    await tenant.getByTestId("dimensions-table").getByRole("cell", { name: "safe", exact: true }).waitFor();
+    await nav(tenant, "Datasets");
+    const ds = tenant.getByRole("form", { name: "New dataset" });
+    await ds.getByLabel("Dataset name").fill("pku-16");
+    await ds.getByLabel("Format").selectOption("PKU_SAFERLHF");
+    await ds.getByLabel("Label “better” trains").selectOption({ label: "helpful (α[0])" });
+    await ds.getByLabel("Label “safer” trains").selectOption({ label: "safe (α[2])" });
+    await ds.getByRole("button", { name: "Create dataset" }).click();
+    await tenant.getByRole("heading", { level: 1, name: "Dataset pku-16" }).waitFor();
+    await dropFile(tenant, "alpaca-7b.test.head16.jsonl", readFileSync(join(SHARED, "pku-saferlhf", "alpaca-7b.test.head16.jsonl")), "application/jsonl");
+    await tenant.getByText("READY", { exact: true }).first().waitFor({ timeout: 30_000 });
+
+    await nav(tenant, "Training");
+    const form = tenant.getByRole("form", { name: "Train an ARM adapter" });
+    await form.getByLabel("Adapter name").fill("parm-three");
+    await form.getByLabel("ARM backbone").selectOption({ label: "stories260k (BASE)" });
+    for (const [dim, dataset] of [["helpful (α[0])", "helpful-base"], ["harmless (α[1])", "harmless-base"], ["safe (α[2])", "pku-16"]] as const) {
+      await form.getByLabel(`Train ${dim}`).check();
+      await form.getByLabel(`Dataset for ${dim.split(" ")[0]}`).selectOption({ label: dataset });
+    }
+    await form.getByLabel("Batch size").fill("2");
+    await form.getByLabel("Warm-up steps").fill("0");
+    await form.getByLabel("Max length (tokens)").fill("48");
+    await form.getByLabel("Max prompt length").fill("24");
+    await form.getByLabel("Max pairs per dataset").fill("12");
+    await form.getByLabel("Max optimizer steps").fill("6");
+    await form.getByRole("button", { name: "Start training" }).click();
+    await tenant.getByRole("heading", { level: 1, name: "Job parm-three" }).waitFor();
+    assert.equal((await waitForJob(jobIdFromUrl(tenant))).status, "SUCCEEDED");
+
+    await nav(tenant, "Playground");
+    const play = tenant.getByRole("form", { name: "Generation request" });
+    await play.getByLabel("Adapter").selectOption({ label: "parm-three (PARM: helpful, harmless, safe)" });
+    assert.match(await play.getByLabel("Base model").locator("option:checked").innerText(), /^stories260k \(BASE/, "the base defaults to the adapter's backbone");
+    const first = play.getByRole("slider", { name: /α of column 1/ });
+    const second = play.getByRole("slider", { name: /α of column 2/ });
+    // Column 1: drag the point onto the "safe" corner (bottom right). Column 2: arrow keys from where it starts.
+    const box = (await first.boundingBox())!;
+    await tenant.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await tenant.mouse.down();
+    await tenant.mouse.move(box.x + box.width - 2, box.y + box.height - 2, { steps: 5 });
+    await tenant.mouse.up();
+    assert.equal(await first.getAttribute("aria-valuetext"), "helpful 0.00, harmless 0.00, safe 1.00");
+    await second.focus();
+    const before = await second.getAttribute("aria-valuetext");
+    for (let i = 0; i < 4; i++) await tenant.keyboard.press("ArrowUp");
+    const after = await second.getAttribute("aria-valuetext");
+    assert.notEqual(after, before, "arrow keys move the point");
+    assert.ok(Number(/helpful ([\d.]+)/.exec(after!)![1]) > Number(/helpful ([\d.]+)/.exec(before!)![1]), `up moves toward helpful: ${before} → ${after}`);
+    await play.getByLabel("Max tokens").fill("12");
+    await play.getByRole("button", { name: "Generate" }).click();
+    await tenant.getByTestId("generation-status").getByText("done").waitFor({ timeout: 60_000 });
+    assert.match(await tenant.getByTestId("output-0").innerText(), /α \(0, 0, 1\)/);
+    assert.ok(Number(await tenant.getByTestId("output-1").getAttribute("data-tokens")) > 0);
+    await shot(tenant, "20-playground-triangle");
+  });
+
   test("no page error and no Content-Security-Policy violation in any tab", () => {
     assert.deepEqual(problems, []);
   });

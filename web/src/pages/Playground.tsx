@@ -164,9 +164,10 @@ export default function Playground() {
   const [cancel] = useMutation(CancelGeneration);
   const set = (key: string) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
 
-  // Adapter chosen: default base = its backbone, α columns reset to fit k.
+  // Adapter chosen: the base defaults to its backbone (change it for another model of the same vocabulary); α
+  // columns reset to fit k.
   useEffect(() => {
-    if (adapter && !baseModelId) setBaseModelId(adapter.baseModelId);
+    if (adapter) setBaseModelId(adapter.baseModelId);
     setAlphas((current) => (current.length && current[0]!.length === k ? current : spreadAlphas(k, k === 0 ? 1 : 2)));
   }, [adapter?.id, k]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => {
