@@ -78,7 +78,13 @@ describe("createApiServer: HTTP surface", () => {
     assert.equal(index.status, 200);
     assert.match(await index.text(), /parm console/);
     assert.equal(index.headers.get("cache-control"), "no-cache");
-    assert.match(index.headers.get("content-security-policy") ?? "", /default-src 'self'.*script-src 'self'.*frame-ancestors 'none'/);
+    const csp = index.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'self'.*script-src 'self'.*frame-ancestors 'none'/);
+    const host = new URL(api.url).host;
+    assert.match(csp, new RegExp(`connect-src 'self' ws://${host.replace(/[.[\]]/g, "\\$&")} wss://`), "sockets only to the api's own host");
+    const direct = await fetch(`${api.url}/index.html`);
+    assert.equal(direct.headers.get("cache-control"), "no-cache");
+    assert.ok(direct.headers.get("content-security-policy"));
     const asset = await fetch(`${api.url}/app.js`);
     assert.equal(await asset.text(), "console.log('hi')");
     assert.equal(asset.headers.get("cache-control"), "public, max-age=3600");
