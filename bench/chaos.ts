@@ -47,6 +47,7 @@ import { createApiServer, createLogger, type ApiServer } from "../src/api/server
 import { ModelRoots } from "../src/api/services/model-roots.ts";
 import { busNames, connectJetStreamBus, findNatsServerBinary, type JobBus } from "../src/bus/index.ts";
 import { JOB_KINDS, simplexGridPointCount } from "../src/contracts/index.ts";
+import { mulberry32 } from "../src/gpu-runner/engine/onnx/random.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED_DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -77,18 +78,8 @@ for (const [name, v] of Object.entries({ KILLS, TIMEOUT_MS, SEED, ACK_WAIT_MS, M
 
 // ---- small helpers -------------------------------------------------------------------------------------------------
 
-/** mulberry32: the chaos schedule (gaps, victims, cancel delays) is reproducible from --seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+/** The chaos schedule (gaps, victims, cancel delays) is reproducible from --seed. */
+const random = mulberry32(SEED);
 const uniform = (lo: number, hi: number) => lo + (hi - lo) * random();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const t0 = Date.now();
