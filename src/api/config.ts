@@ -1,7 +1,8 @@
 /** @module api/config
  *  The API process configuration, read from the environment once at start (docs/configuration.md lists every
  *  variable). Invalid values fail start-up with a ConfigError naming the variable. */
-import { delimiter, isAbsolute, relative, resolve } from "node:path";
+import { delimiter, resolve } from "node:path";
+import { isStrictlyInside } from "./services/model-roots.ts";
 import { DATASET_LIMITS, type DatasetLimits } from "../contracts/datasets/index.ts";
 import { JOB_LIMITS, type JobLimits } from "../contracts/job-limits.ts";
 import { isLogLevel, type LogLevel } from "./server/logger.ts";
@@ -126,10 +127,7 @@ export function loadModelRoots(env: NodeJS.ProcessEnv = process.env, cwd: string
   const raw = env.PARM_MODEL_ROOTS;
   const roots = (raw === undefined ? "models" : raw).split(delimiter).filter((entry) => entry !== "").map((entry) => resolve(cwd, entry));
   for (const root of roots) {
-    const inside = excluded.find((folder) => {
-      const rel = relative(folder, root);
-      return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-    });
+    const inside = excluded.find((folder) => root === folder || isStrictlyInside(root, folder));
     if (inside !== undefined) throw new ConfigError("PARM_MODEL_ROOTS", `${root} lies inside ${inside}, which holds the platform's own artifacts`);
   }
   return { roots, excluded };

@@ -11,7 +11,7 @@ import { datasetSplitCount } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, PreferenceVectorError } from "./errors.ts";
 import { adapterTrainingDatasetIds, assertEvaluatorDisjointFromAdapter } from "./evaluator-lineage.ts";
-import { assertWithinLimit, checkMaxTokensFit, resolveMaxPromptTokens } from "./job-bounds.ts";
+import { assertWithinLimits, checkMaxTokensFit, resolveMaxPromptTokens } from "./job-bounds.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertSameVocabulary, modelRef, requireModel, type ModelRow } from "./models.ts";
 import { adapterPromptTemplate } from "./prompt-templates.ts";
@@ -172,7 +172,9 @@ export async function generate(deps: TenantServiceDeps, command: GenerateCommand
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
   checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");
-  await assertWithinLimit(deps, "maxGenerationTokens", command.alphas.length * command.maxTokens, "input.maxTokens", "preference vectors × maxTokens");
+  await assertWithinLimits(deps, [
+    { limit: "maxGenerationTokens", requested: command.alphas.length * command.maxTokens, field: "input.maxTokens", detail: "preference vectors × maxTokens" },
+  ]);
 
   let arm: AdapterRef | null = null;
   let alphas = command.alphas;
@@ -252,8 +254,10 @@ export async function startEvaluation(
   const adapter = await requireAdapter(deps, command.adapterId);
   const k = adapter.dimensionIds.length;
   const points = simplexGridPointCount(Math.round(steps), k);
-  await assertWithinLimit(deps, "maxGridPoints", points, "input.gridStep", `a grid step of ${command.gridStep} over ${k} dimensions`);
-  await assertWithinLimit(deps, "maxEvaluationTokens", points * command.promptCount * command.maxTokens, "input.promptCount", "grid points × prompts × maxTokens");
+  await assertWithinLimits(deps, [
+    { limit: "maxGridPoints", requested: points, field: "input.gridStep", detail: `a grid step of ${command.gridStep} over ${k} dimensions` },
+    { limit: "maxEvaluationTokens", requested: points * command.promptCount * command.maxTokens, field: "input.promptCount", detail: "grid points × prompts × maxTokens" },
+  ]);
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
   checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");

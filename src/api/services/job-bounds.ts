@@ -26,11 +26,25 @@ export async function jobLimitsOf(deps: TenantServiceDeps): Promise<JobLimits> {
   return tenantJobLimits(deps.jobLimits ?? DEFAULT_JOB_LIMITS, tenant?.jobLimits);
 }
 
-/** Throws JobLimitError when `requested` exceeds the caller's limit, saying whether the tenant's own applies. */
-export async function assertWithinLimit(deps: TenantServiceDeps, limit: keyof JobLimits, requested: number, field: string, detail: string): Promise<void> {
+/** One amount of work to hold against a limit; `field` names the input that lowers it. */
+export interface LimitCheck {
+  limit: keyof JobLimits;
+  requested: number;
+  field: string;
+  detail: string;
+}
+
+/**
+ * Throws JobLimitError for the first check whose `requested` exceeds the caller's limit (read once), saying whether
+ * the tenant's own limit applies.
+ */
+export async function assertWithinLimits(deps: TenantServiceDeps, checks: readonly LimitCheck[]): Promise<void> {
   const server = deps.jobLimits ?? DEFAULT_JOB_LIMITS;
-  const max = (await jobLimitsOf(deps))[limit];
-  if (!(requested <= max)) throw new JobLimitError(limit, max, requested, field, detail, max === server[limit] ? "server" : "tenant");
+  const limits = await jobLimitsOf(deps);
+  for (const { limit, requested, field, detail } of checks) {
+    const max = limits[limit];
+    if (!(requested <= max)) throw new JobLimitError(limit, max, requested, field, detail, max === server[limit] ? "server" : "tenant");
+  }
 }
 
 /** `maxLength` (given or min(DEFAULT_MAX_LENGTH, context)), refused on `field` when it exceeds the model's context. */

@@ -30,6 +30,7 @@ import type { Prisma, TenantTransactionClient } from "../db/index.ts";
 import { checkName } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, NameTakenError, TenantQuotaError, VocabularyMismatchError } from "./errors.ts";
+import type { ModelRoots } from "./model-roots.ts";
 import { inspectModelFile, type ModelInspection } from "./model-inspect.ts";
 import { assertRunnersCanLoad } from "./model-support.ts";
 import type { PromptTemplateName } from "../../contracts/index.ts";
@@ -86,11 +87,11 @@ export const MAX_INLINE_MODEL_BYTES = 64 * 1024 * 1024;
 
 export async function registerModel(deps: TenantServiceDeps, command: RegisterModelCommand): Promise<ModelRow> {
   const prefix = command.fieldPrefix ?? "input.";
-  const name = await checkRegistration(deps, command, prefix);
+  const { name, allowance } = await checkRegistration(deps, command, prefix);
   const vet = (inspection: ModelInspection) => vetPromptTemplate(inspection, command.promptTemplate ?? null, `${prefix}promptTemplate`);
   const { location, inspection, storedBytes, config } = command.upload
-    ? await storeUpload(deps, command.upload, command.kind, vet)
-    : await inspectLocation(deps, command.location!, `${prefix}location`, command.kind, vet);
+    ? await storeUpload(deps, command.upload, allowance!, command.kind, vet)
+    : await inspectLocation(deps.modelRoots!, command.location!, command.kind, vet);
   const data = {
     tenantId: deps.tenantId,
     name,
@@ -119,8 +120,11 @@ export async function registerModel(deps: TenantServiceDeps, command: RegisterMo
   }
 }
 
-/** The checks that need no file: name, exactly one source, the dimension, a free name. Returns the name. */
-async function checkRegistration(deps: TenantServiceDeps, command: RegisterModelCommand, prefix: string): Promise<string> {
+/**
+ * The checks that need no file: name, exactly one source, the dimension, a free name, a store or model roots for
+ * the source, and an upload's declared size against the quota. Returns the name and, for an upload, the allowance.
+ */
+async function checkRegistration(deps: TenantServiceDeps, command: RegisterModelCommand, prefix: string): Promise<{ name: string; allowance: ModelAllowance | null }> {
   const name = checkName(command.name, `${prefix}name`);
   const hasLocation = command.location !== undefined && command.location !== null && command.location !== "";
   const hasUpload = command.upload !== undefined && command.upload !== null;
@@ -144,10 +148,10 @@ async function checkRegistration(deps: TenantServiceDeps, command: RegisterModel
     const allowance = await modelAllowance(deps.db, deps.tenantId);
     const declared = upload.declaredBytes ?? 1;
     if (BigInt(declared) > allowance.remaining) throw new TenantQuotaError("MODEL_BYTES", Number(allowance.limit), Number(allowance.stored), declared, null);
-  } else if (!deps.modelRoots) {
-    throw new InputValidationError(`${prefix}location`, "this server registers no model files by location; upload the file instead");
+    return { name, allowance };
   }
-  return name;
+  if (!deps.modelRoots) throw new InputValidationError(`${prefix}location`, "this server registers no model files by location; upload the file instead");
+  return { name, allowance: null };
 }
 
 /** Checks the file's chat template and the named one against it; returns the config to store. */
@@ -161,9 +165,8 @@ async function vetPromptTemplate(inspection: ModelInspection, named: PromptTempl
   return config;
 }
 
-async function inspectLocation(deps: TenantServiceDeps, given: string, field: string, kind: ModelKindName, vet: VetInspection) {
-  if (!deps.modelRoots) throw new InputValidationError(field, "this server registers no model files by location; upload the file instead");
-  const resolved = await deps.modelRoots.resolve(given);
+async function inspectLocation(roots: ModelRoots, given: string, kind: ModelKindName, vet: VetInspection) {
+  const resolved = await roots.resolve(given);
   const inspection = await inspectModelFile(resolved.path, given);
   assertRunnersCanLoad(kind, inspection, given, false);
   return { location: resolved.location, inspection, storedBytes: null, config: await vet(inspection) };
@@ -171,8 +174,7 @@ async function inspectLocation(deps: TenantServiceDeps, given: string, field: st
 
 /** Streams the upload into a private temporary copy (cut off past the allowance), inspects it, checks runners can
  *  load it as `kind`, stores it. */
-async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload, kind: ModelKindName, vet: VetInspection) {
-  const allowance = await modelAllowance(deps.db, deps.tenantId);
+async function storeUpload(deps: TenantServiceDeps, upload: ModelUpload, allowance: ModelAllowance, kind: ModelKindName, vet: VetInspection) {
   const scratch = await mkdtemp(join(tmpdir(), "parm-model-upload-"));
   try {
     const path = join(scratch, upload.fileName);
@@ -205,6 +207,8 @@ async function writeCapped(body: ModelUpload["body"], path: string, limit: bigin
 }
 
 type AllowanceDb = TenantServiceDeps["db"] | TenantTransactionClient;
+
+type ModelAllowance = Awaited<ReturnType<typeof modelAllowance>>;
 
 /** The tenant's model storage quota, what its uploads store, and what remains. */
 async function modelAllowance(db: AllowanceDb, tenantId: string) {

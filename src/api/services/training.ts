@@ -24,7 +24,7 @@ import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError } from "./errors.ts";
 import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertAdapterNameFree } from "./adapter-names.ts";
-import { assertWithinLimit, checkAdapterTargets, resolveMaxLength, resolveMaxPromptLength } from "./job-bounds.ts";
+import { assertWithinLimits, checkAdapterTargets, resolveMaxLength, resolveMaxPromptLength } from "./job-bounds.ts";
 import { modelRef, requireModel } from "./models.ts";
 import { modelPromptTemplate } from "./prompt-templates.ts";
 
@@ -176,7 +176,9 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     maxSteps: command.maxSteps ?? null,
     pairsPerUpdate: command.batchSize * command.gradAccum,
   });
-  await assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs (lower epochs, or set maxPairs or maxSteps)");
+  await assertWithinLimits(deps, [
+    { limit: "maxTrainingPairPasses", requested: passes, field: "input.epochs", detail: "training pairs × epochs (lower epochs, or set maxPairs or maxSteps)" },
+  ]);
   const dimensions: DimensionRef[] = ordered.map((d) => ({ id: d.row.id, name: d.row.name, betaR: d.betaR ?? d.row.betaR }));
   const payload: TrainJobPayload = {
     method: command.method,
@@ -260,7 +262,7 @@ export async function trainEvaluator(deps: TenantServiceDeps, command: TrainEval
     maxSteps: null,
     pairsPerUpdate: command.batchSize,
   });
-  await assertWithinLimit(deps, "maxTrainingPairPasses", passes, "input.epochs", "training pairs × epochs");
+  await assertWithinLimits(deps, [{ limit: "maxTrainingPairPasses", requested: passes, field: "input.epochs", detail: "training pairs × epochs" }]);
   const payload: TrainEvaluatorPayload = {
     evaluatorName,
     dimension: { id: dimension.id, name: dimension.name, betaR: dimension.betaR },
