@@ -20,6 +20,7 @@ import {
   BusClosedError,
   DEFAULT_JOB_QUEUE_SETTINGS,
   checkAfterSeq,
+  checkJobKind,
   checkPullOptions,
   type BusLogger,
   type DeadLetter,
@@ -30,6 +31,8 @@ import {
   type JobDelivery,
   type JobQueueDepth,
   type JobQueueSettings,
+  type JobsReadyHandler,
+  type BusWatch,
   type PublishedJob,
   type PullJobsOptions,
   type SubscribeEventsOptions,
@@ -178,12 +181,15 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
     };
   };
 
-  /** Hands ready jobs, oldest first, to waiting pulls, oldest pull first, within maxAckPending. */
+  const readyJob = (kind: JobKind): QueuedJob | undefined =>
+    inFlightCount(kind) >= settings.maxAckPending ? undefined : [...queues.get(kind)!.values()].find((j) => j.state === "ready");
+
+  /** Hands ready jobs, oldest first, to waiting pulls, oldest pull first, within maxAckPending; a ready job left
+   *  over is announced to the `watchJobs` handlers of its kind. */
   const dispatch = (kind: JobKind) => {
     const queue = waiters.get(kind)!;
-    while (queue.length > 0) {
-      const ready = [...queues.get(kind)!.values()].find((j) => j.state === "ready");
-      if (!ready || inFlightCount(kind) >= settings.maxAckPending) return;
+    let ready = readyJob(kind);
+    while (queue.length > 0 && ready) {
       const waiter = queue[0];
       waiter.collected.push(deliver(kind, ready));
       if (waiter.collected.length >= waiter.max) {
@@ -191,6 +197,23 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
         if (waiter.timer) clearTimeout(waiter.timer);
         waiter.resolve(waiter.collected);
       }
+      ready = readyJob(kind);
+    }
+    if (ready) announceReady(kind);
+  };
+
+  const readyWatchers = new Set<{ readonly kinds: ReadonlySet<JobKind>; readonly handler: JobsReadyHandler }>();
+  const announceReady = (kind: JobKind) => {
+    for (const watcher of readyWatchers) {
+      if (!watcher.kinds.has(kind)) continue;
+      queueMicrotask(() => {
+        if (!readyWatchers.has(watcher)) return;
+        try {
+          watcher.handler(kind);
+        } catch (error) {
+          log.warn(`watchJobs handler failed: ${String(error)}`);
+        }
+      });
     }
   };
 
@@ -249,6 +272,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
 
     async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
       ensureOpen();
+      checkJobKind("pullJobs", kind);
       checkPullOptions(pull);
       return new Promise<JobDelivery[]>((resolve) => {
         const waiter: Waiter = { max: pull.max, collected: [], resolve, timer: null };
@@ -256,12 +280,29 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
         queue.push(waiter);
         dispatch(kind);
         if (!queue.includes(waiter)) return;
+        if (pull.expiresMs === 0) {
+          queue.splice(queue.indexOf(waiter), 1);
+          resolve(waiter.collected);
+          return;
+        }
         waiter.timer = setTimeout(() => {
           const index = queue.indexOf(waiter);
           if (index >= 0) queue.splice(index, 1);
           resolve(waiter.collected);
         }, pull.expiresMs);
       });
+    },
+
+    async watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch> {
+      ensureOpen();
+      for (const kind of kinds) checkJobKind("watchJobs", kind);
+      const watcher = { kinds: new Set(kinds), handler };
+      readyWatchers.add(watcher);
+      return {
+        async stop() {
+          readyWatchers.delete(watcher);
+        },
+      };
     },
 
     async publishEvent(jobId: string, event) {
@@ -325,6 +366,7 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
       if (closed) return;
       closed = true;
       stores.stopWatches();
+      readyWatchers.clear();
       for (const queue of queues.values()) for (const job of queue.values()) clearTimer(job);
       for (const queue of waiters.values()) {
         for (const waiter of queue.splice(0)) {

@@ -173,6 +173,10 @@ export function serveBusOverIpc(bus: JobBus, endpoint: IpcEndpoint, options: { l
       }
       return got.map(toWire);
     },
+    watchJobs: async ([stream, kinds]) => {
+      addSubscription(stream, await bus.watchJobs(kinds as JobKind[], (kind) => push(stream as number, kind)));
+      return null;
+    },
     ack: async ([handle]) => {
       const delivery = deliveryOf(handle);
       deliveries.delete(handle as number);

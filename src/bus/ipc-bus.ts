@@ -9,7 +9,7 @@
  * bus is BusTransportError; after `close()` every call is BusClosedError. `close()` resolves once the server has
  * handled everything sent before it (so a nak right before it is not lost when the process exits).
  */
-import { JOB_KINDS, parseJobEnvelope, parseJobEvent, type JobEnvelope, type JobKind } from "../contracts/index.ts";
+import { parseJobEnvelope, parseJobEvent, type JobEnvelope, type JobKind } from "../contracts/index.ts";
 import {
   PROTOCOL_TAG,
   deserializeError,
@@ -33,6 +33,7 @@ import {
   artifactChunks,
   checkAfterSeq,
   checkArtifactKey,
+  checkJobKind,
   checkKeyToken,
   checkPullOptions,
   type ArtifactBucket,
@@ -169,7 +170,7 @@ export async function connectIpcBus(endpoint: IpcEndpoint, options: IpcBusOption
     streams.set(stream, handler);
     return stream;
   };
-  const watchStream = async (op: Op, handler: (value: unknown) => void): Promise<BusWatch> => {
+  const watchStream = async (op: Op, handler: (value: unknown) => void, args: readonly unknown[] = []): Promise<BusWatch> => {
     ensureOpen();
     let stopped = false;
     const stream = openStream((value) => {
@@ -181,7 +182,7 @@ export async function connectIpcBus(endpoint: IpcEndpoint, options: IpcBusOption
       }
     });
     try {
-      await call(op, [stream]);
+      await call(op, [stream, ...args]);
     } catch (error) {
       streams.delete(stream);
       throw error;
@@ -305,13 +306,18 @@ export async function connectIpcBus(endpoint: IpcEndpoint, options: IpcBusOption
     async pullJobs(kind: JobKind, pull): Promise<JobDelivery[]> {
       ensureOpen();
       checkPullOptions(pull);
-      if (!JOB_KINDS.includes(kind)) throw new BusArgumentError(`pullJobs: unknown job kind ${JSON.stringify(kind)}`);
+      checkJobKind("pullJobs", kind);
       try {
         return (await call<WireDelivery[]>("pullJobs", [kind, { max: pull.max, expiresMs: pull.expiresMs }])).map(toDelivery);
       } catch (error) {
         if (closed) return [];
         throw error;
       }
+    },
+
+    async watchJobs(kinds, handler) {
+      for (const kind of kinds) checkJobKind("watchJobs", kind);
+      return watchStream("watchJobs", (value) => handler(value as JobKind), [[...kinds]]);
     },
 
     async publishEvent(jobId, event) {

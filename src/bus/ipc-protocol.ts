@@ -19,6 +19,7 @@ export type Op =
   | "hello"
   | "publishJob"
   | "pullJobs"
+  | "watchJobs"
   | "ack"
   | "publishEvent"
   | "readEvents"

@@ -35,6 +35,7 @@ import {
   type JobEvent,
   type JobKind,
 } from "../contracts/index.ts";
+import { fromJsMsg, pullReady, type JobMessage } from "./jetstream-pull.ts";
 import { jetStreamStores } from "./jetstream-stores.ts";
 import { busNames, storeNames, type BusNames } from "./names.ts";
 import {
@@ -42,8 +43,10 @@ import {
   BusTransportError,
   DEFAULT_JOB_QUEUE_SETTINGS,
   checkAfterSeq,
+  checkJobKind,
   checkPullOptions,
   type BusLogger,
+  type BusWatch,
   type DeadLetter,
   type EventDelivery,
   type EventHandler,
@@ -52,6 +55,7 @@ import {
   type JobDelivery,
   type JobQueueDepth,
   type JobQueueSettings,
+  type JobsReadyHandler,
   type PublishedJob,
   type PullJobsOptions,
   type SubscribeEventsOptions,
@@ -73,6 +77,8 @@ export interface JetStreamBusOptions {
 const silent: BusLogger = { info: () => {}, warn: () => {} };
 const encoder = new TextEncoder();
 const DEFAULT_EVENTS_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** A no-wait pull is answered at once; no answer within this is a transport failure. */
+const NO_WAIT_PULL_TIMEOUT_MS = 5000;
 
 function transportError(action: string, error: unknown): BusTransportError {
   return new BusTransportError(`${action}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -206,29 +212,50 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
     return consumer;
   };
 
-  const toDelivery = (message: JsMsg, envelope: JobEnvelope): JobDelivery => ({
+  const toDelivery = (message: JobMessage, envelope: JobEnvelope): JobDelivery => ({
     envelope,
     subject: message.subject,
     seq: message.seq,
-    deliveryCount: message.info.deliveryCount,
+    deliveryCount: message.deliveryCount,
     async ack() {
       try {
-        // false only when this delivery was already acked: a repeated ack is a no-op, as in the in-process bus.
+        // a repeated ack is a no-op, as in the in-process bus
         await message.ackAck();
       } catch (error) {
         throw transportError(`ack of job ${envelope.jobId}`, error);
       }
     },
-    nak(delayMs?: number) {
-      message.nak(delayMs && delayMs > 0 ? delayMs : undefined);
-    },
-    working() {
-      message.working();
-    },
-    term() {
-      message.term();
-    },
+    nak: (delayMs?: number) => message.nak(delayMs),
+    working: () => message.working(),
+    term: () => message.term(),
   });
+
+  /** The deliveries of pulled messages; a message that is not a valid envelope is terminated. */
+  const toDeliveries = (messages: Iterable<JobMessage>): JobDelivery[] => {
+    const deliveries: JobDelivery[] = [];
+    for (const message of messages) {
+      let envelope: JobEnvelope;
+      try {
+        envelope = parseJobEnvelope(message.json());
+      } catch (error) {
+        log.warn(`terminating invalid job message at ${names.jobsStream} seq ${message.seq}: ${String(error)}`);
+        message.term();
+        continue;
+      }
+      deliveries.push(toDelivery(message, envelope));
+    }
+    return deliveries;
+  };
+
+  /** Messages of one kind: ready now (`expiresMs` 0, a no-wait pull), or waited for up to `expiresMs`. */
+  const pullMessages = async (kind: JobKind, pull: PullJobsOptions): Promise<JobMessage[]> => {
+    if (pull.expiresMs === 0) return pullReady(nc, names.jobsStream, names.jobConsumer(kind), pull.max, NO_WAIT_PULL_TIMEOUT_MS);
+    const fetched: JobMessage[] = [];
+    for await (const message of await (await jobConsumer(kind)).fetch({ max_messages: pull.max, expires: pull.expiresMs })) {
+      fetched.push(fromJsMsg(message));
+    }
+    return fetched;
+  };
 
   const toEventDelivery = (message: JsMsg | { subject: string; seq: number; data: Uint8Array; time: Date }): EventDelivery | null => {
     const jobId = names.jobIdOfEventSubject(message.subject);
@@ -308,27 +335,40 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
 
     async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
       ensureOpen();
+      checkJobKind("pullJobs", kind);
       checkPullOptions(pull);
-      const deliveries: JobDelivery[] = [];
       try {
-        const consumer = await jobConsumer(kind);
-        const messages = await consumer.fetch({ max_messages: pull.max, expires: pull.expiresMs });
-        for await (const message of messages) {
-          let envelope: JobEnvelope;
-          try {
-            envelope = parseJobEnvelope(message.json());
-          } catch (error) {
-            log.warn(`terminating invalid job message at ${names.jobsStream} seq ${message.seq}: ${String(error)}`);
-            message.term();
-            continue;
-          }
-          deliveries.push(toDelivery(message, envelope));
-        }
+        return toDeliveries(await pullMessages(kind, pull));
       } catch (error) {
-        if (closed) return deliveries;
+        if (closed) return [];
         throw transportError(`pulling ${kind} jobs`, error);
       }
-      return deliveries;
+    },
+
+    async watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch> {
+      ensureOpen();
+      for (const kind of kinds) checkJobKind("watchJobs", kind);
+      // A core subscription on a kind's job subjects sees every job published there (JetStream stores it as well).
+      const subs = kinds.map((kind) =>
+        nc.subscribe(names.jobFilter(kind), {
+          callback: (error) => {
+            if (error) return;
+            try {
+              handler(kind);
+            } catch (e) {
+              log.warn(`watchJobs handler failed: ${String(e)}`);
+            }
+          },
+        }),
+      );
+      const watch = {
+        async stop() {
+          subscriptions.delete(watch);
+          for (const sub of subs) sub.unsubscribe();
+        },
+      };
+      subscriptions.add(watch);
+      return watch;
     },
 
     async publishEvent(jobId: string, event: JobEvent): Promise<{ seq: number }> {

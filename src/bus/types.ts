@@ -6,7 +6,7 @@
  * over one connection), the in-process bus (`createInProcessBus`) for a single machine without nats-server, and a
  * client of another process's bus over the Node IPC channel (`connectIpcBus`, served by `serveBusOverIpc`).
  */
-import { RUNNER_HEARTBEAT_TTL_MS, type JobEnvelope, type JobEvent, type JobKind, type RunnerHeartbeat } from "../contracts/index.ts";
+import { JOB_KINDS, RUNNER_HEARTBEAT_TTL_MS, type JobEnvelope, type JobEvent, type JobKind, type RunnerHeartbeat } from "../contracts/index.ts";
 
 export type BusKind = "jetstream" | "in-process" | "ipc";
 
@@ -47,9 +47,13 @@ export interface JobDelivery {
 export interface PullJobsOptions {
   /** Most jobs to return (≥ 1). */
   readonly max: number;
-  /** Longest wait in ms (≥ 1000, a JetStream minimum). Returns early once `max` jobs arrived. */
+  /** Longest wait in ms: 0 answers at once with the jobs ready now (none waited for); otherwise ≥ 1000 (a JetStream
+   *  minimum), returning early once `max` jobs arrived. */
   readonly expiresMs: number;
 }
+
+/** Called with the kind of a job that may have become ready to pull. */
+export type JobsReadyHandler = (kind: JobKind) => void;
 
 /** One stored job event. `seq` is its sequence in the events stream: increasing, unique across all jobs. */
 export interface EventDelivery {
@@ -184,6 +188,13 @@ export interface JobBus {
   publishJob(envelope: JobEnvelope): Promise<PublishedJob>;
   /** Pulls up to `max` jobs of one kind (work-queue: each job goes to one consumer at a time). */
   pullJobs(kind: JobKind, options: PullJobsOptions): Promise<JobDelivery[]>;
+  /**
+   * Calls `handler` when a job of one of `kinds` is published (and, where the bus knows it, when a delayed or
+   * unacknowledged job becomes ready again), so a puller with a free slot pulls at once instead of holding a long
+   * pull open. A hint, not a delivery: it may be spurious (another consumer took the job) or absent (JetStream's
+   * redeliveries), so a puller still pulls on a timer.
+   */
+  watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch>;
   /** Appends an event to `events.job.<jobId>`. Validates the event. */
   publishEvent(jobId: string, event: JobEvent): Promise<{ seq: number }>;
   /** Replays stored events after `afterSeq` in order, then delivers new ones as they come; one handler call at a time. */
@@ -253,9 +264,15 @@ export function checkPullOptions(options: PullJobsOptions): void {
   if (!Number.isInteger(options.max) || options.max < 1) {
     throw new BusArgumentError(`pullJobs: max must be an integer >= 1, got ${options.max}`);
   }
-  if (!Number.isFinite(options.expiresMs) || options.expiresMs < 1000) {
-    throw new BusArgumentError(`pullJobs: expiresMs must be >= 1000, got ${options.expiresMs}`);
+  if (!Number.isFinite(options.expiresMs) || (options.expiresMs !== 0 && options.expiresMs < 1000)) {
+    throw new BusArgumentError(`pullJobs: expiresMs must be 0 (no wait) or >= 1000, got ${options.expiresMs}`);
   }
+}
+
+/** Validates a job kind given to `op`; returns it. */
+export function checkJobKind(op: string, kind: JobKind): JobKind {
+  if (!JOB_KINDS.includes(kind)) throw new BusArgumentError(`${op}: unknown job kind ${JSON.stringify(kind)}`);
+  return kind;
 }
 
 export function checkAfterSeq(afterSeq: number | undefined): number {

@@ -137,6 +137,52 @@ export function runBusContract(label: string, factory: BusFactory): void {
     await delivery.ack();
   });
 
+  withBus("a no-wait pull (expiresMs 0) answers at once: the ready jobs, or none", async (bus) => {
+    let started = Date.now();
+    assert.deepEqual(await bus.pullJobs("generate", { max: 1, expiresMs: 0 }), []);
+    assert.ok(Date.now() - started < 500, `an empty no-wait pull took ${Date.now() - started} ms`);
+    const first = exampleJobEnvelope("generate");
+    const second = exampleJobEnvelope("generate");
+    await bus.publishJob(first);
+    await bus.publishJob(second);
+    started = Date.now();
+    const [delivery, ...more] = await bus.pullJobs("generate", { max: 1, expiresMs: 0 });
+    assert.equal(delivery.envelope.jobId, first.jobId);
+    assert.equal(delivery.deliveryCount, 1);
+    assert.deepEqual(more, []);
+    const rest = await bus.pullJobs("generate", { max: 5, expiresMs: 0 });
+    assert.deepEqual(rest.map((d) => d.envelope.jobId), [second.jobId], "a no-wait pull returns fewer than max when fewer are ready");
+    assert.ok(Date.now() - started < 1000, `two no-wait pulls with jobs took ${Date.now() - started} ms`);
+    delivery.nak();
+    const again = await waitFor("the nak'd job", async () => (await bus.pullJobs("generate", { max: 1, expiresMs: 0 }))[0]);
+    assert.equal(again.envelope.jobId, first.jobId);
+    assert.equal(again.deliveryCount, 2);
+    for (const d of [again, ...rest]) await d.ack();
+    assert.deepEqual(await bus.queueDepth("generate"), { pending: 0, inFlight: 0 });
+    await assert.rejects(bus.pullJobs("generate", { max: 1, expiresMs: 500 }), BusArgumentError, "0 or >= 1000");
+  });
+
+  withBus("watchJobs hints at a published job of a watched kind only, until stopped", async (bus) => {
+    const hints: JobKind[] = [];
+    const watch = await bus.watchJobs(["generate", "evaluate"], (kind) => hints.push(kind));
+    await bus.publishJob(exampleJobEnvelope("train"));
+    const generate = exampleJobEnvelope("generate");
+    const published = Date.now();
+    await bus.publishJob(generate);
+    await waitFor("a generate hint", () => (hints.includes("generate") ? true : undefined), 2000);
+    assert.ok(Date.now() - published < 500, `the hint came ${Date.now() - published} ms after the publish`);
+    assert.ok(!hints.includes("train"), "no hint for an unwatched kind");
+    const [delivery] = await bus.pullJobs("generate", { max: 1, expiresMs: 0 });
+    assert.equal(delivery.envelope.jobId, generate.jobId, "the hinted job is ready to a no-wait pull");
+    await delivery.ack();
+    await watch.stop();
+    const count = hints.length;
+    await bus.publishJob(exampleJobEnvelope("evaluate"));
+    await sleep(300);
+    assert.equal(hints.length, count, "no hint after stop");
+    await assert.rejects(bus.watchJobs(["nope" as JobKind], () => {}), BusArgumentError);
+  });
+
   withBus("nak redelivers (at once or after a delay); term drops without redelivery", async (bus) => {
     const envelope = exampleJobEnvelope("generate");
     await bus.publishJob(envelope);

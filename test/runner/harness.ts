@@ -69,7 +69,7 @@ export async function openHarness(options: { url?: string; settings?: { ackWaitM
         ackWaitMs: settings.ackWaitMs,
         maxDeliver: settings.maxDeliver,
         heartbeatTtlMs: 3000,
-        pullExpiresMs: 1000,
+        idlePollMs: 1000,
         ...overrides,
       });
       runners.push(runner);

@@ -7,7 +7,8 @@
  *   KV `job_cancels`), heartbeats (`bus.runners`, KV `runners`, max_age = heartbeat TTL) and artifacts
  *   (`bus.artifacts`, object store `artifacts`): one JetStream connection at `natsUrl`, or a given bus (npm start's
  *   embedded runner: a client of the api's in-process bus over IPC). Setup is idempotent.
- * - Slots: a job is pulled only while a slot is free (one pull loop per kind, each holding a slot while it pulls).
+ * - Slots: a job is taken only once a slot is free, from whichever kind has one ready (job-picker.ts: no-wait pulls,
+ *   woken by the bus's job-ready hints, so an idle runner starts a published job within milliseconds).
  * - Liveness: heartbeats every TTL/3 into KV `runners` (key = runner id); every in-flight delivery gets `working()`
  *   every ackWait/3, from the main thread, which stays free because the engine runs in worker threads.
  * - Before running a delivery: a job whose events already hold `completed` or `failed` is acked without running
@@ -33,6 +34,7 @@ import { handlerFor, type JobContext, type RunnerLogger } from "../handlers/inde
 import { createWorkerPool, type WorkerPool } from "../worker/index.ts";
 import { cancelledBeforeRunReason, cancelledWhileRunningReason } from "./cancel-reason.ts";
 import { classifyFailure } from "./failures.ts";
+import { startJobPicker, type JobPicker } from "./job-picker.ts";
 import { Semaphore } from "./semaphore.ts";
 
 export const RUNNER_VERSION = "0.1.0";
@@ -52,8 +54,9 @@ export interface RunnerOptions {
   readonly ackWaitMs?: number;
   readonly maxDeliver?: number;
   readonly heartbeatTtlMs?: number;
-  /** Longest wait of one pull (default 2000 ms, minimum 1000). */
-  readonly pullExpiresMs?: number;
+  /** Longest a free slot waits without a job-ready hint before it pulls again (default 1000 ms, minimum 50): the
+   *  bound on noticing a job the bus gives no hint of (a redelivery on JetStream). */
+  readonly idlePollMs?: number;
   readonly log?: RunnerLogger;
   /** Worker pool seam (default: `slots` engine worker threads). */
   readonly pool?: WorkerPool;
@@ -111,7 +114,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   const log = options.log ?? silent;
   const bus = await openBus(options, log);
   const { ackWaitMs, maxDeliver, heartbeatTtlMs } = bus.settings;
-  const pullExpiresMs = Math.max(1000, options.pullExpiresMs ?? 2000);
+  const idlePollMs = Math.max(50, options.idlePollMs ?? 1000);
   const artifacts: ArtifactStore = busArtifactStore(bus.artifacts);
   const cache = createArtifactCache(artifacts, options.cacheDir);
   const pool = options.pool ?? createWorkerPool(options.slots);
@@ -121,8 +124,9 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
   let stopping = false;
   const host = hostname() || "unknown-host";
 
-  // ---- cancellation channel: bus.cancels (KV job_cancels), key = job id ---------------------------------------
+  // ---- cancellation channel: bus.cancels (KV job_cancels), key = job id; the job picker ----------------------
   let cancelWatch: BusWatch;
+  let picker: JobPicker;
   try {
     cancelWatch = await bus.cancels.watch((jobId) => {
       cancelled.add(jobId);
@@ -133,6 +137,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
         job.controller.abort(job.stopReason);
       }
     });
+    picker = await startJobPicker({ bus, kinds: options.kinds, idlePollMs, log });
   } catch (error) {
     if (!options.pool) await pool.close();
     await bus.close();
@@ -311,32 +316,14 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
     }
   };
 
-  // ---- pull loops: one per kind, each holding a slot while it pulls --------------------------------------------
+  // ---- the pick loop: once a slot is free, the next job of any kind (job-picker.ts) -------------------------------
   const active = new Set<Promise<void>>();
-  const pullLoop = async (kind: JobKind) => {
+  const pickLoop = async () => {
     while (!stopping) {
       const release = await slots.acquire();
-      if (stopping) {
-        release();
-        return;
-      }
-      let deliveries: JobDelivery[] = [];
-      try {
-        deliveries = await bus.pullJobs(kind, { max: 1, expiresMs: pullExpiresMs });
-      } catch (error) {
-        if (!stopping) log.warn(`pulling ${kind} jobs failed: ${String(error)}`);
-        release();
-        if (!stopping) await new Promise((r) => setTimeout(r, 1000));
-        continue;
-      }
-      if (deliveries.length === 0) {
-        release();
-        continue;
-      }
-      const [delivery, ...extra] = deliveries;
-      for (const e of extra) e.nak();
-      if (stopping) {
-        delivery.nak();
+      const delivery = stopping ? null : await picker.next();
+      if (!delivery || stopping) {
+        delivery?.nak();
         release();
         return;
       }
@@ -349,7 +336,7 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
       active.add(work);
     }
   };
-  const loops = options.kinds.map((kind) => pullLoop(kind));
+  const loop = pickLoop();
   log.info(`runner ${options.runnerId} ready: kinds ${options.kinds.join(", ")}, ${options.slots} slot(s), device ${options.device.provider} (${options.device.name})`);
 
   let stopped: Promise<void> | null = null;
@@ -367,7 +354,8 @@ export async function startRunner(options: RunnerOptions): Promise<Runner> {
           if (job.stopReason === null) job.stopReason = "shutdown";
           job.controller.abort(job.stopReason);
         }
-        await Promise.all(loops);
+        await picker.stop();
+        await loop;
         await Promise.all([...active]);
         clearInterval(heartbeatTimer);
         await cancelWatch.stop();
