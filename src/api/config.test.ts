@@ -76,3 +76,14 @@ test("PARM_BUS: auto by default, inprocess forces the in-process bus, jetstream 
   assert.throws(() => loadConfig({ PARM_BUS: "kafka" }), (e: unknown) => e instanceof ConfigError && /PARM_BUS/.test(e.message));
   assert.throws(() => loadConfig({ PARM_BUS: "inprocess", NATS_URL: "nats://n:4222" }), (e: unknown) => e instanceof ConfigError && /NATS_URL/.test(e.message));
 });
+
+test("metrics: /metrics open and no tenant labels by default; PARM_METRICS_TOKEN ≥ 16 characters; errors name the variable", () => {
+  assert.deepEqual(loadConfig({}).metrics, { token: undefined, tenantLabels: false });
+  assert.deepEqual(loadConfig({ PARM_METRICS_TOKEN: "s3cret-scrape-token", PARM_METRICS_TENANT_LABELS: "on" }).metrics, {
+    token: "s3cret-scrape-token",
+    tenantLabels: true,
+  });
+  for (const [variable, bad] of [["PARM_METRICS_TOKEN", "short"], ["PARM_METRICS_TOKEN", "has white space inside!"], ["PARM_METRICS_TENANT_LABELS", "maybe"]] as const) {
+    assert.throws(() => loadConfig({ [variable]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === variable, `${variable}=${bad}`);
+  }
+});

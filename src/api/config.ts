@@ -7,6 +7,7 @@ import { DATASET_LIMITS, type DatasetLimits } from "../contracts/datasets/index.
 import { JOB_LIMITS, type JobLimits } from "../contracts/job-limits.ts";
 import { isLogLevel, type LogLevel } from "./server/logger.ts";
 import { BUS_MODES, type BusMode } from "../bus/create-bus.ts";
+import { METRICS_TOKEN_MIN_LENGTH } from "./plugins/metrics/index.ts";
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID" as const;
@@ -77,6 +78,15 @@ export interface ApiConfig {
   datasetLimits: DatasetLimits;
   /** Work one job may ask for (PARM_MAX_*; contracts/job-limits.ts). */
   jobLimits: JobLimits;
+  metrics: MetricsConfig;
+}
+
+/** `/metrics` settings. */
+export interface MetricsConfig {
+  /** PARM_METRICS_TOKEN: when set, `/metrics` needs `Authorization: Bearer <token>` (else 401); unset → open. */
+  token: string | undefined;
+  /** PARM_METRICS_TENANT_LABELS: job metrics carry a `tenant` label (tenant id); default off. */
+  tenantLabels: boolean;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -156,6 +166,15 @@ export function loadJobLimits(env: NodeJS.ProcessEnv = process.env): JobLimits {
   };
 }
 
+/** PARM_METRICS_TOKEN (at least METRICS_TOKEN_MIN_LENGTH characters, no white space) and PARM_METRICS_TENANT_LABELS. */
+export function loadMetricsConfig(env: NodeJS.ProcessEnv = process.env): MetricsConfig {
+  const token = env.PARM_METRICS_TOKEN || undefined;
+  if (token !== undefined && (token.length < METRICS_TOKEN_MIN_LENGTH || /\s/.test(token))) {
+    throw new ConfigError("PARM_METRICS_TOKEN", `must be at least ${METRICS_TOKEN_MIN_LENGTH} characters without white space`);
+  }
+  return { token, tenantLabels: bool(env, "PARM_METRICS_TENANT_LABELS", false) };
+}
+
 function busMode(env: NodeJS.ProcessEnv): BusMode {
   const raw = env.PARM_BUS || "auto";
   const mode = raw === "in-process" ? "inprocess" : raw;
@@ -200,5 +219,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     datasetLimits: loadDatasetLimits(env),
     jobLimits: loadJobLimits(env),
+    metrics: loadMetricsConfig(env),
   };
 }

@@ -20,6 +20,7 @@ import { loadConfig, type ApiConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
 import { busArtifactServices, startIngest } from "./ingest/index.ts";
+import { createApiMetrics } from "./plugins/metrics/index.ts";
 import { createApiPubSub } from "./pubsub/index.ts";
 import type { ServiceFactory } from "./context.ts";
 import { serviceFactories } from "./resolvers/index.ts";
@@ -63,7 +64,9 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
   });
   stack.push("bus", () => bus.close());
   const pubSub = createApiPubSub();
-  const ingest = await startIngest({ db, bus, pubSub, log });
+  // One registry for the server and ingestion: ingestion feeds the job metrics the server's /metrics serves.
+  const metrics = createApiMetrics({ tenantLabels: config.metrics.tenantLabels });
+  const ingest = await startIngest({ db, bus, pubSub, log, metrics: metrics.jobs });
   stack.push("ingest", () => ingest.stop());
   // Dataset snapshots and uploaded model files go to the bus's artifact store (the NATS object store, or the in-process
   // bus's folder PARM_DATA_DIR/artifacts), where every runner of the bus reads them, as it reads what runners store.
@@ -76,6 +79,8 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
     adminKeyHash: admin.hash,
     log,
     limits: config.limits,
+    metrics,
+    metricsToken: config.metrics.token,
     staticDir: config.staticDir,
     host: config.host,
     port: config.port,

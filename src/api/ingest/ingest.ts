@@ -14,6 +14,8 @@
  * - Cancellation (every `cancelPollMs`): each RUNNING job with `cancelRequested` gets a request in `bus.cancels`
  *   (KV `job_cancels`); runners watch it and stop the job at its next step.
  * - Runners: `listRunners()` reads the heartbeats in `bus.runners` (KV `runners`; expired ones are gone).
+ * - Metrics: each event ingested for the first time (with the job before it and the event's bus time) and each dead
+ *   letter is reported to `metrics` (plugins/metrics/job-metrics.ts), when given.
  * Everything goes through the bus port: no NATS connection of its own.
  */
 import type { DeadLetter, EventSubscription, JobBus } from "../../bus/index.ts";
@@ -22,12 +24,14 @@ import {
   RUNNER_HEARTBEAT_TTL_MS,
   jobKindFromDbName,
   type JobEnvelope,
+  type JobEvent,
 } from "../../contracts/index.ts";
 import type { Database } from "../db/index.ts";
+import type { JobEventObserver } from "../plugins/metrics/index.ts";
 import type { ApiPubSub } from "../pubsub/index.ts";
 import type { Logger } from "../server/logger.ts";
 import { EntityNotFoundError } from "../services/errors.ts";
-import { ingestJobEvent } from "../services/job-events.ts";
+import { ingestJobEvent, type IngestResult } from "../services/job-events.ts";
 import type { JobRow } from "../services/rows.ts";
 import { readRunnerHeartbeats, type RunnerInfo } from "./runner-registry.ts";
 
@@ -45,6 +49,8 @@ export interface IngestDeps {
   /** The runners' heartbeat TTL: a RUNNING job whose runner has no heartbeat and that did not change for this long
    *  is republished (default RUNNER_HEARTBEAT_TTL_MS). */
   readonly heartbeatTtlMs?: number;
+  /** Hears of every event ingested for the first time and of every dead letter (`createApiMetrics().jobs`). */
+  readonly metrics?: JobEventObserver;
 }
 
 export interface Ingest {
@@ -75,10 +81,18 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   // ---- events ----------------------------------------------------------------------------------------------------
   const max = await db.system.jobEvent.aggregate({ _max: { seq: true } });
   let lastSeq = Number(max._max.seq ?? 0n);
-  const ingestOne = async (jobId: string, seq: number, event: unknown): Promise<void> => {
+  const observe = (result: IngestResult, event: JobEvent, at: Date) => {
+    if (!deps.metrics || !result.ingested || !result.jobBefore) return;
+    try {
+      deps.metrics.observeEvent({ job: result.jobBefore, event, statusAfter: result.status, at });
+    } catch (error) {
+      log.warn("job metrics could not observe an event", { jobId: result.jobBefore.id, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  const ingestOne = async (jobId: string, seq: number, event: JobEvent, at: Date): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await ingestJobEvent(db, pubSub, jobId, seq, event);
+        observe(await ingestJobEvent(db, pubSub, jobId, seq, event), event, at);
         return;
       } catch (error) {
         if (error instanceof EntityNotFoundError || error instanceof ContractValidationError) {
@@ -95,12 +109,13 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     }
   };
   const subscription: EventSubscription = await bus.subscribeEvents({ afterSeq: lastSeq }, async (delivery) => {
-    await ingestOne(delivery.jobId, delivery.seq, delivery.event);
+    await ingestOne(delivery.jobId, delivery.seq, delivery.event, delivery.time);
     lastSeq = Math.max(lastSeq, delivery.seq);
   });
 
   // ---- dead letters ----------------------------------------------------------------------------------------------
   const unregisterDeadLetters = bus.onDeadLetter(async (letter: DeadLetter) => {
+    deps.metrics?.observeDeadLetter(letter.envelope);
     await bus.publishEvent(letter.envelope.jobId, {
       type: "failed",
       code: "MAX_DELIVERIES_EXCEEDED",

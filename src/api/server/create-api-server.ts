@@ -1,9 +1,9 @@
 /** @module api/server/create-api-server
  *  The API process's network face on ONE port: express 5 with Apollo Server 5 at POST/GET `/graphql`, graphql-ws
  *  (sub-protocol graphql-transport-ws) on the same path, `/healthz` (process up), `/readyz` (database and bus
- *  answer), `/metrics` (Prometheus), extra routes from the registry, and the built console (console-static.ts:
- *  hashed assets cached for a year, index.html no-cache with a Content-Security-Policy, SPA fallback) when its
- *  folder exists.
+ *  answer), `/metrics` (Prometheus; behind a bearer token when `metricsToken` is set), extra routes from the
+ *  registry, and the built console (console-static.ts: hashed assets cached for a year, index.html no-cache with a
+ *  Content-Security-Policy, SPA fallback) when its folder exists.
  *
  *  Authentication: HTTP reads `Authorization: Bearer <key>` per request (absent → anonymous; malformed, unknown or
  *  revoked → 401 UNAUTHENTICATED before execution). WebSocket reads `{ authorization: "Bearer …" }` from the
@@ -52,7 +52,7 @@ import { ErrorCode, UnauthenticatedError, toGraphQLError } from "../errors/index
 import { bodyErrorHandler, jsonBodyParser } from "../plugins/body-limit/index.ts";
 import { createErrorFormatter, formatForClient } from "../plugins/error-format/index.ts";
 import { introspectionAuthPlugin } from "../plugins/introspection-auth/index.ts";
-import { createApiMetrics, type ApiMetrics } from "../plugins/metrics/index.ts";
+import { createApiMetrics, metricsAuth, registerStateMetrics, type ApiMetrics } from "../plugins/metrics/index.ts";
 import { TOKEN_LIMIT_MESSAGE, createQueryLimits } from "../plugins/query-limits/index.ts";
 import { TokenBucketLimiter, enforceMutationRate, enforceTenantRate, rateLimitPlugin } from "../plugins/rate-limit/index.ts";
 import { createApiPubSub, type ApiPubSub } from "../pubsub/index.ts";
@@ -91,8 +91,13 @@ export interface ApiServerOptions {
   resolvers?: ResolverClasses;
   /** Default: the registry in resolvers/index.ts. */
   httpRoutes?: readonly HttpRouteMount[];
-  /** Collect Node.js process metrics (default true). */
+  /** Collect Node.js process metrics (default true; only when `metrics` is not given). */
   defaultMetrics?: boolean;
+  /** The metrics to serve, when made before the server (to hand `metrics.jobs` to startIngest); default: new ones
+   *  (createApiMetrics with `defaultMetrics`). The server adds the scrape-time gauges (state-metrics.ts) to it. */
+  metrics?: ApiMetrics;
+  /** PARM_METRICS_TOKEN: `/metrics` needs `Authorization: Bearer <token>`; unset → open. */
+  metricsToken?: string;
   /** How often open sockets' keys are re-checked for revocation by any process, in ms (default 500; 0: off). */
   revocationRecheckMs?: number;
 }
@@ -157,7 +162,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     options.adminKeyHash ?? (options.adminKey !== undefined ? createHash("sha256").update(options.adminKey, "utf8").digest("hex") : undefined);
   if (adminKeyHash === undefined) throw new TypeError("createApiServer: adminKey or adminKeyHash is required");
   const pubSub = options.pubSub ?? createApiPubSub();
-  const metrics = createApiMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const metrics = options.metrics ?? createApiMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  registerStateMetrics(metrics.registry, { db, bus, log, tenantLabels: metrics.tenantLabels });
   const services = {} as ApiServices;
   for (const factory of options.serviceFactories ?? registeredServiceFactories) {
     Object.assign(services, factory({ db, bus, pubSub, log, metricsRegistry: metrics.registry }));
@@ -321,7 +327,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     const ready = Object.values(checks).every((v) => v === "ok");
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks, bus: bus.kind });
   });
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", metricsAuth(options.metricsToken), async (_req, res) => {
     res.setHeader("content-type", metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });

@@ -65,6 +65,8 @@ export interface IngestResult {
   event: JobEventRow | null;
   /** The job's status after ingestion. */
   status: JobStatus;
+  /** The job as it was before this event (null when nothing was ingested). */
+  jobBefore: JobRow | null;
 }
 
 const TERMINAL: readonly JobStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
@@ -94,7 +96,7 @@ export async function ingestJobEvent(
     await tx.job.updateMany({ where: { id: jobId, lastEventSeq: { lt: sequence } }, data: { lastEventSeq: sequence } });
     return { ingested: true as const, job, row, ...effects };
   });
-  if (!outcome.ingested) return { ingested: false, event: null, status: outcome.status };
+  if (!outcome.ingested) return { ingested: false, event: null, status: outcome.status, jobBefore: null };
 
   const { row, status, generationId, evaluationId, point } = outcome;
   await pubSub.publish(Topics.job(jobId), { kind: "event", event: row } satisfies JobTopicMessage);
@@ -113,7 +115,7 @@ export async function ingestJobEvent(
     await pubSub.publish(Topics.evaluation(evaluationId), { kind: "point", point } satisfies EvaluationTopicMessage);
   }
   if (outcome.becameTerminal) await publishEnd(pubSub, jobId, status, generationId, evaluationId);
-  return { ingested: true, event: row, status };
+  return { ingested: true, event: row, status, jobBefore: outcome.job };
 }
 
 /** Publishes the `end` message of a job that reached a terminal status (also used by cancelJob). */

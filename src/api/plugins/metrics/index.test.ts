@@ -5,7 +5,7 @@ import { createServer } from "node:http";
 import express from "express";
 import { createApiMetrics } from "./index.ts";
 
-test("metrics use the parm_ prefix, live on their own registry, and count HTTP requests by route pattern", async () => {
+test("metrics use the parm_ prefix (gen_ai_ for OpenTelemetry GenAI names), live on their own registry, and count HTTP requests by route pattern", async () => {
   const metrics = createApiMetrics({ defaultMetrics: true });
   const other = createApiMetrics({ defaultMetrics: false }); // a second server in the same process must not clash
   const app = express();
@@ -23,7 +23,8 @@ test("metrics use the parm_ prefix, live on their own registry, and count HTTP r
     const text = await metrics.registry.metrics();
     const names = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!);
     assert.ok(names.length > 10);
-    for (const name of names) assert.match(name, /^parm_/);
+    for (const name of names) assert.match(name, /^(parm_|gen_ai_server_)/);
+    assert.ok(names.includes("gen_ai_server_time_to_first_token_seconds"));
     assert.match(text, /parm_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/);
     assert.match(text, /parm_http_requests_total\{method="GET",route="\/v1\/things\/:id",status="201"\} 2/);
     assert.match(text, /parm_http_requests_total\{method="GET",route="static",status="404"\} 1/);

@@ -1,10 +1,18 @@
 /** @module api/plugins/metrics
- *  Prometheus metrics of the API on a registry per server (`parm_` prefix, base units, `_total` counters, bounded
- *  labels only). Served at `/metrics`. Other modules register their own metrics on `metrics.registry`. */
+ *  Prometheus metrics of the API on a registry per server (`parm_` prefix, OpenTelemetry GenAI names where they
+ *  exist, base units, `_total` counters, bounded labels only; docs/operations.md lists them). Served at `/metrics`.
+ *  `jobs` (job-metrics.ts) is fed by event ingestion; `registerStateMetrics` (state-metrics.ts) adds gauges read at
+ *  scrape time. Other modules register their own metrics on `metrics.registry`. */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { NextFunction, Request, Response } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ApiContext } from "../../context.ts";
+import { createJobMetrics, type JobMetrics } from "./job-metrics.ts";
+
+export { createJobMetrics, generationMethod, GENERATION_METHODS, MAX_TRACKED_JOBS } from "./job-metrics.ts";
+export type { GenerationMethod, JobEventObservation, JobEventObserver, JobMetrics, ObservedJob } from "./job-metrics.ts";
+export { registerStateMetrics, type StateMetricsDeps } from "./state-metrics.ts";
 
 export interface ApiMetrics {
   registry: Registry;
@@ -14,6 +22,10 @@ export interface ApiMetrics {
   graphqlDuration: Histogram<"type" | "transport">;
   rateLimited: Counter;
   wsConnections: Gauge;
+  /** Job and generation metrics fed by event ingestion (pass `metrics.jobs` to startIngest). */
+  jobs: JobMetrics;
+  /** Whether job metrics carry a `tenant` label (PARM_METRICS_TENANT_LABELS). */
+  tenantLabels: boolean;
   /** Express middleware counting requests; `route` is the matched route pattern or a fixed bucket. */
   httpMiddleware(): (req: Request, res: Response, next: NextFunction) => void;
   /** Apollo plugin counting HTTP GraphQL operations. */
@@ -22,8 +34,16 @@ export interface ApiMetrics {
 
 const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics"]);
 
-export function createApiMetrics(options: { defaultMetrics?: boolean } = {}): ApiMetrics {
+export interface ApiMetricsOptions {
+  /** Collect Node.js process metrics (default true). */
+  defaultMetrics?: boolean;
+  /** Give job metrics a `tenant` label (default false: tenant ids are unbounded). */
+  tenantLabels?: boolean;
+}
+
+export function createApiMetrics(options: ApiMetricsOptions = {}): ApiMetrics {
   const registry = new Registry();
+  const tenantLabels = options.tenantLabels ?? false;
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "parm_api_" });
   const httpRequests = new Counter({
     name: "parm_http_requests_total",
@@ -70,6 +90,8 @@ export function createApiMetrics(options: { defaultMetrics?: boolean } = {}): Ap
     graphqlDuration,
     rateLimited,
     wsConnections,
+    jobs: createJobMetrics(registry, { tenantLabels }),
+    tenantLabels,
     httpMiddleware() {
       return (req, res, next) => {
         const end = httpDuration.startTimer();
@@ -107,5 +129,25 @@ export function createApiMetrics(options: { defaultMetrics?: boolean } = {}): Ap
         },
       };
     },
+  };
+}
+
+/** Shortest accepted `/metrics` bearer token (PARM_METRICS_TOKEN). */
+export const METRICS_TOKEN_MIN_LENGTH = 16;
+
+/**
+ * Guards `/metrics` with `Authorization: Bearer <token>` when `token` is set (PARM_METRICS_TOKEN): a missing or
+ * different token gets 401 with `WWW-Authenticate: Bearer realm="metrics"`. Without a token every request passes.
+ * The comparison is constant-time over sha256 digests.
+ */
+export function metricsAuth(token: string | undefined): (req: Request, res: Response, next: NextFunction) => void {
+  if (token === undefined) return (_req, _res, next) => next();
+  const expected = createHash("sha256").update(token, "utf8").digest();
+  return (req, res, next) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+    const given = createHash("sha256").update(match?.[1] ?? "", "utf8").digest();
+    if (match && timingSafeEqual(given, expected)) return next();
+    res.setHeader("www-authenticate", 'Bearer realm="metrics"');
+    res.status(401).json({ errors: [{ message: "/metrics needs Authorization: Bearer <PARM_METRICS_TOKEN>", extensions: { code: "UNAUTHENTICATED" } }] });
   };
 }
