@@ -1,14 +1,36 @@
 /** Import rules of docs/architecture.md §2: engine ← gpu-runner; contracts ← api, gpu-runner; schema ← api;
- *  api never imports gpu-runner; engine imports nothing from the rest; no cycles. */
+ *  formats ← api, engine; api never imports gpu-runner; engine imports nothing from the rest but formats; formats
+ *  imports nothing from src/; no cycles. */
 module.exports = {
   forbidden: [
     { name: "no-circular", severity: "error", from: {}, to: { circular: true } },
     {
       name: "engine-is-pure",
-      comment: "The engine imports nothing from the rest of the platform.",
+      comment: "The engine imports nothing from the rest of the platform but the shared formats leaf (and the training recipe).",
       severity: "error",
       from: { path: "^src/gpu-runner/engine/" },
-      to: { path: "^src/", pathNot: "^src/gpu-runner/engine/" },
+      to: { path: "^src/", pathNot: "^src/gpu-runner/engine/|^src/contracts/training-recipe\\.ts$|^src/formats/" },
+    },
+    {
+      name: "formats-is-a-leaf",
+      comment: "formats (model-file headers, byte and half-float codecs, SHA-256, the vocabulary digest) is shared by api and engine and imports nothing else from src/.",
+      severity: "error",
+      from: { path: "^src/formats/" },
+      to: { path: "^src/", pathNot: "^src/formats/" },
+    },
+    {
+      name: "formats-no-io",
+      comment: "formats reads files and bytes only: no network, database, GraphQL or onnxruntime.",
+      severity: "error",
+      from: { path: "^src/formats/" },
+      to: { path: "(^|/)node_modules/(pg|@prisma|@nats-io|express|@apollo|ws|graphql|onnxruntime-node)(/|$)|^(http|https|net|dgram|child_process)$" },
+    },
+    {
+      name: "training-recipe-is-a-leaf",
+      comment: "The training defaults the engine shares with api and runner import nothing.",
+      severity: "error",
+      from: { path: "^src/contracts/training-recipe\\.ts$" },
+      to: {},
     },
     {
       name: "engine-no-io",

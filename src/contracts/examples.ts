@@ -59,6 +59,7 @@ export function exampleTrainPayload(): TrainJobPayload {
     r1: 4,
     r2: 4,
     loraAlpha: 8,
+    loraDropout: 0.05,
     targets: ["q_proj", "v_proj"],
     lr: 5e-4,
     epochs: 2,

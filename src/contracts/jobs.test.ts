@@ -85,6 +85,14 @@ test("train payload: the prompt template is named or jinja; payloads without one
   assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), promptTemplate: { kind: "named", name: "alpaca" } })).some((i) => i.startsWith("promptTemplate")));
 });
 
+test("train payload: loraDropout is in [0, 1); payloads without it (from before it existed) parse with 0", () => {
+  assert.equal(parseJobPayload("train", exampleTrainPayload()).loraDropout, 0.05);
+  const legacy: Record<string, unknown> = { ...exampleTrainPayload() };
+  delete legacy.loraDropout;
+  assert.equal(parseJobPayload("train", legacy).loraDropout, 0);
+  for (const bad of [1, -0.01]) assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), loraDropout: bad })).some((i) => i.startsWith("loraDropout")));
+});
+
 test("generate payload: each alpha is checked against the ARM's dimension count", () => {
   const p = exampleGeneratePayload();
   p.alphas = [[0.5, 0.5], [0.5, 0.6], [1]];

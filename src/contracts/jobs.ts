@@ -7,6 +7,7 @@ import { ContractValidationError, InvalidSubjectTokenError, UnreachableCaseError
 import { validatePreferenceVector } from "./preference.ts";
 import { DatasetFormatSchema, DatasetSplitSchema, SplitRatiosSchema } from "./datasets/types.ts";
 import { PromptTemplateSchema } from "./prompt-template.ts";
+import { LORA_DROPOUT_MAX_EXCLUSIVE } from "./training-recipe.ts";
 
 export const JOB_KINDS = ["train", "train-evaluator", "generate", "evaluate"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -160,6 +161,9 @@ export const TrainJobPayloadSchema = z
     r1: PositiveInt,
     r2: PositiveInt,
     loraAlpha: z.number().positive(),
+    /** Adapter-input dropout while training (PEFT lora_dropout), 0 ≤ p < 1. Absent (payloads from before it
+     *  existed) = 0; the api always sets it (default: training-recipe.ts). */
+    loraDropout: z.number().min(0).lt(LORA_DROPOUT_MAX_EXCLUSIVE).default(0),
     /** Projection names to adapt, e.g. ["q_proj", "v_proj"] (keys of ADAPTER_TARGET_NAMES). */
     targets: z
       .array(z.string().refine((t) => Object.hasOwn(ADAPTER_TARGET_NAMES, t), { message: `unknown adapter target; use one of ${Object.keys(ADAPTER_TARGET_NAMES).join(", ")}` }))

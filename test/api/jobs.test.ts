@@ -164,6 +164,8 @@ describe("startTraining", () => {
       [{ r1: 0 }, "ValidationError", "input.r1"],
       [{ learningRate: -1 }, "ValidationError", "input.learningRate"],
       [{ dirichletP: 0 }, "ValidationError", "input.dirichletP"],
+      [{ loraDropout: 1 }, "ValidationError", "input.loraDropout"],
+      [{ loraDropout: -0.1 }, "ValidationError", "input.loraDropout"],
       [{ maxPromptLength: 400, maxLength: 300 }, "ValidationError", "input.maxPromptLength"],
       [{ maxLength: 1024 }, "ValidationError", "input.maxLength"],
       [{ targets: ["q_proj", "qkv_proj"] }, "ValidationError", "input.targets[1]"],
@@ -196,6 +198,9 @@ describe("startTraining", () => {
     assert.equal(derived.__typename, "StartTrainingSuccess", JSON.stringify(derived));
     assert.deepEqual([derived.job.payload.maxLength, derived.job.payload.maxPromptLength], [512, 256], "stories260K holds 512 tokens");
     assert.deepEqual([derived.job.payload.maxPairs, derived.job.payload.maxSteps], [null, null]);
+    assert.equal(derived.job.payload.loraDropout, 0.05, "adapter dropout defaults to the reference's 0.05");
+    const noDropout = await start(trainingInput({ loraDropout: 0 }));
+    assert.equal(noDropout.job.payload.loraDropout, 0);
     const tooMuch = await start(trainingInput({ epochs: 100 }));
     assert.equal(tooMuch.__typename, "LimitExceeded");
     assert.equal(tooMuch.limitName, "maxTrainingPairPasses");

@@ -47,6 +47,7 @@ export function trainEnvelope(options: { snapshotKey: string; snapshotSha256: st
     r1: 2,
     r2: 2,
     loraAlpha: 4,
+    loraDropout: 0,
     targets: ["q_proj", "v_proj"],
     lr: 5e-3,
     epochs: 2,

@@ -10,6 +10,8 @@
  * bare prompts of PKU_SAFERLHF and GENERIC datasets through it, and the adapter's chat completions use it.
  */
 import {
+  LORA_DROPOUT_MAX_EXCLUSIVE,
+  TRAINING_RECIPES,
   trainingPairPasses,
   type AdapterMethod,
   type DatasetRef,
@@ -42,6 +44,8 @@ export interface StartTrainingCommand {
   r1: number;
   r2: number;
   loraAlpha: number;
+  /** Null: the method's recipe (contracts/training-recipe.ts). */
+  loraDropout?: number | null;
   targets: string[];
   learningRate: number;
   epochs: number;
@@ -119,6 +123,8 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
   positiveInt("input.r1", command.r1, MAX_RANK);
   positiveInt("input.r2", command.r2, MAX_RANK);
   positiveFinite("input.loraAlpha", command.loraAlpha);
+  const loraDropout = command.loraDropout ?? TRAINING_RECIPES[command.method].loraDropout;
+  if (!(loraDropout >= 0 && loraDropout < LORA_DROPOUT_MAX_EXCLUSIVE)) throw new InputValidationError("input.loraDropout", `must be in [0, 1), got ${loraDropout}`);
   positiveFinite("input.learningRate", command.learningRate);
   positiveInt("input.epochs", command.epochs, 10_000);
   positiveInt("input.batchSize", command.batchSize, 65_536);
@@ -189,6 +195,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     r1: command.r1,
     r2: command.r2,
     loraAlpha: command.loraAlpha,
+    loraDropout,
     targets: command.targets,
     lr: command.learningRate,
     epochs: command.epochs,

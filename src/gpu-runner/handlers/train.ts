@@ -66,6 +66,7 @@ export const trainHandler: JobHandler<"train"> = {
         r1: payload.r1,
         r2: payload.r2,
         loraAlpha: payload.loraAlpha,
+        loraDropout: payload.loraDropout,
         targets: payload.targets,
         lr: payload.lr,
         epochs: payload.epochs,

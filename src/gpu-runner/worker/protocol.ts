@@ -25,6 +25,7 @@ export interface TrainTask {
   readonly r1: number;
   readonly r2: number;
   readonly loraAlpha: number;
+  readonly loraDropout: number;
   readonly targets: readonly string[];
   readonly lr: number;
   readonly epochs: number;

@@ -31,6 +31,8 @@ export class StartTrainingInput {
   r2!: number;
   @Field(() => Float, { defaultValue: 8, description: "lora_alpha; scaling s = loraAlpha / r2." })
   loraAlpha!: number;
+  @Field(() => Float, { nullable: true, description: "Adapter-input dropout while training (PEFT lora_dropout), 0 ≤ p < 1; default: the method's reference value (0.05)." })
+  loraDropout?: number | null;
   @Field(() => [String], { defaultValue: ["q_proj", "k_proj", "v_proj"] })
   targets!: string[];
   @Field(() => Float, { defaultValue: 5e-4 })

@@ -15,6 +15,7 @@ import {
   armTrainBatchFeeds,
   buildArmScoreGraph,
   buildArmTrainGraph,
+  dropoutMaskFeeds,
   IGNORE_LABEL,
   packArmRows,
   type ArmPair,
@@ -152,25 +153,52 @@ describe("PARM train graph (float64, PBLoRA k=3, 3 pairs in a 4-pair bucket)", (
     });
   });
 
-  test("adapter dropout: ratio 0 reproduces the plain graph, ratio 0.5 draws a fresh mask per run", async () => {
+  test("adapter dropout: all-ones masks reproduce the plain graph, all-zero masks the bare base, a drawn mask changes the loss", async () => {
     const dropGraph = buildArmTrainGraph(config, weights, spec, { batchPairs: 4, seqLen: 9, responseLen: 6, dtype: "float64", weightsAs: "inputs", adapterDropout: true });
-    assert.ok(dropGraph.inputNames.includes("adapter_dropout"));
+    assert.equal(dropGraph.dropoutMasks.length, config.nLayers * 3);
+    assert.deepEqual(dropGraph.dropoutMasks[0], { name: "dropout_mask.layers.0.q", shape: [8, 9, config.dim] });
     const session = await createEngineSession(dropGraph, { intraOpNumThreads: 1 });
-    const feedsAt = (ratio: number) => ({
+    const feedsWith = (masks: Record<string, HostTensor>) => ({
       ...dropGraph.frozenFeeds,
       ...adapterFeeds(config, spec, tensors, "float64"),
-      ...armTrainBatchFeeds(dropGraph, { pairs, alpha, beta, padId: 0, adapterDropout: ratio }),
+      ...armTrainBatchFeeds(dropGraph, { pairs, alpha, beta, padId: 0 }),
+      ...masks,
     });
-    const zero = await session.run(feedsAt(0));
-    assert.ok(Math.abs(num(zero.loss)[0] - num(result.out.loss)[0]) < 1e-14);
-    for (const [, out] of graph.gradientNames) num(zero[out]).forEach((v, i) => assert.ok(Math.abs(v - num(result.out[out])[i]) < 1e-14));
-    const a = await session.run(feedsAt(0.5));
-    const b = await session.run(feedsAt(0.5));
+    const ones = await session.run(feedsWith(dropoutMaskFeeds(dropGraph, 0, mulberry32(1))));
+    assert.ok(Math.abs(num(ones.loss)[0] - num(result.out.loss)[0]) < 1e-14);
+    for (const [, out] of graph.gradientNames) num(ones[out]).forEach((v, i) => assert.ok(Math.abs(v - num(result.out[out])[i]) < 1e-14));
+    // Every input dropped: the adapters add nothing, as with B = 0.
+    const zeros = await session.run(feedsWith(dropoutMaskFeeds(dropGraph, 0.999999, () => 0)));
+    const bare = new Map([...tensors].map(([name, data]) => [name, name.endsWith("_B") ? new Float32Array(data.length) : data]));
+    const base = await runTrain(graph, bare, alpha);
+    await base.session.release();
+    assert.ok(Math.abs(num(zeros.loss)[0] - num(base.out.loss)[0]) < 1e-12, `${num(zeros.loss)[0]} vs ${num(base.out.loss)[0]}`);
+    assert.ok(Math.abs(num(base.out.loss)[0] - num(result.out.loss)[0]) > 1e-6, "the adapters matter without dropout");
+    const a = await session.run(feedsWith(dropoutMaskFeeds(dropGraph, 0.5, mulberry32(3))));
+    const again = await session.run(feedsWith(dropoutMaskFeeds(dropGraph, 0.5, mulberry32(3))));
     await session.release();
-    assert.ok(Math.abs(num(a.loss)[0] - num(zero.loss)[0]) > 1e-9, "dropout changes the loss");
-    assert.ok(Math.abs(num(a.loss)[0] - num(b.loss)[0]) > 1e-12, "each run draws a new mask");
-    assert.ok(num(a["grad.layers.0.q.pblora_A"]).every(Number.isFinite));
-    assert.throws(() => armTrainBatchFeeds(graph, { pairs, alpha, beta, padId: 0, adapterDropout: 0.1 }), /built without adapterDropout/);
+    assert.ok(Math.abs(num(a.loss)[0] - num(ones.loss)[0]) > 1e-9, "dropout changes the loss");
+    assert.equal(num(a.loss)[0], num(again.loss)[0], "the same mask gives the same loss");
+    assert.throws(() => armTrainBatchFeeds(graph, { pairs, alpha, beta, padId: 0, adapterDropout: { ratio: 0.1, random: Math.random } }), /built without adapterDropout/);
+    assert.throws(() => dropoutMaskFeeds(dropGraph, 1, Math.random), /\[0, 1\)/);
+  });
+
+  test("adapter gradients with dropout (a fixed mask, p = 0.3) match central finite differences", async () => {
+    const dropGraph = buildArmTrainGraph(config, weights, spec, { batchPairs: 4, seqLen: 9, responseLen: 6, dtype: "float64", weightsAs: "inputs", adapterDropout: true });
+    const session = await createEngineSession(dropGraph, { graphOptimizationLevel: "basic", intraOpNumThreads: 1 });
+    const masks = dropoutMaskFeeds(dropGraph, 0.3, mulberry32(12));
+    const zeros = Object.values(masks).reduce((n, t) => n + Array.from(t.data as Float64Array).filter((v) => v === 0).length, 0);
+    const total = Object.values(masks).reduce((n, t) => n + t.data.length, 0);
+    assert.ok(zeros > 0.25 * total && zeros < 0.35 * total, `${zeros} of ${total} dropped at p = 0.3`);
+    const feeds = { ...dropGraph.frozenFeeds, ...adapterFeeds(config, spec, tensors, "float64"), ...armTrainBatchFeeds(dropGraph, { pairs, alpha, beta, padId: 0 }), ...masks };
+    const plain = num((await session.run(feeds)).loss)[0];
+    assert.ok(Math.abs(plain - num(result.out.loss)[0]) > 1e-9, "the mask changes the loss");
+    const checks = [...dropGraph.gradientNames].map(([input, gradientOutput]) => ({ input, gradientOutput, lossOutput: "loss" }));
+    const results = await checkGradients(session, feeds, checks, { maxElementsPerTensor: 3, random: mulberry32(9) });
+    await session.release();
+    const worst = results.reduce((w, r) => (r.relativeL2 > w.relativeL2 ? r : w));
+    assert.ok(worst.relativeL2 < 1e-6, `worst ${worst.input}: ${worst.relativeL2} at h=${worst.bestStep}`);
+    assert.ok(results.every((r) => r.gradientNorm > 0));
   });
 
   test("float32 build agrees with float64 (loss and gradients)", async () => {

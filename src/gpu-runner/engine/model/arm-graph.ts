@@ -13,8 +13,9 @@
  *            pair_sign       [pairs, k] float   +1 when the first response is preferred under objective i, −1 if not
  *            pair_weight     [pairs, k] float   per-objective pair weights, each column summing to 1 over the pairs
  *                                               that count for it (0 elsewhere): see `normalizePairWeights`
- *            adapter_dropout [] float           adapter-input dropout ratio (only with `adapterDropout: true`;
- *                                               PARM trains with 0.05; a fresh mask per run, so feed 0 to check)
+ *            dropout_mask.layers.{i}.{target} [B2, T, in] float   adapter-input dropout mask of each adapted module
+ *                                               (only with `adapterDropout: true`): entries 0 or 1/(1−p), PEFT's
+ *                                               lora_dropout with the mask drawn by the caller (`dropoutMaskFeeds`)
  *            adapter tensors (as named by pblora.ts) and, with weightsAs "inputs", the frozen weights
  *   outputs  loss [] = Σ_{p,i} α_{p,i}·w_{p,i}·softplus(−β_i·sign_{p,i}·(l_first − l_second))
  *                    (= Σ_i α_i ℓ_i with ℓ_i the mean of −log σ(β_i(l_w − l_l)) over objective i's pairs)
@@ -40,7 +41,7 @@ import {
   type DecoderAdapter,
   type WeightsPlacement,
 } from "./llama-graph.ts";
-import { adapterObjectives, adapterTensorShapes, type AdapterSpec } from "./pblora.ts";
+import { ADAPTER_TARGETS, adapterObjectives, adapterTensorShapes, dropoutMaskName, targetDims, type AdapterSpec } from "./pblora.ts";
 
 export const ARM_INPUTS = {
   inputIds: "input_ids",
@@ -51,7 +52,6 @@ export const ARM_INPUTS = {
   beta: "beta",
   pairSign: "pair_sign",
   pairWeight: "pair_weight",
-  adapterDropout: "adapter_dropout",
 } as const;
 
 export const ARM_OUTPUTS = {
@@ -80,7 +80,7 @@ export interface ArmGraphOptions {
   readonly externalDataMinBytes?: number;
   /** Default true; false uses the generic LogSoftmax and GatherElements rules (for comparisons). */
   readonly fuseLogSoftmaxGather?: boolean;
-  /** Adds the `adapter_dropout` ratio input (PEFT lora_dropout on each adapter's input). Default false. */
+  /** Adds one dropout-mask input per adapted module (PEFT lora_dropout on each adapter's input). Default false. */
   readonly adapterDropout?: boolean;
 }
 
@@ -92,6 +92,8 @@ export interface ArmTrainGraph extends BuiltGraph {
   readonly responseLen: number;
   readonly dtype: FloatDType;
   readonly adapterDropout: boolean;
+  /** The dropout-mask inputs (empty without adapterDropout), in a stable order (layer, target). */
+  readonly dropoutMasks: readonly { readonly name: string; readonly shape: readonly number[] }[];
   readonly inputNames: readonly string[];
   /** Adapter tensor name → graph output holding its gradient. */
   readonly gradientNames: ReadonlyMap<string, string>;
@@ -143,6 +145,19 @@ function sequenceLogps(b: GraphBuilder, config: LlamaConfig, frozen: FrozenWeigh
   return b.reduceSum(b.mul(b.reshape(picked, [rows, slots]), io.mask), [1], false);
 }
 
+/** One mask input [rows, seqLen, inDim] per adapted layer-target, keyed by its input name. */
+function declareDropoutMasks(b: GraphBuilder, config: LlamaConfig, spec: AdapterSpec, rows: number, seqLen: number, dtype: FloatDType): Map<string, Value> {
+  const masks = new Map<string, Value>();
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    for (const target of ADAPTER_TARGETS) {
+      if (!spec.targets.includes(target)) continue;
+      const name = dropoutMaskName(layer, target);
+      masks.set(name, b.input(name, dtype, [rows, seqLen, targetDims(config, target).inDim]));
+    }
+  }
+  return masks;
+}
+
 /** Builds the train-step graph for one (batchPairs, seqLen, responseLen) bucket. */
 export function buildArmTrainGraph(config: LlamaConfig, weights: ModelWeights, spec: AdapterSpec, options: ArmGraphOptions): ArmTrainGraph {
   const { batchPairs, seqLen, dtype } = options;
@@ -156,11 +171,11 @@ export function buildArmTrainGraph(config: LlamaConfig, weights: ModelWeights, s
   const beta = b.input(ARM_INPUTS.beta, dtype, [k]);
   const sign = b.input(ARM_INPUTS.pairSign, dtype, [batchPairs, k]);
   const weight = b.input(ARM_INPUTS.pairWeight, dtype, [batchPairs, k]);
-  const dropoutRatio = options.adapterDropout ? b.input(ARM_INPUTS.adapterDropout, dtype, []) : undefined;
+  const dropoutMasks = options.adapterDropout ? declareDropoutMasks(b, config, spec, rows, seqLen, dtype) : undefined;
   const values = declareAdapterTensors(b, config, spec, dtype, { as: "inputs" });
   const frozen = new FrozenWeights(b, config, weights, dtype, options.weightsAs);
   const rowAlpha = pairAlpha ? b.concat([pairAlpha, pairAlpha], 0) : undefined;
-  const logps = sequenceLogps(b, config, frozen, io, { spec, values, alpha: rowAlpha, dropoutRatio });
+  const logps = sequenceLogps(b, config, frozen, io, { spec, values, alpha: rowAlpha, dropoutMasks });
   b.output(logps, ARM_OUTPUTS.sequenceLogps);
   const [first, second] = b.split(logps, 0, [batchPairs, batchPairs]);
   const margin = b.sub(first, second);
@@ -183,7 +198,8 @@ export function buildArmTrainGraph(config: LlamaConfig, weights: ModelWeights, s
     seqLen,
     responseLen,
     dtype,
-    adapterDropout: dropoutRatio !== undefined,
+    adapterDropout: dropoutMasks !== undefined,
+    dropoutMasks: [...(dropoutMasks ?? new Map<string, Value>()).values()].map((v) => ({ name: v.name, shape: [...v.shape] })),
     inputNames: built.inputs.map((v) => v.name),
     gradientNames,
   };
@@ -281,8 +297,24 @@ export interface ArmTrainBatch {
   readonly alpha?: readonly number[] | readonly (readonly number[])[];
   readonly beta: readonly number[];
   readonly padId: number;
-  /** Adapter-input dropout ratio for graphs built with `adapterDropout` (default 0). */
-  readonly adapterDropout?: number;
+  /** Adapter-input dropout for graphs built with `adapterDropout`: ratio p ∈ [0, 1) and the uniform [0, 1) source
+   *  the masks are drawn from (`dropoutMaskFeeds`). Absent: every mask is 1 (no dropout). */
+  readonly adapterDropout?: { readonly ratio: number; readonly random: () => number };
+}
+
+/** Dropout masks of a train graph: each element 0 with probability `ratio` (random() < ratio), else 1/(1 − ratio),
+ *  drawn from `random` in mask order then element order (row-major). */
+export function dropoutMaskFeeds(graph: ArmTrainGraph, ratio: number, random: () => number): Record<string, HostTensor> {
+  if (!(ratio >= 0 && ratio < 1)) throw new ArmBatchError(`adapter dropout must be in [0, 1), got ${ratio}`);
+  const keep = 1 / (1 - ratio);
+  const feeds: Record<string, HostTensor> = {};
+  for (const { name, shape } of graph.dropoutMasks) {
+    const data = floatArray(graph.dtype, shape.reduce((n, d) => n * d, 1));
+    if (ratio === 0) data.fill(1);
+    else for (let i = 0; i < data.length; i++) data[i] = random() < ratio ? 0 : keep;
+    feeds[name] = { dtype: graph.dtype, shape, data };
+  }
+  return feeds;
 }
 
 /** Every feed of a train graph except the adapter tensors and frozen weights (see `adapterFeeds`, `frozenFeeds`). */
@@ -307,10 +339,8 @@ export function armTrainBatchFeeds(graph: ArmTrainGraph, batch: ArmTrainBatch): 
   feeds[ARM_INPUTS.pairWeight] = normalizePairWeights(batch.pairs.map((p) => p.counts ?? new Array<boolean>(k).fill(true)), batchPairs, k, dtype);
   feeds[ARM_INPUTS.beta] = { dtype, shape: [k], data: dtype === "float32" ? Float32Array.from(batch.beta) : Float64Array.from(batch.beta) };
   if (graph.adapterDropout) {
-    const ratio = batch.adapterDropout ?? 0;
-    if (!(ratio >= 0 && ratio < 1)) throw new ArmBatchError(`adapterDropout must be in [0, 1), got ${ratio}`);
-    feeds[ARM_INPUTS.adapterDropout] = { dtype, shape: [], data: dtype === "float32" ? Float32Array.of(ratio) : Float64Array.of(ratio) };
-  } else if (batch.adapterDropout) {
+    Object.assign(feeds, dropoutMaskFeeds(graph, batch.adapterDropout?.ratio ?? 0, batch.adapterDropout?.random ?? Math.random));
+  } else if (batch.adapterDropout && batch.adapterDropout.ratio > 0) {
     throw new ArmBatchError("this graph was built without adapterDropout");
   }
   if (graph.spec.mode === "pblora") {

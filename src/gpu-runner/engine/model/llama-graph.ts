@@ -30,6 +30,7 @@ import {
   adapterObjectives,
   adapterTensorShapes,
   buildAdapterDelta,
+  dropoutMaskName,
   type AdapterSpec,
   type AdapterTarget,
   type AdapterValues,
@@ -163,8 +164,8 @@ export interface DecoderAdapter {
   readonly spec: AdapterSpec;
   readonly values: AdapterValues;
   readonly alpha?: Value;
-  /** Scalar dropout ratio on each adapter's input (training graphs); absent: no dropout. */
-  readonly dropoutRatio?: Value;
+  /** Adapter-input dropout masks by `dropoutMaskName(layer, target)` (training graphs); absent: no dropout. */
+  readonly dropoutMasks?: ReadonlyMap<string, Value>;
 }
 
 function ropeTables(config: LlamaConfig, seqLen: number): { cos: Float64Array; sin: Float64Array; rot: Float64Array } {
@@ -258,7 +259,7 @@ function decoderBlocks(
     let y = b.matMul(x, frozen.get(`layers.${layer}.${weight}.T`));
     if (bias) y = b.add(y, frozen.get(`layers.${layer}.${bias}`));
     if (adapter && adapter.spec.targets.includes(target)) {
-      y = b.add(y, buildAdapterDelta(b, adapter.spec, adapter.values, layer, target, x, adapter.alpha, adapter.dropoutRatio));
+      y = b.add(y, buildAdapterDelta(b, adapter.spec, adapter.values, layer, target, x, adapter.alpha, adapter.dropoutMasks?.get(dropoutMaskName(layer, target))));
     }
     return y;
   };

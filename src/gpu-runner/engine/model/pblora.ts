@@ -157,10 +157,15 @@ export function initAdapterTensors(config: LlamaConfig, spec: AdapterSpec, rando
 /** Graph values of one layer-target's adapter tensors (whatever their placement: inputs or initializers). */
 export type AdapterValues = ReadonlyMap<string, Value>;
 
+/** Graph input name of the adapter-input dropout mask of one layer-target (train graphs built with dropout). */
+export function dropoutMaskName(layer: number, target: AdapterTarget): string {
+  return `dropout_mask.layers.${layer}.${target}`;
+}
+
 /**
  * The adapter branch s·B·middle·A·dropout(x) for input x [batch, ..., inDim]; returns [batch, ..., outDim].
- * `alpha` [batch, k] is required for PBLoRA and ignored by plain LoRA. `dropoutRatio` (a scalar graph value)
- * adds PEFT's adapter-input dropout, an independent mask per adapted module (training graphs only).
+ * `alpha` [batch, k] is required for PBLoRA and ignored by plain LoRA. `dropoutMask` (x's shape, entries 0 or
+ * 1/(1−p)) is PEFT's adapter-input dropout with the mask given: dropout(x) = x ⊙ mask (training graphs only).
  */
 export function buildAdapterDelta(
   b: GraphBuilder,
@@ -170,9 +175,9 @@ export function buildAdapterDelta(
   target: AdapterTarget,
   input: Value,
   alpha: Value | undefined,
-  dropoutRatio?: Value,
+  dropoutMask?: Value,
 ): Value {
-  const x = dropoutRatio ? b.dropout(input, dropoutRatio)[0] : input;
+  const x = dropoutMask ? b.mul(input, dropoutMask) : input;
   const get = (part: string): Value => {
     const name = adapterTensorName(layer, target, part);
     const v = values.get(name);

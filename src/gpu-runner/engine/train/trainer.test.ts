@@ -101,6 +101,21 @@ describe("trainArm determinism and resume", () => {
     assert.deepEqual(a.history.map((h) => h.loss), b.history.map((h) => h.loss));
   });
 
+  test("adapter dropout is on by default (0.05): the masks change the adapter, and resuming a run with dropout reproduces it", async () => {
+    const opts = baseOptions({ epochs: 1, warmupSteps: 1 });
+    const dropped = await trainArm(opts);
+    const explicit = await trainArm({ ...opts, loraDropout: 0.05 });
+    const plain = await trainArm({ ...opts, loraDropout: 0 });
+    assert.ok(sameTensors(dropped.adapters[0].tensors, explicit.adapters[0].tensors), "the default is 0.05");
+    assert.ok(!sameTensors(dropped.adapters[0].tensors, plain.adapters[0].tensors), "dropout changes training");
+    const checkpoints = new Map<number, Uint8Array>();
+    const heavy = { ...opts, loraDropout: 0.3 };
+    const full = await trainArm({ ...heavy, checkpointEvery: 1, onCheckpoint: (bytes, step) => void checkpoints.set(step, bytes) });
+    const resumed = await trainArm({ ...heavy, resumeFrom: checkpoints.get(3) });
+    assert.ok(sameTensors(full.adapters[0].tensors, resumed.adapters[0].tensors), "resume with dropout is bit-exact");
+    await assert.rejects(trainArm({ ...opts, loraDropout: 0.1, resumeFrom: checkpoints.get(3) }), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /loraDropout/.test(e.message));
+  });
+
   test("resuming from a mid-run checkpoint (across an epoch boundary, with accumulation) reproduces the run", async () => {
     const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5 });
     const checkpoints = new Map<number, Uint8Array>();
@@ -305,6 +320,7 @@ describe("trainArm bookkeeping and errors", () => {
       [{ pairs: [] }, /no training pairs/],
       [{ batchPairs: 0 }, /batchPairs/],
       [{ maxSteps: 0 }, /maxSteps must be an integer ≥ 1/],
+      [{ loraDropout: 1 }, /loraDropout must be in \[0, 1\)/],
     ];
     for (const [overrides, pattern] of cases) {
       await assert.rejects(trainArm(baseOptions(overrides)), (e: unknown) => e instanceof TrainerError && pattern.test(e.message), String(pattern));

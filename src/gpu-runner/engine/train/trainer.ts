@@ -15,8 +15,12 @@
  * decay, lr = lr₀ · cosineWithWarmup(update). `maxSteps` caps the updates of the whole run (shared between GenARM
  * phases in proportion, trainer-data.ts `phaseUpdateBudgets`); each phase's schedule and the progress totals span
  * the capped count, and a phase ends with the update that reaches its share. Everything random (adapter init, α,
- * data order) derives from `seed`; with the same onnxruntime thread count a run is bit-reproducible, and resuming
- * from a checkpoint taken after update n reproduces the uninterrupted run.
+ * data order, dropout masks) derives from `seed`; with the same onnxruntime thread count a run is bit-reproducible,
+ * and resuming from a checkpoint taken after update n reproduces the uninterrupted run.
+ *
+ * Adapter dropout (`loraDropout`, PEFT's lora_dropout): while training, each adapted module's input is multiplied by
+ * its own mask (0 with probability p, else 1/(1−p)); the masks of micro-batch b of epoch e in phase j are drawn from
+ * Rng(mix(seed, j, e, b)), so a resumed run draws the same masks. Held-out evaluation and decoding use no dropout.
  *
  * Checkpoints (train/checkpoint.ts): adapter tensors and AdamW moments of every ARM as `arm{j}/<tensor>`, the
  * α-Rng state, and the data position {phase, epoch, batch, phaseSteps} as of an optimizer update boundary.
@@ -26,6 +30,7 @@ import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts
 import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterScale, adapterTensorShapes, initAdapterTensors, pbloraSpec, validateAdapterSpec, type AdapterSpec, type AdapterTarget } from "../model/pblora.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
+import { TRAINING_RECIPES } from "../../../contracts/training-recipe.ts";
 import { abortsUnless } from "../util/abort.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
 import { exportAdapter, type AdapterFileMetadata, type AdapterMethod } from "./adapter-file.ts";
@@ -111,6 +116,8 @@ export interface TrainArmOptions extends OptimizationOptions {
   /** GenARM LoRA rank (default r1 + r2). */
   readonly loraRank?: number;
   readonly targets?: readonly AdapterTarget[];
+  /** Adapter-input dropout p ∈ [0, 1) while training (default: the method's recipe, contracts/training-recipe.ts). */
+  readonly loraDropout?: number;
   /** Dirichlet concentration p (default 0.5). */
   readonly dirichletP?: number;
   readonly seed?: number;
@@ -208,6 +215,7 @@ interface ResolvedOptions {
   readonly loraAlpha: number;
   readonly loraRank: number;
   readonly targets: readonly AdapterTarget[];
+  readonly loraDropout: number;
   readonly lr: number;
   readonly weightDecay: number;
   readonly warmupSteps: number;
@@ -257,6 +265,8 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
   const weightDecay = options.weightDecay ?? 0.05;
   if (!(weightDecay >= 0)) fail(`weightDecay must be ≥ 0, got ${weightDecay}`);
   if (options.threads !== undefined) int(options.threads, 1, "threads");
+  const loraDropout = options.loraDropout ?? TRAINING_RECIPES[method].loraDropout;
+  if (!(loraDropout >= 0 && loraDropout < 1)) fail(`loraDropout must be in [0, 1), got ${loraDropout}`);
   return {
     method,
     r1,
@@ -264,6 +274,7 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     loraAlpha: pos(options.loraAlpha ?? 8, "loraAlpha"),
     loraRank: int(options.loraRank ?? r1 + r2, 1, "loraRank"),
     targets: options.targets ?? ["q", "k", "v"],
+    loraDropout,
     lr: pos(options.lr ?? 5e-4, "lr"),
     weightDecay,
     warmupSteps: int(options.warmupSteps ?? 0, 0, "warmupSteps"),
@@ -368,8 +379,16 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     gradAccum: o.gradAccum, maxGradNorm: o.maxGradNorm, dirichletP: o.dirichletP, seed: o.seed,
     maxPromptLength: o.maxPromptLength, maxLength: o.maxLength, lengthBuckets: [...o.lengthBuckets],
     baseModelDigest: digest, trainData: pairsFingerprint(train),
-    // Only when set, so checkpoints written before maxSteps existed still resume uncapped runs.
+    // Only when set, so checkpoints written before maxSteps / loraDropout existed still resume those runs.
     ...(o.maxSteps !== null ? { maxSteps: o.maxSteps } : {}),
+    ...(o.loraDropout > 0 ? { loraDropout: o.loraDropout } : {}),
+  };
+
+  /** The dropout masks' source of one micro-batch: a function of its data position only (see the module comment). */
+  const dropoutFor = (phase: number, epoch: number, batch: number) => {
+    if (o.loraDropout === 0) return undefined;
+    const rng = new Rng(mixSeed(o.seed, 0xd50b, phase, epoch, batch));
+    return { ratio: o.loraDropout, random: () => rng.nextU32() / 4294967296 };
   };
 
   let position: DataPosition = { phase: 0, epoch: 0, batch: 0, phaseSteps: phases.map(() => 0) };
@@ -431,6 +450,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
           const graph = buildArmTrainGraph(config, weights, phase.spec, {
             batchPairs: o.batchPairs, seqLen: bucket, responseLen: slots.get(bucket)!, dtype: "float32",
             weightsAs: options.weightsAs ?? "initializers", fuseLogSoftmaxGather: options.fuseLogSoftmaxGather ?? true,
+            adapterDropout: o.loraDropout > 0,
           });
           // One session runs back to back here, so its thread pool may spin-wait (bench/train.ts: 8–15% faster).
           const session = await createEngineSession(graph, { executionProvider: options.executionProvider ?? "cpu", allowSpinning: true, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
@@ -464,7 +484,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
           const feeds = {
             ...graph.frozenFeeds,
             ...adapter,
-            ...armTrainBatchFeeds(graph, { pairs: members.map((m) => m.arm), alpha, beta: phase.beta, padId: tokenizer.eosId }),
+            ...armTrainBatchFeeds(graph, { pairs: members.map((m) => m.arm), alpha, beta: phase.beta, padId: tokenizer.eosId, adapterDropout: dropoutFor(phaseIndex, epoch, b) }),
           };
           const out = await session.run(feeds);
           const loss = (out[ARM_OUTPUTS.loss].data as Float32Array)[0];

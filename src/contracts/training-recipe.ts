@@ -1,0 +1,23 @@
+/**
+ * @module contracts/training-recipe — the defaults of ARM training, one set per method, taken from the methods'
+ * reference training scripts (docs/engine.md "Training defaults" names the source of each). The GraphQL training
+ * input, the train job payload, `parm train` / `parm dump` and the engine's `trainArm` options all default to
+ * these values. Plain data importing nothing, so the engine (which imports nothing else of the platform) reads it
+ * too (.dependency-cruiser.cjs).
+ */
+
+export const TRAINING_METHODS = ["PARM", "GENARM"] as const;
+export type TrainingMethod = (typeof TRAINING_METHODS)[number];
+
+export interface TrainingRecipe {
+  /** PEFT `lora_dropout` on each adapter's input while training (never at decode or evaluation). */
+  readonly loraDropout: number;
+}
+
+export const TRAINING_RECIPES: Readonly<Record<TrainingMethod, TrainingRecipe>> = {
+  PARM: { loraDropout: 0.05 },
+  GENARM: { loraDropout: 0.05 },
+};
+
+/** Bounds of `loraDropout`: 0 ≤ p < 1. */
+export const LORA_DROPOUT_MAX_EXCLUSIVE = 1;
