@@ -6,14 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CHATML_TEMPLATE, LLAMA2_CHAT_TEMPLATE, writeGgufWithStrings } from "../../../test/fixtures/chat-templates.ts";
-import {
-  chatTemplateOfTokenizerConfig,
-  inspectModelFile,
-  LOCATION_REFUSED_MESSAGE,
-  ModelFileError,
-  tokenizerDigest,
-  tokensFromTokenizerJson,
-} from "./model-inspect.ts";
+import { tokensFromTokenizerJson, vocabularyDigest } from "../../formats/index.ts";
+import { chatTemplateOfTokenizerConfig, inspectModelFile, LOCATION_REFUSED_MESSAGE, ModelFileError } from "./model-inspect.ts";
 
 const dataDir = new URL("../../../../shared/data/tinyllamas-stories260k/", import.meta.url);
 const ggufUrl = new URL("tinyllamas-stories-260k-f32.gguf", dataDir);
@@ -53,8 +47,8 @@ describe("inspectModelFile", () => {
     const tokens = tokensFromTokenizerJson(JSON.parse(await readFile(tokenizerUrl, "utf8")));
     assert.ok(tokens);
     assert.equal(tokens.length, 512);
-    assert.equal(inspection.tokenizerHash, tokenizerDigest(tokens));
-    assert.notEqual(inspection.tokenizerHash, tokenizerDigest(tokens.slice(0, 511)));
+    assert.equal(inspection.tokenizerHash, vocabularyDigest(tokens));
+    assert.notEqual(inspection.tokenizerHash, vocabularyDigest(tokens.slice(0, 511)));
   });
 
   it("reads a safetensors header and a sibling Hugging Face tokenizer.json", async () => {
@@ -72,7 +66,7 @@ describe("inspectModelFile", () => {
     assert.equal(inspection.format, "SAFETENSORS");
     assert.equal(inspection.vocabSize, 5);
     assert.equal(inspection.sizeBytes, BigInt(bytes.length));
-    assert.equal(inspection.tokenizerHash, tokenizerDigest(["a", "b", "c", "d", "<eos>"]));
+    assert.equal(inspection.tokenizerHash, vocabularyDigest(["a", "b", "c", "d", "<eos>"]));
     assert.equal(inspection.config.dtype, "F32");
   });
 

@@ -6,12 +6,13 @@
  * Contracts:
  * - Only paths already admitted are inspected (model-roots.ts decides which host files a tenant may name); an
  *   {@link ModelFileError} names the location and the problem.
- * - GGUF v1 (u32 lengths) and v2/v3 (u64 lengths) headers are parsed; metadata only, tensors are never read.
- * - Safetensors: the JSON header is parsed; the vocabulary size is the first dimension of the embedding
- *   tensor (`model.embed_tokens.weight`, `transformer.wte.weight`, `tok_embeddings.weight`, `token_embd.weight`).
- *   A sibling `tokenizer.json` supplies the tokenizer digest.
- * - The tokenizer digest is sha256 over every token string in id order, each UTF-8 encoded and followed by a
- *   NUL byte, so a GGUF vocabulary and the same vocabulary in a `tokenizer.json` have equal digests.
+ * - Headers are read by src/formats, the readers the engine loads with: GGUF (v1, v2, v3) metadata streamed from
+ *   the file (tensor infos and data are never read); the safetensors JSON header, whose embedding tensor
+ *   (`model.embed_tokens.weight`, `transformer.wte.weight`, `tok_embeddings.weight`, `token_embd.weight`) gives
+ *   the vocabulary size. A header those readers refuse is CORRUPT_HEADER with their message.
+ * - The tokenizer digest is formats' `vocabularyDigest` of the GGUF's `tokenizer.ggml.tokens`, else of a sibling
+ *   `tokenizer.json`: the engine's `Tokenizer.digest` of the same vocabulary, so a GGUF vocabulary and the same
+ *   vocabulary in a `tokenizer.json` have equal digests.
  * - The model's own chat template, when it has one, goes into `config` as `chatTemplate` with `bosToken` /
  *   `eosToken` (the strings of its BOS and EOS tokens) and `chatTemplateSource`: GGUF `tokenizer.chat_template`
  *   (BOS/EOS from `tokenizer.ggml.bos_token_id` / `eos_token_id`), else a Hugging Face `chat_template.jinja` or
@@ -19,10 +20,18 @@
  *   / `eos_token`) beside the file, never through a link that leaves the file's folder. It is read, not judged:
  *   registration checks it (prompt-templates.ts).
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { open, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
+import {
+  FormatError,
+  ggufTokens,
+  readGgufHeaderFromFile,
+  readSafetensorsHeaderFromFile,
+  sha256File,
+  tokensFromTokenizerJson,
+  vocabularyDigest,
+  type GgufValue,
+} from "../../formats/index.ts";
 import { DomainError } from "./errors.ts";
 
 export type InspectedModelFormat = "GGUF" | "SAFETENSORS" | "ONNX";
@@ -62,24 +71,6 @@ export class ModelFileError extends DomainError {
   }
 }
 
-/** Streams the file through sha256. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-/** Digest of a vocabulary: sha256 over tokens in id order, each followed by a NUL byte. */
-export function tokenizerDigest(tokensInIdOrder: readonly string[]): string {
-  const hash = createHash("sha256");
-  const nul = Buffer.from([0]);
-  for (const token of tokensInIdOrder) {
-    hash.update(Buffer.from(token, "utf8"));
-    hash.update(nul);
-  }
-  return hash.digest("hex");
-}
-
 /**
  * Inspects the model file at `path`, an absolute path the caller has already admitted (model-roots.ts, or a
  * private upload copy); `location` is how errors name it. A file that vanished or became unreadable meanwhile is
@@ -98,20 +89,20 @@ export async function inspectModelFile(path: string, location: string = path): P
   let config: Record<string, string | number | boolean> = {};
   switch (format) {
     case "GGUF": {
-      const header = await readGgufHeader(path, location);
+      const header = await readGgufFacts(path, location);
       vocabSize = header.tokens?.length ?? header.vocabSizeKey ?? null;
-      tokenizerHash = header.tokens ? tokenizerDigest(header.tokens) : null;
+      tokenizerHash = header.tokens ? vocabularyDigest(header.tokens) : null;
       const fromGguf = header.chatTemplate === null ? null : { template: header.chatTemplate, bosToken: header.bosToken, eosToken: header.eosToken, source: "gguf" as const };
       config = withChatTemplate(header.config, fromGguf ?? (await readSiblingChatTemplate(path)));
       break;
     }
     case "SAFETENSORS": {
-      const header = await readSafetensorsHeader(path, location, info.size);
+      const header = await readSafetensorsFacts(path, location);
       vocabSize = header.vocabSize;
       config = withChatTemplate(header.config, await readSiblingChatTemplate(path));
       const tokenizer = await readSiblingTokenizer(path);
       if (tokenizer) {
-        tokenizerHash = tokenizerDigest(tokenizer);
+        tokenizerHash = vocabularyDigest(tokenizer);
         vocabSize ??= tokenizer.length;
       }
       break;
@@ -120,7 +111,7 @@ export async function inspectModelFile(path: string, location: string = path): P
       config = withChatTemplate(config, await readSiblingChatTemplate(path));
       const tokenizer = await readSiblingTokenizer(path);
       if (tokenizer) {
-        tokenizerHash = tokenizerDigest(tokenizer);
+        tokenizerHash = vocabularyDigest(tokenizer);
         vocabSize = tokenizer.length;
       }
       break;
@@ -165,8 +156,8 @@ async function readHead(path: string, bytes: number, location: string): Promise<
 /** Largest GGUF metadata section read (the vocabulary of a 256k-token model fits). */
 const MAX_GGUF_HEADER_BYTES = 64 * 1024 * 1024;
 
-interface GgufHeader {
-  version: number;
+/** What registration keeps of a GGUF header. */
+interface GgufFacts {
   tokens: string[] | null;
   vocabSizeKey: number | null;
   config: Record<string, string | number | boolean>;
@@ -193,182 +184,43 @@ function withChatTemplate(config: Record<string, string | number | boolean>, fou
   return out;
 }
 
-/** Sequential reader over a file, refilling a buffer on demand. */
-class FileCursor {
-  private buffer = Buffer.alloc(0);
-  private bufferStart = 0;
-  position = 0;
-  constructor(
-    private readonly handle: Awaited<ReturnType<typeof open>>,
-    private readonly size: number,
-    private readonly location: string,
-  ) {}
-
-  async ensure(bytes: number): Promise<void> {
-    const offsetInBuffer = this.position - this.bufferStart;
-    if (offsetInBuffer + bytes <= this.buffer.length) return;
-    if (this.position + bytes > this.size) {
-      throw new ModelFileError(this.location, "CORRUPT_HEADER", `header runs past end of file at byte ${this.position}`);
-    }
-    if (this.position + bytes > MAX_GGUF_HEADER_BYTES) {
-      throw new ModelFileError(this.location, "CORRUPT_HEADER", `header larger than ${MAX_GGUF_HEADER_BYTES} bytes`);
-    }
-    const length = Math.min(Math.max(bytes, 1 << 20), this.size - this.position);
-    const next = Buffer.alloc(length);
-    await this.handle.read(next, 0, length, this.position);
-    this.buffer = next;
-    this.bufferStart = this.position;
-  }
-  private at(): number {
-    return this.position - this.bufferStart;
-  }
-  async u8(): Promise<number> {
-    await this.ensure(1);
-    const v = this.buffer.readUInt8(this.at());
-    this.position += 1;
-    return v;
-  }
-  async u32(): Promise<number> {
-    await this.ensure(4);
-    const v = this.buffer.readUInt32LE(this.at());
-    this.position += 4;
-    return v;
-  }
-  async u64(): Promise<number> {
-    await this.ensure(8);
-    const v = this.buffer.readBigUInt64LE(this.at());
-    this.position += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new ModelFileError(this.location, "CORRUPT_HEADER", `implausible length ${v} at byte ${this.position - 8}`);
-    }
-    return Number(v);
-  }
-  async skip(bytes: number): Promise<void> {
-    if (this.position + bytes > this.size) {
-      throw new ModelFileError(this.location, "CORRUPT_HEADER", `header runs past end of file at byte ${this.position}`);
-    }
-    this.position += bytes;
-  }
-  async bytes(length: number): Promise<Buffer> {
-    await this.ensure(length);
-    const v = Buffer.from(this.buffer.subarray(this.at(), this.at() + length));
-    this.position += length;
-    return v;
-  }
-  async scalar(kind: "i32" | "f32" | "f64" | "i64"): Promise<number> {
-    switch (kind) {
-      case "i32": {
-        await this.ensure(4);
-        const v = this.buffer.readInt32LE(this.at());
-        this.position += 4;
-        return v;
-      }
-      case "f32": {
-        await this.ensure(4);
-        const v = this.buffer.readFloatLE(this.at());
-        this.position += 4;
-        return v;
-      }
-      case "f64": {
-        await this.ensure(8);
-        const v = this.buffer.readDoubleLE(this.at());
-        this.position += 8;
-        return v;
-      }
-      case "i64": {
-        await this.ensure(8);
-        const v = Number(this.buffer.readBigInt64LE(this.at()));
-        this.position += 8;
-        return v;
-      }
-      default:
-        throw new Error(`unreachable scalar kind ${String(kind satisfies never)}`);
-    }
-  }
+/** A format error of src/formats as the CORRUPT_HEADER of `location`; other errors pass. */
+function asCorruptHeader(error: unknown, location: string): unknown {
+  return error instanceof FormatError ? new ModelFileError(location, "CORRUPT_HEADER", error.message) : error;
 }
 
-/** GGUF value type ids (ggml `gguf_type`). */
-const GGUF_SCALAR_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const GGUF_STRING = 8;
-const GGUF_ARRAY = 9;
+/** A metadata number as registration stores it (u64/i64 read as bigint become numbers when exact). */
+function plainValue(value: GgufValue | undefined): string | number | boolean | null {
+  if (typeof value === "bigint") return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : null;
+  return value === undefined || Array.isArray(value) ? null : value;
+}
 
-/** Parses GGUF metadata (v1: u32 lengths; v2, v3: u64 lengths). */
-export async function readGgufHeader(path: string, location = path): Promise<GgufHeader> {
-  const handle = await open(path, "r");
-  try {
-    const { size } = await handle.stat();
-    const cursor = new FileCursor(handle, size, location);
-    const magic = (await cursor.bytes(4)).toString("latin1");
-    if (magic !== "GGUF") throw new ModelFileError(location, "CORRUPT_HEADER", "missing GGUF magic");
-    const version = await cursor.u32();
-    if (version < 1 || version > 3) throw new ModelFileError(location, "CORRUPT_HEADER", `unsupported GGUF version ${version}`);
-    const length = version === 1 ? () => cursor.u32() : () => cursor.u64();
-    const tensorCount = await length();
-    const kvCount = await length();
-    const readString = async (): Promise<string> => (await cursor.bytes(await length())).toString("utf8");
-    const readScalar = async (type: number): Promise<string | number | boolean> => {
-      switch (type) {
-        case 0: return cursor.u8();
-        case 1: return ((await cursor.u8()) << 24) >> 24;
-        case 2: return (await cursor.bytes(2)).readUInt16LE(0);
-        case 3: return (await cursor.bytes(2)).readInt16LE(0);
-        case 4: return cursor.u32();
-        case 5: return cursor.scalar("i32");
-        case 6: return cursor.scalar("f32");
-        case 7: return (await cursor.u8()) !== 0;
-        case 8: return readString();
-        case 10: return cursor.u64();
-        case 11: return cursor.scalar("i64");
-        case 12: return cursor.scalar("f64");
-        default:
-          throw new ModelFileError(location, "CORRUPT_HEADER", `unknown GGUF value type ${type} at byte ${cursor.position - 4}`);
-      }
-    };
-    const config: Record<string, string | number | boolean> = { ggufVersion: version, tensorCount };
-    let tokens: string[] | null = null;
-    let vocabSizeKey: number | null = null;
-    let chatTemplate: string | null = null;
-    let bosId: number | null = null;
-    let eosId: number | null = null;
-    for (let i = 0; i < kvCount; i++) {
-      const key = await readString();
-      const type = await cursor.u32();
-      if (type === GGUF_ARRAY) {
-        const elementType = await cursor.u32();
-        const count = await length();
-        if (key === "tokenizer.ggml.tokens" && elementType === GGUF_STRING) {
-          tokens = [];
-          for (let j = 0; j < count; j++) tokens.push(await readString());
-        } else if (elementType === GGUF_STRING) {
-          for (let j = 0; j < count; j++) await cursor.skip(await length());
-        } else {
-          const width = GGUF_SCALAR_SIZE[elementType];
-          if (width === undefined) {
-            throw new ModelFileError(location, "CORRUPT_HEADER", `array of unknown GGUF type ${elementType} under key ${key}`);
-          }
-          await cursor.skip(width * count);
-        }
-        continue;
-      }
-      const value = await readScalar(type);
-      if (key.endsWith(".vocab_size") && typeof value === "number") vocabSizeKey = value;
-      if (key === "tokenizer.chat_template" && typeof value === "string") chatTemplate = value;
-      if (key === "tokenizer.ggml.bos_token_id" && typeof value === "number") bosId = value;
-      if (key === "tokenizer.ggml.eos_token_id" && typeof value === "number") eosId = value;
-      if (
-        key === "general.architecture" ||
-        key === "general.name" ||
-        key === "tokenizer.ggml.model" ||
-        /^[a-z0-9_]+\.(context_length|embedding_length|block_count|feed_forward_length|attention\.head_count(_kv)?)$/.test(key)
-      ) {
-        config[key] = value;
-      }
-    }
-    const tokenAt = (id: number | null) => (id === null || tokens === null ? null : (tokens[id] ?? null));
-    return { version, tokens, vocabSizeKey, config, chatTemplate, bosToken: tokenAt(bosId), eosToken: tokenAt(eosId) };
-  } finally {
-    await handle.close();
+/** Header keys kept in `config` besides the version and tensor count. */
+const GGUF_CONFIG_KEY = /^(general\.architecture|general\.name|tokenizer\.ggml\.model|[a-z0-9_]+\.(context_length|embedding_length|block_count|feed_forward_length|attention\.head_count(_kv)?))$/;
+
+/** Reads the GGUF metadata (formats/gguf.ts, streamed; at most MAX_GGUF_HEADER_BYTES) and keeps what registration stores. */
+export async function readGgufFacts(path: string, location = path): Promise<GgufFacts> {
+  const header = await readGgufHeaderFromFile(path, { metadataOnly: true, maxHeaderBytes: MAX_GGUF_HEADER_BYTES }).catch((error: unknown) => {
+    throw asCorruptHeader(error, location);
+  });
+  const config: Record<string, string | number | boolean> = { ggufVersion: header.version, tensorCount: header.tensorCount };
+  let vocabSizeKey: number | null = null;
+  for (const [key, raw] of header.metadata) {
+    const value = plainValue(raw);
+    if (value === null) continue;
+    if (key.endsWith(".vocab_size") && typeof value === "number") vocabSizeKey = value;
+    if (GGUF_CONFIG_KEY.test(key)) config[key] = value;
   }
+  const tokens = ggufTokens(header.metadata);
+  const text = (key: string) => {
+    const value = header.metadata.get(key);
+    return typeof value === "string" ? value : null;
+  };
+  const tokenAt = (key: string) => {
+    const id = plainValue(header.metadata.get(key));
+    return typeof id !== "number" || tokens === null ? null : (tokens[id] ?? null);
+  };
+  return { tokens, vocabSizeKey, config, chatTemplate: text("tokenizer.chat_template"), bosToken: tokenAt("tokenizer.ggml.bos_token_id"), eosToken: tokenAt("tokenizer.ggml.eos_token_id") };
 }
 
 const EMBEDDING_TENSOR_NAMES = [
@@ -379,40 +231,22 @@ const EMBEDDING_TENSOR_NAMES = [
   "embed_tokens.weight",
 ];
 
-async function readSafetensorsHeader(
-  path: string,
-  location: string,
-  size: number,
-): Promise<{ vocabSize: number | null; config: Record<string, string | number | boolean> }> {
-  const head = await readHead(path, 8, location);
-  const headerLength = Number(head.readBigUInt64LE(0));
-  if (headerLength > MAX_GGUF_HEADER_BYTES || headerLength + 8 > size) {
-    throw new ModelFileError(location, "CORRUPT_HEADER", `safetensors header length ${headerLength} is implausible`);
-  }
-  const handle = await open(path, "r");
-  let parsed: Record<string, { dtype?: string; shape?: number[] }>;
-  try {
-    const buffer = Buffer.alloc(headerLength);
-    await handle.read(buffer, 0, headerLength, 8);
-    parsed = JSON.parse(buffer.toString("utf8"));
-  } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(location, "CORRUPT_HEADER", `safetensors header is not JSON (${(e as Error).message})`);
-  } finally {
-    await handle.close();
-  }
-  const tensorNames = Object.keys(parsed).filter((name) => name !== "__metadata__");
+/** The safetensors header (formats/safetensors.ts): vocabulary size from the embedding tensor, tensor count, dtype. */
+async function readSafetensorsFacts(path: string, location: string): Promise<{ vocabSize: number | null; config: Record<string, string | number | boolean> }> {
+  const header = await readSafetensorsHeaderFromFile(path, "safetensors").catch((error: unknown) => {
+    throw asCorruptHeader(error, location);
+  });
   let vocabSize: number | null = null;
   for (const name of EMBEDDING_TENSOR_NAMES) {
-    const shape = parsed[name]?.shape;
-    if (Array.isArray(shape) && typeof shape[0] === "number") {
+    const shape = header.entries.get(name)?.shape;
+    if (shape !== undefined && shape.length > 0) {
       vocabSize = shape[0];
       break;
     }
   }
-  const dtype = parsed[tensorNames[0] ?? ""]?.dtype;
-  const config: Record<string, string | number | boolean> = { tensorCount: tensorNames.length };
-  if (typeof dtype === "string") config.dtype = dtype;
+  const first = header.entries.values().next();
+  const config: Record<string, string | number | boolean> = { tensorCount: header.entries.size };
+  if (!first.done) config.dtype = first.value.dtype;
   return { vocabSize, config };
 }
 
@@ -489,30 +323,4 @@ export async function readSiblingTokenizer(modelPath: string): Promise<string[] 
     }
   }
   return null;
-}
-
-/** Token strings in id order from a parsed tokenizer.json; null when the layout is not recognised. */
-export function tokensFromTokenizerJson(json: unknown): string[] | null {
-  if (typeof json !== "object" || json === null) return null;
-  const root = json as { tokens?: unknown; model?: { vocab?: unknown }; added_tokens?: unknown };
-  if (Array.isArray(root.tokens) && root.tokens.every((t) => typeof t === "string")) return root.tokens as string[];
-  const vocab = root.model?.vocab;
-  const byId = new Map<number, string>();
-  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
-    for (const [token, id] of Object.entries(vocab as Record<string, unknown>)) if (typeof id === "number") byId.set(id, token);
-  } else if (Array.isArray(vocab)) {
-    vocab.forEach((entry, id) => {
-      if (Array.isArray(entry) && typeof entry[0] === "string") byId.set(id, entry[0]);
-    });
-  }
-  if (Array.isArray(root.added_tokens)) {
-    for (const added of root.added_tokens as Array<{ id?: unknown; content?: unknown }>) {
-      if (typeof added.id === "number" && typeof added.content === "string") byId.set(added.id, added.content);
-    }
-  }
-  if (byId.size === 0) return null;
-  const size = Math.max(...byId.keys()) + 1;
-  const tokens: string[] = [];
-  for (let id = 0; id < size; id++) tokens.push(byId.get(id) ?? "");
-  return tokens;
 }

@@ -2,10 +2,8 @@
  * Minimal GGUF writer (versions 1, 2, 3) for fixtures and exports: explicitly typed metadata values and tensors
  * given as float32 values encoded to F32, F16, BF16 or Q8_0. It is the inverse of `parseGguf`.
  */
-import { ByteWriter } from "../util/binary.ts";
 import { EngineError, UnreachableCaseError } from "../util/errors.ts";
-import { f32ToBf16, f32ToF16, f16ToF32 } from "../util/float.ts";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, Q8_0_BLOCK } from "./gguf-format.ts";
+import { ByteWriter, f32ToBf16, f32ToF16, f16ToF32, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, Q8_0_BLOCK } from "../../../formats/index.ts";
 
 export type GgufTypedValue =
   | { readonly type: "u8" | "i8" | "u16" | "i16" | "u32" | "i32" | "f32" | "f64"; readonly value: number }

@@ -1,11 +1,10 @@
 /** @module engine/model/gguf
- * GGUF reader (versions 1, 2, 3; little-endian) and the llama-family mapping to `LlamaConfig` and canonical
+ * GGUF loader (versions 1, 2, 3; little-endian) and the llama-family mapping to `LlamaConfig` and canonical
  * weight names.
  *
- * Container: magic `GGUF`, u32 version, tensor count, metadata count (u32 in v1, u64 in v2/v3), metadata
- * key/value pairs, tensor infos (name, u32 n_dims, dims, u32 ggml type, u64 offset), then the data section at the
- * next multiple of `general.alignment` (default 32); tensor offsets are relative to it. Strings and array counts
- * are u32 in v1 and u64 later. Tensor types F32, F16, BF16 and Q8_0 decode to Float32Array.
+ * Container: read by formats/gguf.ts (the one GGUF header reader; `loadGguf` streams the header from the file),
+ * its errors rethrown as GgufError with the same code. Tensor types F32, F16, BF16 and Q8_0 decode to
+ * Float32Array; every tensor must lie inside the file (TENSOR_OUT_OF_BOUNDS).
  *
  * Mapping (architectures `llama` and `qwen2`): GGUF dims are [ne0 = in, ne1 = out], so a 2-D tensor reads
  * row-major as (out, in). All GGUF llama models use interleaved RoPE (llama.cpp's converters permute HF Q/K
@@ -14,167 +13,69 @@
  * byte-identical to `token_embd.weight`; then no `output` tensor is returned.
  */
 import { open } from "node:fs/promises";
-import { ByteReader, TruncatedInputError } from "../util/binary.ts";
-import { EngineError, UnreachableCaseError } from "../util/errors.ts";
-import { decodeBf16Array, decodeF16Array, decodeF32Array, f16ToF32 } from "../util/float.ts";
-import { validateModelWeights, type LoadedModel } from "../util/loaded-model.ts";
-import { readExactly } from "../util/file.ts";
-import { sha256File } from "../util/sha256.ts";
-import type { LlamaConfig, ModelWeights, WeightTensor } from "./config.ts";
 import {
-  GGML_TYPE_NAMES,
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
+  decodeBf16Array,
+  decodeF16Array,
+  decodeF32Array,
+  f16ToF32,
+  FormatError,
   GgmlType,
-  GgufValueType,
+  isSupportedGgmlType,
+  parseGgufHeader as parseGgufHeaderBytes,
   Q8_0_BLOCK,
   Q8_0_BLOCK_BYTES,
-  ggmlTensorBytes,
-  isSupportedGgmlType,
-} from "./gguf-format.ts";
+  readExactly,
+  readGgufHeaderFromFile,
+  sha256File,
+  type GgufFormatErrorCode,
+  type GgufHeader,
+  type GgufTensorInfo,
+  type GgufValue,
+} from "../../../formats/index.ts";
+import { EngineError, UnreachableCaseError } from "../util/errors.ts";
+import { validateModelWeights, type LoadedModel } from "../util/loaded-model.ts";
+import type { LlamaConfig, ModelWeights, WeightTensor } from "./config.ts";
 import { tokenizerFromGgufMetadata } from "./gguf-tokenizer.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
+export type { GgufHeader, GgufScalar, GgufTensorInfo, GgufValue } from "../../../formats/index.ts";
+
 export type GgufErrorCode =
-  | "BAD_MAGIC"
-  | "UNSUPPORTED_VERSION"
-  | "BAD_VALUE_TYPE"
-  | "BAD_ALIGNMENT"
-  | "UNSUPPORTED_TENSOR_TYPE"
-  | "BAD_TENSOR_INFO"
+  | GgufFormatErrorCode
+  | "VALUE_OUT_OF_RANGE"
   | "TENSOR_OUT_OF_BOUNDS"
-  | "DUPLICATE_NAME"
   | "MISSING_KEY"
   | "BAD_KEY_TYPE"
   | "UNSUPPORTED_ARCHITECTURE"
   | "UNSUPPORTED_FEATURE"
-  | "UNKNOWN_TENSOR"
-  | "TRUNCATED";
+  | "UNKNOWN_TENSOR";
 
+/** A GGUF file the engine cannot load: the header codes of formats/gguf.ts, and the llama mapping's own. */
 export class GgufError extends EngineError<GgufErrorCode> {}
 
-export type GgufScalar = number | bigint | boolean | string;
-/** Metadata value: u64/i64 read as bigint, other numbers as number, arrays as JS arrays. */
-export type GgufValue = GgufScalar | GgufValue[];
-
-export interface GgufTensorInfo {
-  readonly name: string;
-  /** ggml order: dims[0] = ne0 (innermost, contiguous). */
-  readonly dims: readonly number[];
-  readonly type: number;
-  /** Offset relative to the data section. */
-  readonly offset: number;
-  readonly elementCount: number;
-  readonly byteLength: number;
-}
-
-export interface GgufHeader {
-  readonly version: 1 | 2 | 3;
-  readonly metadata: ReadonlyMap<string, GgufValue>;
-  readonly tensors: readonly GgufTensorInfo[];
-  readonly alignment: number;
-  /** Absolute file offset of the data section. */
-  readonly dataOffset: number;
-}
-
-function readString(reader: ByteReader, version: number, what: string): string {
-  const length = version === 1 ? reader.u32() : reader.u64Number(`${what} length`);
-  return reader.utf8(length, what);
-}
-
-function readValue(reader: ByteReader, type: number, version: number, key: string): GgufValue {
-  switch (type) {
-    case GgufValueType.UINT8: return reader.u8();
-    case GgufValueType.INT8: return reader.i8();
-    case GgufValueType.UINT16: return reader.u16();
-    case GgufValueType.INT16: return reader.i16();
-    case GgufValueType.UINT32: return reader.u32();
-    case GgufValueType.INT32: return reader.i32();
-    case GgufValueType.FLOAT32: return reader.f32();
-    case GgufValueType.BOOL: {
-      const byte = reader.u8();
-      if (byte > 1) throw new GgufError("BAD_VALUE_TYPE", `metadata ${key}: bool byte ${byte} is neither 0 nor 1`);
-      return byte === 1;
-    }
-    case GgufValueType.STRING: return readString(reader, version, `metadata ${key}`);
-    case GgufValueType.UINT64: return reader.u64();
-    case GgufValueType.INT64: return reader.i64();
-    case GgufValueType.FLOAT64: return reader.f64();
-    case GgufValueType.ARRAY: {
-      const elementType = reader.u32();
-      if (elementType === GgufValueType.ARRAY && version === 1) {
-        throw new GgufError("BAD_VALUE_TYPE", `metadata ${key}: nested arrays are not valid in GGUF v1`);
-      }
-      const count = version === 1 ? reader.u32() : reader.u64Number(`metadata ${key} array count`);
-      if (count > reader.remaining) throw new TruncatedInputError(`metadata ${key} array of ${count}`, count, reader.remaining);
-      const values: GgufValue[] = new Array(count);
-      for (let i = 0; i < count; i++) values[i] = readValue(reader, elementType, version, key);
-      return values;
-    }
-    default:
-      throw new GgufError("BAD_VALUE_TYPE", `metadata ${key}: unknown value type ${type}`);
+/** Runs `read` and turns a format error (header codes, TRUNCATED) into a GgufError with the same code. */
+async function asGgufError<T>(read: () => Promise<T> | T, label?: string): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw toGgufError(error, label);
   }
 }
 
-/** Parses the header from a prefix of the file. Throws `TruncatedInputError` (code TRUNCATED) when the prefix
- *  ends inside the header, so the caller can retry with more bytes. */
+function toGgufError(error: unknown, label?: string): unknown {
+  if (!(error instanceof FormatError)) return error;
+  const message = error.code === "TRUNCATED" && !/^GGUF header/.test(error.message) ? `GGUF header is truncated: ${error.message}` : error.message;
+  return new GgufError(error.code as GgufErrorCode, label ? `${label}: ${message}` : message, { cause: error });
+}
+
+/** The header from a prefix of a file (formats/gguf.ts `parseGgufHeader`), its errors as GgufError (TRUNCATED when
+ *  the prefix ends inside it). */
 export function parseGgufHeader(bytes: Uint8Array): GgufHeader {
-  const reader = new ByteReader(bytes);
-  const magic = reader.u32();
-  if (magic !== GGUF_MAGIC) {
-    throw new GgufError("BAD_MAGIC", `not a GGUF file: magic 0x${magic.toString(16).padStart(8, "0")}, expected "GGUF"`);
+  try {
+    return parseGgufHeaderBytes(bytes);
+  } catch (error) {
+    throw toGgufError(error);
   }
-  const rawVersion = reader.u32();
-  if (rawVersion !== 1 && rawVersion !== 2 && rawVersion !== 3) {
-    const bigEndian = (rawVersion & 0xffffff) === 0 && rawVersion >>> 24 >= 1 && rawVersion >>> 24 <= 3;
-    const hint = bigEndian ? " (a big-endian GGUF; only little-endian is supported)" : "";
-    throw new GgufError("UNSUPPORTED_VERSION", `GGUF version ${rawVersion} is not supported${hint}; versions 1, 2 and 3 are`);
-  }
-  const version = rawVersion as 1 | 2 | 3;
-  const tensorCount = version === 1 ? reader.u32() : reader.u64Number("tensor count");
-  const kvCount = version === 1 ? reader.u32() : reader.u64Number("metadata count");
-  const metadata = new Map<string, GgufValue>();
-  for (let i = 0; i < kvCount; i++) {
-    const key = readString(reader, version, `metadata key ${i}`);
-    const type = reader.u32();
-    if (metadata.has(key)) throw new GgufError("DUPLICATE_NAME", `metadata key ${key} appears twice`);
-    metadata.set(key, readValue(reader, type, version, key));
-  }
-  let alignment = GGUF_DEFAULT_ALIGNMENT;
-  const alignmentValue = metadata.get("general.alignment");
-  if (alignmentValue !== undefined) {
-    if (typeof alignmentValue !== "number" || !Number.isInteger(alignmentValue) || alignmentValue <= 0 || (alignmentValue & (alignmentValue - 1)) !== 0) {
-      throw new GgufError("BAD_ALIGNMENT", `general.alignment must be a power-of-two integer, got ${String(alignmentValue)}`);
-    }
-    alignment = alignmentValue;
-  }
-  const tensors: GgufTensorInfo[] = [];
-  const names = new Set<string>();
-  for (let i = 0; i < tensorCount; i++) {
-    const name = readString(reader, version, `tensor ${i} name`);
-    if (names.has(name)) throw new GgufError("DUPLICATE_NAME", `tensor ${name} appears twice`);
-    names.add(name);
-    const nDims = reader.u32();
-    if (nDims < 1 || nDims > 4) throw new GgufError("BAD_TENSOR_INFO", `tensor ${name} has ${nDims} dimensions, expected 1 to 4`);
-    const dims: number[] = [];
-    for (let d = 0; d < nDims; d++) dims.push(version === 1 ? reader.u32() : reader.u64Number(`tensor ${name} dim ${d}`));
-    const type = reader.u32();
-    const offset = reader.u64Number(`tensor ${name} offset`);
-    if (!isSupportedGgmlType(type)) {
-      const typeName = GGML_TYPE_NAMES[type] ?? `unknown type ${type}`;
-      throw new GgufError("UNSUPPORTED_TENSOR_TYPE", `tensor ${name} has ggml type ${typeName}; supported are F32, F16, BF16 and Q8_0`);
-    }
-    const elementCount = dims.reduce((a, b) => a * b, 1);
-    if (type === GgmlType.Q8_0 && dims[0] % Q8_0_BLOCK !== 0) {
-      throw new GgufError("BAD_TENSOR_INFO", `tensor ${name}: Q8_0 needs ne0 (${dims[0]}) to be a multiple of ${Q8_0_BLOCK}`);
-    }
-    if (offset % alignment !== 0) {
-      throw new GgufError("BAD_ALIGNMENT", `tensor ${name} offset ${offset} is not a multiple of the alignment ${alignment}`);
-    }
-    tensors.push({ name, dims, type, offset, elementCount, byteLength: ggmlTensorBytes(type, elementCount) });
-  }
-  const dataOffset = Math.ceil(reader.offset / alignment) * alignment;
-  return { version, metadata, tensors, alignment, dataOffset };
 }
 
 /** Decodes one tensor's raw bytes (exactly `info.byteLength`) into float32 values in ggml order. */
@@ -213,13 +114,7 @@ export interface GgufFile extends GgufHeader {
 }
 
 export function parseGguf(bytes: Uint8Array): GgufFile {
-  let header: GgufHeader;
-  try {
-    header = parseGgufHeader(bytes);
-  } catch (error) {
-    if (error instanceof TruncatedInputError) throw new GgufError("TRUNCATED", `GGUF header is truncated: ${error.message}`, { cause: error });
-    throw error;
-  }
+  const header = parseGgufHeader(bytes);
   for (const info of header.tensors) checkTensorBounds(header, info, bytes.byteLength);
   return {
     ...header,
@@ -397,29 +292,17 @@ export async function ggufToModel(header: GgufHeader, readTensor: TensorBytesSou
   return { config, weights, tokenizer };
 }
 
-const HEADER_PROBE_BYTES = 1 << 20;
-
-/** Loads a llama GGUF file: header, tokenizer, canonical float32 weights, sha256 of the file. */
+/** Loads a llama GGUF file: header (streamed, formats/gguf.ts), tokenizer, canonical float32 weights, sha256 of
+ *  the file. */
 export async function loadGguf(path: string): Promise<LoadedModel> {
+  const header = await asGgufError(() => readGgufHeaderFromFile(path), path);
   const handle = await open(path, "r");
   try {
     const { size } = await handle.stat();
-    let header: GgufHeader | undefined;
-    for (let probe = Math.min(HEADER_PROBE_BYTES, size); header === undefined; probe = Math.min(probe * 4, size)) {
-      const prefix = new Uint8Array(probe);
-      await readExactly(handle, prefix, 0, `${path} header`);
-      try {
-        header = parseGgufHeader(prefix);
-      } catch (error) {
-        if (!(error instanceof TruncatedInputError)) throw error;
-        if (probe >= size) throw new GgufError("TRUNCATED", `${path}: GGUF header is truncated: ${error.message}`, { cause: error });
-      }
-    }
-    const parsed = header;
-    for (const info of parsed.tensors) checkTensorBounds(parsed, info, size);
-    const model = await ggufToModel(parsed, async (info) => {
+    for (const info of header.tensors) checkTensorBounds(header, info, size);
+    const model = await ggufToModel(header, async (info) => {
       const bytes = new Uint8Array(info.byteLength);
-      await readExactly(handle, bytes, parsed.dataOffset + info.offset, `${path} tensor ${info.name}`);
+      await readExactly(handle, bytes, header.dataOffset + info.offset, `${path} tensor ${info.name}`);
       return bytes;
     });
     const sha256 = await sha256File(path);

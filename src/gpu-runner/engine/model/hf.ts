@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { EngineError } from "../util/errors.ts";
 import { validateModelWeights, type LoadedModel } from "../util/loaded-model.ts";
-import { sha256File, sha256Hex } from "../util/sha256.ts";
+import { sha256File, sha256Hex } from "../../../formats/index.ts";
 import type { LlamaConfig, WeightTensor } from "./config.ts";
 import { loadSafetensorsFile, readSafetensorsHeader } from "./safetensors.ts";
 import { HfTokenizer } from "./tokenizer-hf.ts";

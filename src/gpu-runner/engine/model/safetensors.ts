@@ -1,31 +1,34 @@
 /** @module engine/model/safetensors
  * safetensors reader and writer. Layout: u64 little-endian header length N, N bytes of JSON
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: { string: string } }`, then the data
- * section; offsets are relative to it. The reader decodes F32, F16 and BF16 to Float32Array and validates the
- * header (JSON shape, dtype, byte counts, bounds, overlaps) with typed errors. The writer emits F32 (F16/BF16 on
+ * section; offsets are relative to it. The header is read and validated by formats/safetensors.ts (JSON shape,
+ * dtype, byte counts, bounds, overlaps), its errors rethrown as SafetensorsError with the same code; this reader
+ * decodes F32, F16 and BF16 to Float32Array. The writer emits F32 (F16/BF16 on
  * request), tensors in name order, header padded with spaces to a multiple of 8.
  */
 import { open } from "node:fs/promises";
+import {
+  decodeBf16Array,
+  decodeF16Array,
+  decodeF32Array,
+  f32ToBf16,
+  f32ToF16,
+  FormatError,
+  parseSafetensorsHeader as parseHeaderBytes,
+  readExactly,
+  readSafetensorsHeaderFromFile,
+  type SafetensorsFileHeader,
+  type SafetensorsFormatErrorCode,
+} from "../../../formats/index.ts";
 import { EngineError, UnreachableCaseError } from "../util/errors.ts";
-import { readExactly } from "../util/file.ts";
-import { decodeBf16Array, decodeF16Array, decodeF32Array, f32ToBf16, f32ToF16 } from "../util/float.ts";
 import type { WeightTensor } from "./config.ts";
 
-export type SafetensorsErrorCode =
-  | "BAD_HEADER_LENGTH"
-  | "BAD_HEADER_JSON"
-  | "BAD_TENSOR_ENTRY"
-  | "UNSUPPORTED_DTYPE"
-  | "BAD_OFFSETS"
-  | "OVERLAPPING_TENSORS"
-  | "MISSING_TENSOR"
-  | "BAD_METADATA";
+export type SafetensorsErrorCode = SafetensorsFormatErrorCode | "MISSING_TENSOR" | "TRUNCATED";
 
 export class SafetensorsError extends EngineError<SafetensorsErrorCode> {}
 
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
 const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
-const KNOWN_DTYPES = new Set(["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64"]);
 
 export interface SafetensorsEntry {
   readonly name: string;
@@ -45,73 +48,28 @@ export interface SafetensorsHeader {
   readonly skipped: ReadonlyMap<string, string>;
 }
 
-const MAX_HEADER_BYTES = 100_000_000;
-
-/** Parses the 8-byte length prefix and the JSON header; `fileLength` bounds the offsets. */
-export function parseSafetensorsHeader(prefix: Uint8Array, fileLength: number, label = "safetensors"): SafetensorsHeader {
-  if (prefix.byteLength < 8) throw new SafetensorsError("BAD_HEADER_LENGTH", `${label}: file shorter than the 8-byte header length`);
-  const headerLength = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileLength - 8))) {
-    throw new SafetensorsError("BAD_HEADER_LENGTH", `${label}: header length ${headerLength} exceeds the file (${fileLength} bytes) or the 100 MB limit`);
-  }
-  const n = Number(headerLength);
-  if (prefix.byteLength < 8 + n) throw new SafetensorsError("BAD_HEADER_LENGTH", `${label}: header needs ${8 + n} bytes, got ${prefix.byteLength}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(prefix.subarray(8, 8 + n)));
-  } catch (error) {
-    throw new SafetensorsError("BAD_HEADER_JSON", `${label}: header is not valid UTF-8 JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new SafetensorsError("BAD_HEADER_JSON", `${label}: header must be a JSON object`);
-  }
-  const dataLength = fileLength - 8 - n;
+/** Splits the header formats/safetensors.ts read into the entries this engine decodes and the rest. */
+function decodableHeader(header: SafetensorsFileHeader): SafetensorsHeader {
   const entries = new Map<string, SafetensorsEntry>();
   const skipped = new Map<string, string>();
-  let metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === "string")) {
-        throw new SafetensorsError("BAD_METADATA", `${label}: __metadata__ must map strings to strings`);
-      }
-      metadata = { ...(value as Record<string, string>) };
-      continue;
-    }
-    const entry = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof entry !== "object" || entry === null || typeof entry.dtype !== "string" || !Array.isArray(entry.shape) || !Array.isArray(entry.data_offsets)) {
-      throw new SafetensorsError("BAD_TENSOR_ENTRY", `${label}: tensor ${name} needs dtype, shape and data_offsets`);
-    }
-    const shape = entry.shape as unknown[];
-    const offsets = entry.data_offsets as unknown[];
-    if (!shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      throw new SafetensorsError("BAD_TENSOR_ENTRY", `${label}: tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
-    }
-    if (offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      throw new SafetensorsError("BAD_OFFSETS", `${label}: tensor ${name} has invalid data_offsets ${JSON.stringify(offsets)}`);
-    }
-    const [begin, end] = offsets as number[];
-    if (end < begin || end > dataLength) {
-      throw new SafetensorsError("BAD_OFFSETS", `${label}: tensor ${name} data_offsets [${begin}, ${end}] fall outside the data section (${dataLength} bytes)`);
-    }
-    if (!KNOWN_DTYPES.has(entry.dtype)) throw new SafetensorsError("UNSUPPORTED_DTYPE", `${label}: tensor ${name} has unknown dtype ${entry.dtype}`);
-    if (!(entry.dtype in DTYPE_BYTES)) {
-      skipped.set(name, entry.dtype);
-      continue;
-    }
-    const dtype = entry.dtype as SafetensorsDtype;
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== count * DTYPE_BYTES[dtype]) {
-      throw new SafetensorsError("BAD_OFFSETS", `${label}: tensor ${name} (${dtype} [${shape}]) needs ${count * DTYPE_BYTES[dtype]} bytes, data_offsets span ${end - begin}`);
-    }
-    entries.set(name, { name, dtype, shape: shape as number[], begin, end });
+  for (const [name, entry] of header.entries) {
+    if (Object.prototype.hasOwnProperty.call(DTYPE_BYTES, entry.dtype)) entries.set(name, entry as SafetensorsEntry);
+    else skipped.set(name, entry.dtype);
   }
-  const sorted = [...entries.values()].filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].begin < sorted[i - 1].end) {
-      throw new SafetensorsError("OVERLAPPING_TENSORS", `${label}: tensors ${sorted[i - 1].name} and ${sorted[i].name} overlap`);
-    }
+  return { metadata: header.metadata, entries, dataOffset: header.dataOffset, skipped };
+}
+
+function toSafetensorsError(error: unknown): unknown {
+  return error instanceof FormatError ? new SafetensorsError(error.code as SafetensorsErrorCode, error.message, { cause: error }) : error;
+}
+
+/** Parses the 8-byte length prefix and the JSON header (formats/safetensors.ts); `fileLength` bounds the offsets. */
+export function parseSafetensorsHeader(prefix: Uint8Array, fileLength: number, label = "safetensors"): SafetensorsHeader {
+  try {
+    return decodableHeader(parseHeaderBytes(prefix, fileLength, label));
+  } catch (error) {
+    throw toSafetensorsError(error);
   }
-  return { metadata, entries, dataOffset: 8 + n, skipped };
 }
 
 export function decodeSafetensorsEntry(entry: SafetensorsEntry, raw: Uint8Array): Float32Array {
@@ -156,19 +114,10 @@ export function parseSafetensors(bytes: Uint8Array, names?: readonly string[]): 
 }
 
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  const handle = await open(path, "r");
   try {
-    const { size } = await handle.stat();
-    if (size < 8) throw new SafetensorsError("BAD_HEADER_LENGTH", `${path}: file shorter than the 8-byte header length`);
-    const lengthBytes = new Uint8Array(8);
-    await readExactly(handle, lengthBytes, 0, `${path} header length`);
-    const headerLength = Number(new DataView(lengthBytes.buffer).getBigUint64(0, true));
-    const prefixLength = Math.min(size, 8 + Math.min(headerLength, MAX_HEADER_BYTES + 1));
-    const prefix = new Uint8Array(prefixLength);
-    await readExactly(handle, prefix, 0, `${path} header`);
-    return parseSafetensorsHeader(prefix, size, path);
-  } finally {
-    await handle.close();
+    return decodableHeader(await readSafetensorsHeaderFromFile(path));
+  } catch (error) {
+    throw toSafetensorsError(error);
   }
 }
 

@@ -1,10 +1,11 @@
 /** @module engine/model/tokenizer
  * The tokenizer contract shared by the GGUF (SentencePiece-BPE, llama2.c run.c semantics) and HF
- * (`tokenizer.json`) implementations, plus the vocabulary digest used to check that a base model and an ARM
- * share one vocabulary.
+ * (`tokenizer.json`) implementations; `digest` is the vocabulary digest of formats/vocabulary.ts (re-exported
+ * here), the one the api stores as `Model.tokenizerHash`.
  */
 import { EngineError } from "../util/errors.ts";
-import { sha256Hex } from "../util/sha256.ts";
+
+export { vocabularyDigest } from "../../../formats/index.ts";
 
 export interface EncodeOptions {
   /** Prepend the BOS id (default true). */
@@ -36,21 +37,6 @@ export interface Tokenizer {
 export type TokenizerErrorCode = "TOKEN_ID_OUT_OF_RANGE" | "INVALID_VOCABULARY" | "UNSUPPORTED_TOKENIZER";
 
 export class TokenizerError extends EngineError<TokenizerErrorCode> {}
-
-/** SHA-256 (hex) over the vocabulary in id order, each piece written as a u32 little-endian byte length followed
- *  by its UTF-8 bytes. Two tokenizers with equal pieces at equal ids have equal digests whatever file they came
- *  from (GGUF metadata or `tokenizer.json`). */
-export function vocabularyDigest(pieces: readonly string[]): string {
-  const encoder = new TextEncoder();
-  const chunks: Uint8Array[] = [];
-  for (const piece of pieces) {
-    const bytes = encoder.encode(piece);
-    const length = new Uint8Array(4);
-    new DataView(length.buffer).setUint32(0, bytes.byteLength, true);
-    chunks.push(length, bytes);
-  }
-  return sha256Hex(...chunks);
-}
 
 export function assertTokenIds(ids: readonly number[], vocabSize: number): void {
   for (let i = 0; i < ids.length; i++) {

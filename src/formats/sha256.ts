@@ -1,5 +1,6 @@
-/** @module engine/util/sha256
- * SHA-256 digests (lower-case hex) of bytes and of files (streamed, so large model files are not held twice).
+/** @module formats/sha256
+ * SHA-256 digests (lower-case hex) of bytes and of files (streamed in 1 MiB chunks, so a multi-GB model file is
+ * never held in memory).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -12,6 +13,6 @@ export function sha256Hex(...parts: readonly (Uint8Array | string)[]): string {
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest("hex");
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./float.ts";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half-float.ts";
 
 test("f16: known values and every finite half round-trips through f32", () => {
   assert.equal(f16ToF32(0x3c00), 1);

@@ -1,11 +1,11 @@
-/** @module engine/util/binary
+/** @module formats/bytes
  * Little-endian cursor reader and growable writer over bytes, used by the GGUF and safetensors codecs.
  * The reader throws `TruncatedInputError` (code `TRUNCATED`) when a read would pass the end of its bytes, so a
- * caller holding only a prefix of a file can fetch more and retry.
+ * caller holding only a prefix of a file can fetch more and retry (gguf.ts's streaming header reader does).
  */
-import { EngineError } from "./errors.ts";
+import { FormatError } from "./errors.ts";
 
-export class TruncatedInputError extends EngineError<"TRUNCATED"> {
+export class TruncatedInputError extends FormatError<"TRUNCATED"> {
   constructor(what: string, needed: number, available: number) {
     super("TRUNCATED", `truncated input: ${what} needs ${needed} bytes at this point, only ${available} remain`);
   }
@@ -51,7 +51,7 @@ export class ByteReader {
   u64Number(what: string): number {
     const value = this.u64();
     if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new EngineError("VALUE_OUT_OF_RANGE", `${what} = ${value} exceeds the largest exact integer`);
+      throw new FormatError("VALUE_OUT_OF_RANGE", `${what} = ${value} exceeds the largest exact integer`);
     }
     return Number(value);
   }

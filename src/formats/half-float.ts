@@ -1,5 +1,6 @@
-/** @module engine/util/float
- * Half-precision conversions: IEEE binary16 (f16) and bfloat16 (bf16) to and from float32.
+/** @module formats/half-float
+ * Half-precision codecs: IEEE binary16 (f16) and bfloat16 (bf16) to and from float32, and little-endian arrays of
+ * them (and of f32) to Float32Array.
  * `f32ToF16` rounds to nearest, ties to even, with overflow to ±Inf, subnormals and NaN preserved.
  */
 

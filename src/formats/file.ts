@@ -1,9 +1,9 @@
-/** @module engine/util/file
+/** @module formats/file
  * Positional file reads that fill the whole target: a single `read` may return fewer bytes (Linux caps one read
  * near 2 GiB), so this loops in chunks of at most 1 GiB and throws `TruncatedInputError` at end of file.
  */
 import type { FileHandle } from "node:fs/promises";
-import { TruncatedInputError } from "./binary.ts";
+import { TruncatedInputError } from "./bytes.ts";
 
 const CHUNK = 1 << 30;
 
