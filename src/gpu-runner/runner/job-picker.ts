@@ -8,7 +8,8 @@
  * - When no kind has a ready job, `next()` waits for a job-ready hint of the bus (`watchJobs`: a job was published)
  *   or `idlePollMs`, whichever comes first, then pulls again; a hint that arrives while a pull round is under way is
  *   not lost (a generation counter). Hinted kinds are pulled first; otherwise kinds take turns (the one after the
- *   last served comes first).
+ *   last served comes first). A hint can reach the runner before its job can be pulled, so an empty round after a
+ *   hint is retried a few times within about 100 ms before the picker waits again.
  * - A failed pull is logged and retried after `retryMs`; `stop()` ends waiting and makes `next()` resolve null.
  */
 import type { BusWatch, JobBus, JobDelivery } from "../../bus/index.ts";
@@ -31,6 +32,9 @@ export interface JobPicker {
   next(): Promise<JobDelivery | null>;
   stop(): Promise<void>;
 }
+
+/** Pauses before pulling a hinted kind again when the hint came before its job could be pulled (≈ 100 ms in all). */
+const HINT_RETRY_MS = [2, 5, 10, 25, 50];
 
 export async function startJobPicker(options: JobPickerOptions): Promise<JobPicker> {
   const { bus, kinds, idlePollMs, log } = options;
@@ -66,7 +70,6 @@ export async function startJobPicker(options: JobPickerOptions): Promise<JobPick
   const order = (): JobKind[] => {
     const rotated = [...kinds.slice(turn), ...kinds.slice(0, turn)];
     const first = rotated.filter((k) => hinted.has(k));
-    hinted.clear();
     return [...first, ...rotated.filter((k) => !first.includes(k))];
   };
 
@@ -85,15 +88,24 @@ export async function startJobPicker(options: JobPickerOptions): Promise<JobPick
 
   return {
     async next() {
+      let retry = 0;
       while (!stopped) {
         const seen = generation;
         try {
           const delivery = await pullRound();
           if (delivery) {
+            hinted.clear();
             if (!stopped) return delivery;
             delivery.nak();
             return null;
           }
+          // A hint can outrun the job: the server hands the message to subscribers before the consumer can deliver it.
+          if (hinted.size > 0 && retry < HINT_RETRY_MS.length) {
+            await sleep(seen, HINT_RETRY_MS[retry++]!);
+            continue;
+          }
+          hinted.clear();
+          retry = 0;
           await sleep(seen, idlePollMs);
         } catch (error) {
           if (stopped) return null;
