@@ -68,6 +68,7 @@ export function exampleTrainPayload(): TrainJobPayload {
     warmupSteps: 10,
     weightDecay: 0,
     dirichletP: 0.5,
+    alphaPer: "STEP",
     seed: 42,
     maxPromptLength: 256,
     maxLength: 512,

@@ -3,7 +3,15 @@ export * from "./errors.ts";
 export * from "./preference.ts";
 export * from "./nul-character.ts";
 export * from "./jobs.ts";
-export { LORA_DROPOUT_MAX_EXCLUSIVE, TRAINING_METHODS, TRAINING_RECIPES, type TrainingMethod, type TrainingRecipe } from "./training-recipe.ts";
+export {
+  ALPHA_CADENCES,
+  LORA_DROPOUT_MAX_EXCLUSIVE,
+  TRAINING_METHODS,
+  TRAINING_RECIPES,
+  type AlphaCadence,
+  type TrainingMethod,
+  type TrainingRecipe,
+} from "./training-recipe.ts";
 export * from "./job-limits.ts";
 export * from "./events.ts";
 export * from "./runners.ts";

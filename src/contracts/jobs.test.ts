@@ -93,6 +93,14 @@ test("train payload: loraDropout is in [0, 1); payloads without it (from before 
   for (const bad of [1, -0.01]) assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), loraDropout: bad })).some((i) => i.startsWith("loraDropout")));
 });
 
+test("train payload: alphaPer is STEP or MICRO_BATCH; payloads without it (from before it existed) parse with MICRO_BATCH", () => {
+  assert.equal(parseJobPayload("train", exampleTrainPayload()).alphaPer, "STEP");
+  const legacy: Record<string, unknown> = { ...exampleTrainPayload() };
+  delete legacy.alphaPer;
+  assert.equal(parseJobPayload("train", legacy).alphaPer, "MICRO_BATCH");
+  assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), alphaPer: "EPOCH" })).some((i) => i.startsWith("alphaPer")));
+});
+
 test("generate payload: each alpha is checked against the ARM's dimension count", () => {
   const p = exampleGeneratePayload();
   p.alphas = [[0.5, 0.5], [0.5, 0.6], [1]];

@@ -7,7 +7,7 @@ import { ContractValidationError, InvalidSubjectTokenError, UnreachableCaseError
 import { validatePreferenceVector } from "./preference.ts";
 import { DatasetFormatSchema, DatasetSplitSchema, SplitRatiosSchema } from "./datasets/types.ts";
 import { PromptTemplateSchema } from "./prompt-template.ts";
-import { LORA_DROPOUT_MAX_EXCLUSIVE } from "./training-recipe.ts";
+import { ALPHA_CADENCES, LORA_DROPOUT_MAX_EXCLUSIVE } from "./training-recipe.ts";
 
 export const JOB_KINDS = ["train", "train-evaluator", "generate", "evaluate"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -176,6 +176,8 @@ export const TrainJobPayloadSchema = z
     weightDecay: z.number().min(0),
     /** Dirichlet concentration p for sampling α during training. */
     dirichletP: z.number().positive(),
+    /** When PARM draws α (training-recipe.ts). Absent (payloads from before it existed) = MICRO_BATCH. */
+    alphaPer: z.enum(ALPHA_CADENCES).default("MICRO_BATCH"),
     seed: z.number().int().min(0).max(2 ** 32 - 1),
     maxPromptLength: PositiveInt,
     maxLength: PositiveInt,

@@ -9,14 +9,24 @@
 export const TRAINING_METHODS = ["PARM", "GENARM"] as const;
 export type TrainingMethod = (typeof TRAINING_METHODS)[number];
 
+/**
+ * How often PARM draws α ~ Dirichlet(p·1_k): once per optimizer step (every micro-batch of an accumulation window
+ * shares it, as the reference's 8 data-parallel ranks × 4 pairs share one α per 32-pair step) or once per
+ * micro-batch. GenARM draws none.
+ */
+export const ALPHA_CADENCES = ["STEP", "MICRO_BATCH"] as const;
+export type AlphaCadence = (typeof ALPHA_CADENCES)[number];
+
 export interface TrainingRecipe {
   /** PEFT `lora_dropout` on each adapter's input while training (never at decode or evaluation). */
   readonly loraDropout: number;
+  /** When α is drawn (PARM). */
+  readonly alphaPer: AlphaCadence;
 }
 
 export const TRAINING_RECIPES: Readonly<Record<TrainingMethod, TrainingRecipe>> = {
-  PARM: { loraDropout: 0.05 },
-  GENARM: { loraDropout: 0.05 },
+  PARM: { loraDropout: 0.05, alphaPer: "STEP" },
+  GENARM: { loraDropout: 0.05, alphaPer: "STEP" },
 };
 
 /** Bounds of `loraDropout`: 0 ≤ p < 1. */

@@ -201,6 +201,8 @@ describe("startTraining", () => {
     assert.equal(derived.job.payload.loraDropout, 0.05, "adapter dropout defaults to the reference's 0.05");
     const noDropout = await start(trainingInput({ loraDropout: 0 }));
     assert.equal(noDropout.job.payload.loraDropout, 0);
+    assert.equal(derived.job.payload.alphaPer, "STEP", "one α per optimizer step, as the reference");
+    assert.equal((await start(trainingInput({ alphaPer: "MICRO_BATCH" }))).job.payload.alphaPer, "MICRO_BATCH");
     const tooMuch = await start(trainingInput({ epochs: 100 }));
     assert.equal(tooMuch.__typename, "LimitExceeded");
     assert.equal(tooMuch.limitName, "maxTrainingPairPasses");

@@ -56,6 +56,7 @@ export function trainEnvelope(options: { snapshotKey: string; snapshotSha256: st
     warmupSteps: 0,
     weightDecay: 0,
     dirichletP: 0.5,
+    alphaPer: "MICRO_BATCH",
     seed: 7,
     maxPromptLength: 24,
     maxLength: 48,

@@ -14,6 +14,7 @@ import {
   TRAINING_RECIPES,
   trainingPairPasses,
   type AdapterMethod,
+  type AlphaCadence,
   type DatasetRef,
   type DatasetSplit,
   type DimensionRef,
@@ -54,6 +55,8 @@ export interface StartTrainingCommand {
   warmupSteps: number;
   weightDecay: number;
   dirichletP: number;
+  /** Null: the method's recipe. */
+  alphaPer?: AlphaCadence | null;
   seed: number;
   /** Null: derived from the base model (job-bounds.ts). */
   maxPromptLength?: number | null;
@@ -204,6 +207,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     warmupSteps: command.warmupSteps,
     weightDecay: command.weightDecay,
     dirichletP: command.dirichletP,
+    alphaPer: command.alphaPer ?? TRAINING_RECIPES[command.method].alphaPer,
     seed: command.seed,
     maxPromptLength,
     maxLength,

@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { DATASET_FORMATS, type DatasetFormat } from "../../contracts/datasets/index.ts";
+import { ALPHA_CADENCES, type AlphaCadence } from "../../contracts/training-recipe.ts";
 import {
   exportTrainedArm,
   pareto,
@@ -29,7 +30,7 @@ import { ProgressWriter, renderHeldOutReport } from "./progress.ts";
 export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: {}, data: { repeat: true }, format: {}, objectives: {}, "label-map": {}, beta: {}, method: {}, out: {},
   epochs: {}, lr: {}, "weight-decay": {}, "warmup-steps": {}, "batch-pairs": {}, "grad-accum": {}, "max-grad-norm": {},
-  "dirichlet-p": {}, seed: {}, "max-length": {}, "max-prompt-length": {}, buckets: {}, threads: {}, r1: {}, r2: {},
+  "dirichlet-p": {}, "alpha-per": {}, seed: {}, "max-length": {}, "max-prompt-length": {}, buckets: {}, threads: {}, r1: {}, r2: {},
   "lora-alpha": {}, "lora-rank": {}, "lora-dropout": {}, targets: {}, "checkpoint-every": {}, resume: {}, "validation-fraction": {},
   "max-pairs": {}, "max-validation-pairs": {}, "max-chars": {}, "front-step": {}, "execution-provider": {},
   "weights-as": {}, quiet: { flag: true },
@@ -40,7 +41,7 @@ export const TRAIN_USAGE = `parm train --model <file.gguf|hf-dir> --data <dim>=<
              --objectives helpful,harmless (α order) · --validation-fraction 0.05 · --max-pairs N · --max-validation-pairs N · --max-chars N
   method:    --method PARM|GENARM · --beta 0.01 | helpful=0.1,harmless=0.05 · --r1 4 --r2 4 --lora-alpha 8 [--lora-rank 8] --lora-dropout 0.05 --targets q,k,v
   schedule:  --epochs 1 --lr 5e-4 --weight-decay 0.05 --warmup-steps 0 --batch-pairs 4 --grad-accum 1 --max-grad-norm 1 (0 = off)
-             --dirichlet-p 0.5 --seed 0 --max-length 512 --max-prompt-length 256 --buckets 64,128,…
+             --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --seed 0 --max-length 512 --max-prompt-length 256 --buckets 64,128,…
   runtime:   --threads N --execution-provider cpu|cuda|auto --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
   report:    --front-step 0.1 (also evaluate held-out accuracy along the α grid) --quiet`;
 
@@ -124,6 +125,7 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
     gradAccum: args.integer("grad-accum", 1),
     maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
     dirichletP: args.number("dirichlet-p", 0.5),
+    alphaPer: args.has("alpha-per") ? oneOf<AlphaCadence>(args, "alpha-per", ALPHA_CADENCES, "STEP") : undefined,
     seed: args.integer("seed", 0),
     maxLength,
     maxPromptLength: args.integer("max-prompt-length", Math.floor(maxLength / 2)),

@@ -75,6 +75,7 @@ export const trainHandler: JobHandler<"train"> = {
         warmupSteps: payload.warmupSteps,
         weightDecay: payload.weightDecay,
         dirichletP: payload.dirichletP,
+        alphaPer: payload.alphaPer,
         seed: payload.seed,
         maxPromptLength: payload.maxPromptLength,
         maxLength: payload.maxLength,

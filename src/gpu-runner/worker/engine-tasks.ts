@@ -119,6 +119,7 @@ export class EngineTaskRunner {
       warmupSteps: task.warmupSteps,
       weightDecay: task.weightDecay,
       dirichletP: task.dirichletP,
+      alphaPer: task.alphaPer,
       seed: task.seed,
       maxPromptLength: task.maxPromptLength,
       maxLength: task.maxLength,

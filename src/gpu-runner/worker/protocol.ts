@@ -34,6 +34,7 @@ export interface TrainTask {
   readonly warmupSteps: number;
   readonly weightDecay: number;
   readonly dirichletP: number;
+  readonly alphaPer: "STEP" | "MICRO_BATCH";
   readonly seed: number;
   readonly maxPromptLength: number;
   readonly maxLength: number;

@@ -4,6 +4,18 @@ import { LimitExceeded, NotFoundError, QuotaExceeded, ValidationError } from "..
 import { AdapterMethod } from "../adapter/index.ts";
 import { DatasetSplit } from "../dataset/index.ts";
 import { Job } from "./types.ts";
+import type { AlphaCadence as ContractAlphaCadence } from "../../contracts/index.ts";
+
+export const AlphaCadence = { STEP: "STEP", MICRO_BATCH: "MICRO_BATCH" } as const satisfies Record<ContractAlphaCadence, ContractAlphaCadence>;
+export type AlphaCadence = (typeof AlphaCadence)[keyof typeof AlphaCadence];
+registerEnumType(AlphaCadence, {
+  name: "AlphaCadence",
+  description: "How often PARM training draws a preference vector α ~ Dirichlet(p).",
+  valuesConfig: {
+    STEP: { description: "Once per optimizer step: every micro-batch of a gradient-accumulation window shares it (the reference)." },
+    MICRO_BATCH: { description: "Once per micro-batch." },
+  },
+});
 
 @InputType("TrainingDimensionInput", { description: "One objective of the ARM and the dataset that labels it." })
 export class TrainingDimensionInput {
@@ -49,6 +61,8 @@ export class StartTrainingInput {
   weightDecay!: number;
   @Field(() => Float, { defaultValue: 0.5, description: "Dirichlet concentration p for sampling α." })
   dirichletP!: number;
+  @Field(() => AlphaCadence, { nullable: true, description: "When PARM draws α; default: the reference's, once per optimizer step." })
+  alphaPer?: AlphaCadence | null;
   @Field(() => Int, { defaultValue: 0 })
   seed!: number;
   @Field(() => Int, { nullable: true, description: "Tokens kept of each prompt; default: min(512, maxLength / 2)." })

@@ -116,6 +116,23 @@ describe("trainArm determinism and resume", () => {
     await assert.rejects(trainArm({ ...opts, loraDropout: 0.1, resumeFrom: checkpoints.get(3) }), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /loraDropout/.test(e.message));
   });
 
+  test("α cadence: STEP (default) shares one α across an update's micro-batches, MICRO_BATCH draws one each; equal without accumulation", async () => {
+    const opts = baseOptions({ gradAccum: 3, loraDropout: 0 });
+    const step = await trainArm(opts);
+    const micro = await trainArm({ ...opts, alphaPer: "MICRO_BATCH" });
+    for (const h of step.history) assert.ok(h.alphas.every((a) => JSON.stringify(a) === JSON.stringify(h.alphas[0])), `update ${h.step} shares its α`);
+    assert.ok(micro.history.some((h) => new Set(h.alphas.map((a) => JSON.stringify(a))).size > 1), "micro-batches draw their own α");
+    assert.deepEqual(step.history[0].alphas[0], micro.history[0].alphas[0], "the first draw is the same");
+    assert.ok(!sameTensors(step.adapters[0].tensors, micro.adapters[0].tensors));
+    const single = baseOptions({ gradAccum: 1, loraDropout: 0 });
+    assert.ok(sameTensors((await trainArm(single)).adapters[0].tensors, (await trainArm({ ...single, alphaPer: "MICRO_BATCH" })).adapters[0].tensors));
+    const checkpoints = new Map<number, Uint8Array>();
+    const full = await trainArm({ ...opts, checkpointEvery: 1, onCheckpoint: (bytes, at) => void checkpoints.set(at, bytes) });
+    const resumed = await trainArm({ ...opts, resumeFrom: checkpoints.get(2) });
+    assert.ok(sameTensors(full.adapters[0].tensors, resumed.adapters[0].tensors), "resume with one α per step is bit-exact");
+    await assert.rejects(trainArm({ ...opts, alphaPer: "MICRO_BATCH", resumeFrom: checkpoints.get(2) }), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /alphaPer/.test(e.message));
+  });
+
   test("resuming from a mid-run checkpoint (across an epoch boundary, with accumulation) reproduces the run", async () => {
     const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5 });
     const checkpoints = new Map<number, Uint8Array>();
@@ -321,6 +338,7 @@ describe("trainArm bookkeeping and errors", () => {
       [{ batchPairs: 0 }, /batchPairs/],
       [{ maxSteps: 0 }, /maxSteps must be an integer ≥ 1/],
       [{ loraDropout: 1 }, /loraDropout must be in \[0, 1\)/],
+      [{ alphaPer: "EPOCH" as never }, /alphaPer must be one of STEP, MICRO_BATCH/],
     ];
     for (const [overrides, pattern] of cases) {
       await assert.rejects(trainArm(baseOptions(overrides)), (e: unknown) => e instanceof TrainerError && pattern.test(e.message), String(pattern));

@@ -2,8 +2,9 @@
  * The ARM training loop (parm-method.md §2, §7): pure compute, it reads nothing but the model it is given and
  * reports through callbacks.
  *
- * PARM: one PBLoRA ARM over k objectives. Each micro-batch draws α ~ Dirichlet(p·1_k) from the run's Rng and the
- * train graph returns loss = Σ_i α_i ℓ_i, ℓ_i = mean over the micro-batch's pairs labelled for objective i of
+ * PARM: one PBLoRA ARM over k objectives. α ~ Dirichlet(p·1_k) is drawn from the run's Rng once per optimizer step
+ * (`alphaPer` STEP, the reference: every micro-batch of an accumulation window shares it) or once per micro-batch
+ * (MICRO_BATCH); a micro-batch's train graph returns loss = Σ_i α_i ℓ_i, ℓ_i = mean over the micro-batch's pairs labelled for objective i of
  * −log σ(β_i (Σ log π(y_w|x,α) − Σ log π(y_l|x,α))). A pair labelled for several objectives (PKU-SafeRLHF) enters
  * every ℓ_i it is labelled for; a pair labelled once (HH-RLHF) only its own, and micro-batches mix objectives
  * round-robin (trainer-data.ts). An objective absent from a micro-batch contributes 0 to that micro-batch.
@@ -30,7 +31,7 @@ import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts
 import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterScale, adapterTensorShapes, initAdapterTensors, pbloraSpec, validateAdapterSpec, type AdapterSpec, type AdapterTarget } from "../model/pblora.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
-import { TRAINING_RECIPES } from "../../../contracts/training-recipe.ts";
+import { ALPHA_CADENCES, TRAINING_RECIPES, type AlphaCadence } from "../../../contracts/training-recipe.ts";
 import { abortsUnless } from "../util/abort.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
 import { exportAdapter, type AdapterFileMetadata, type AdapterMethod } from "./adapter-file.ts";
@@ -120,6 +121,9 @@ export interface TrainArmOptions extends OptimizationOptions {
   readonly loraDropout?: number;
   /** Dirichlet concentration p (default 0.5). */
   readonly dirichletP?: number;
+  /** PARM: draw α once per optimizer step (every micro-batch of the accumulation window shares it) or once per
+   *  micro-batch. Default: the recipe's (STEP). */
+  readonly alphaPer?: AlphaCadence;
   readonly seed?: number;
   readonly maxPromptLength?: number;
   readonly maxLength?: number;
@@ -225,6 +229,7 @@ interface ResolvedOptions {
   readonly maxGradNorm: number | null;
   readonly maxSteps: number | null;
   readonly dirichletP: number;
+  readonly alphaPer: AlphaCadence;
   readonly seed: number;
   readonly maxPromptLength: number;
   readonly maxLength: number;
@@ -266,6 +271,7 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
   if (!(weightDecay >= 0)) fail(`weightDecay must be ≥ 0, got ${weightDecay}`);
   if (options.threads !== undefined) int(options.threads, 1, "threads");
   const loraDropout = options.loraDropout ?? TRAINING_RECIPES[method].loraDropout;
+  const alphaPer = options.alphaPer ?? TRAINING_RECIPES[method].alphaPer;
   if (!(loraDropout >= 0 && loraDropout < 1)) fail(`loraDropout must be in [0, 1), got ${loraDropout}`);
   return {
     method,
@@ -284,6 +290,7 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     maxGradNorm,
     maxSteps: options.maxSteps === undefined || options.maxSteps === null ? null : int(options.maxSteps, 1, "maxSteps"),
     dirichletP: pos(options.dirichletP ?? 0.5, "dirichletP"),
+    alphaPer: ALPHA_CADENCES.includes(alphaPer) ? alphaPer : fail(`alphaPer must be one of ${ALPHA_CADENCES.join(", ")}, got ${JSON.stringify(alphaPer)}`),
     seed,
     maxPromptLength,
     maxLength,
@@ -382,6 +389,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     // Only when set, so checkpoints written before maxSteps / loraDropout existed still resume those runs.
     ...(o.maxSteps !== null ? { maxSteps: o.maxSteps } : {}),
     ...(o.loraDropout > 0 ? { loraDropout: o.loraDropout } : {}),
+    ...(o.method === "PARM" && o.alphaPer !== "MICRO_BATCH" ? { alphaPer: o.alphaPer } : {}),
   };
 
   /** The dropout masks' source of one micro-batch: a function of its data position only (see the module comment). */
@@ -469,6 +477,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
         const accumulator = new GradientAccumulator(o.gradAccum);
         let window = { loss: 0, sums: new Array<number>(phaseObjectives).fill(0), counts: new Array<number>(phaseObjectives).fill(0), tokens: 0, alphas: [] as number[][] };
         const startBatch = phaseIndex === position.phase && epoch === position.epoch ? position.batch : 0;
+        let stepAlpha: number[] | undefined;
         for (let b = startBatch; b < plan.length && phaseSteps[phaseIndex] < phase.updates; b++) {
           if (options.signal?.aborted) {
             const between = accumulator.pending === 0;
@@ -479,7 +488,9 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
             throw new TrainerError("CANCELLED", `training cancelled after ${stepsDone} of ${totalSteps} updates`);
           }
           const members = plan[b].map((i) => phase.pairs[i]);
-          const alpha = phase.spec.mode === "pblora" ? alphaRng.dirichlet(o.dirichletP, phaseObjectives) : undefined;
+          const drawAlpha = phase.spec.mode === "pblora" && (o.alphaPer === "MICRO_BATCH" || accumulator.pending === 0);
+          if (drawAlpha) stepAlpha = alphaRng.dirichlet(o.dirichletP, phaseObjectives);
+          const alpha = phase.spec.mode === "pblora" ? stepAlpha : undefined;
           const { graph, session } = await sessionFor(members[0].bucket);
           const feeds = {
             ...graph.frozenFeeds,
@@ -608,7 +619,8 @@ function resume(bytes: Uint8Array, phases: readonly Phase[], alphaRng: Rng, runC
   if (saved !== now) {
     const a = checkpoint.config as Record<string, JsonValue>;
     const b = runConfig as Record<string, JsonValue>;
-    const differing = Object.keys(b).filter((key) => JSON.stringify(a?.[key]) !== JSON.stringify(b[key]));
+    const keys = [...new Set([...Object.keys(a ?? {}), ...Object.keys(b)])];
+    const differing = keys.filter((key) => JSON.stringify(a?.[key]) !== JSON.stringify(b[key]));
     throw new TrainerError("RESUME_MISMATCH", `the checkpoint was made by a different run configuration (differs in: ${differing.join(", ") || "layout"})`);
   }
   const position = checkpoint.dataPosition as unknown as DataPosition;
