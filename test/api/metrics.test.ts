@@ -1,11 +1,13 @@
 /**
  * `/metrics` after real work: a real api server, PostgreSQL, nats-server, event ingest feeding the job metrics and an
- * in-process runner on stories260K. A PARM adapter is trained (PKU-SafeRLHF 16 records, 2 optimizer steps), then
- * one unguided and two PARM generations run (one of them an α-batch of two); the scrape must show TTFT and time per
- * output token observations per method matching the generations, tokens matching their outputs, job wait and run
- * observations matching the jobs, jobs by kind and status, empty queues, the runner and its slots, no redeliveries or
- * dead letters, and no tenant id. The bearer token: 401 without or with a wrong one, 200 with it. Then the api's
- * metrics and ingest are restarted with tenant labels on, and one more generation's series name its tenant.
+ * in-process runner on stories260K. A PARM and a GenARM adapter are trained (PKU-SafeRLHF 16 records, 2 optimizer
+ * steps each), then one unguided, two PARM (one of them an α-batch of two) and one GenARM generation run. The scrape
+ * must show TTFT and time per output token observations per method matching the generations, tokens matching their
+ * outputs, job wait and run observations matching the jobs, jobs by kind and status, empty queues, the runner and its
+ * slots, no redeliveries or dead letters, and no tenant id. The bearer token: 401 without or with a wrong one, 200
+ * with it. Then the api's metrics and ingest are restarted with tenant labels on, and one more generation's series
+ * name its tenant. Last, with the runner stopped, a job started three times and never finished (the test acts as a
+ * runner that dies) counts two redeliveries and one dead letter.
  */
 import "reflect-metadata";
 import { after, before, describe, it } from "node:test";
@@ -31,6 +33,7 @@ import { openHarness, waitFor, type Harness } from "../runner/harness.ts";
 
 const PKU_PATH = new URL("pku-saferlhf/alpaca-7b.test.head16.jsonl", SHARED_DATA);
 const METRICS_TOKEN = "scrape-token-0123456789";
+type Method = "unguided" | "parm" | "genarm";
 
 /** One sample of the exposition text: `name{labels} value`. */
 interface Sample {
@@ -69,9 +72,10 @@ describe("/metrics after a training and generations through the api and a runner
   let adminKey: string;
   let key: string;
   let tenantId: string;
-  const ids: { model?: string; adapter?: string; trainJob?: string } = {};
+  const ids: { model?: string; dims: string[]; dataset?: string; adapters: Record<string, string> } = { dims: [], adapters: {} };
   /** Output token counts of each generation, by method. */
-  const generations: { method: "unguided" | "parm"; tokenCounts: number[] }[] = [];
+  const generations: { method: Method; tokenCounts: number[] }[] = [];
+  const TRAININGS = 2;
 
   const gql = async (query: string, variables: Record<string, unknown> = {}, as = key) => {
     const res = await postGraphQL<any>(server.graphqlUrl, query, variables, { key: as });
@@ -113,7 +117,7 @@ describe("/metrics after a training and generations through the api and a runner
     });
   }
 
-  async function generate(input: Record<string, unknown>, method: "unguided" | "parm") {
+  async function generate(input: Record<string, unknown>, method: Method) {
     const r = await gql(
       `mutation($input: GenerateInput!) { generate(input: $input) { __typename ... on GenerateSuccess { generation { id jobId } } ... on Error { message } } }`,
       { input: { baseModelId: ids.model, prompt: "Once upon a time", ...input } },
@@ -141,10 +145,13 @@ describe("/metrics after a training and generations through the api and a runner
     key = t.createTenant.secret;
     assert.ok(key, JSON.stringify(t));
     tenantId = Buffer.from(t.createTenant.tenant.id, "base64").toString("utf8").split(":")[1]!;
-    await trainAdapter();
+    await prepareTraining();
+    await trainAdapter("PARM", "parm-hh");
+    await trainAdapter("GENARM", "genarm-hh");
     await generate({ adapterId: null, alphas: [[]], maxTokens: 6 }, "unguided");
-    await generate({ adapterId: ids.adapter, alphas: [[0.5, 0.5]], maxTokens: 6 }, "parm");
-    await generate({ adapterId: ids.adapter, alphas: [[1, 0], [0, 1]], maxTokens: 8 }, "parm");
+    await generate({ adapterId: ids.adapters["parm-hh"], alphas: [[0.5, 0.5]], maxTokens: 6 }, "parm");
+    await generate({ adapterId: ids.adapters["parm-hh"], alphas: [[1, 0], [0, 1]], maxTokens: 8 }, "parm");
+    await generate({ adapterId: ids.adapters["genarm-hh"], alphas: [[0.3, 0.7]], maxTokens: 5 }, "genarm");
   });
   after(async () => {
     await runner?.stop();
@@ -156,9 +163,9 @@ describe("/metrics after a training and generations through the api and a runner
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Two dimensions, stories260K, PKU-SafeRLHF (16 records) and a 2-step PARM training. */
-  async function trainAdapter() {
-    const dims: string[] = [];
+  /** Two dimensions, stories260K and PKU-SafeRLHF (16 records). */
+  async function prepareTraining() {
+    const dims = ids.dims;
     for (const name of ["harmless", "helpful"]) {
       const d = await gql(`mutation($n: String!) { createDimension(input: { name: $n, betaR: 0.1 }) { ... on CreateDimensionSuccess { dimension { id } } ... on Error { message } } }`, { n: name });
       dims.push(d.createDimension.dimension.id);
@@ -177,28 +184,31 @@ describe("/metrics after a training and generations through the api and a runner
         },
       },
     );
-    const datasetId = ds.createDataset.dataset.id;
+    const datasetId = (ids.dataset = ds.createDataset.dataset.id);
     const up = await gql(
       `mutation($input: UploadDatasetInput!) { uploadDataset(input: $input) { ... on UploadDatasetSuccess { dataset { status } } ... on Error { message } } }`,
       { input: { datasetId, contentBase64: readFileSync(PKU_PATH).toString("base64") } },
     );
     assert.equal(up.uploadDataset.dataset?.status, "READY", JSON.stringify(up));
+  }
+
+  /** A 2-step training of `method` on the two dimensions. */
+  async function trainAdapter(method: "PARM" | "GENARM", adapterName: string) {
     const r = await gql(
       `mutation($input: StartTrainingInput!) { startTraining(input: $input) { __typename ... on StartTrainingSuccess { job { id } } ... on Error { message } } }`,
       {
         input: {
-          adapterName: "hh", method: "PARM", baseModelId: ids.model,
-          dimensions: dims.map((dimensionId) => ({ dimensionId, datasetId })),
+          adapterName, method, baseModelId: ids.model,
+          dimensions: ids.dims.map((dimensionId) => ({ dimensionId, datasetId: ids.dataset })),
           r1: 2, r2: 2, loraAlpha: 4, targets: ["q_proj", "v_proj"], learningRate: 5e-3, epochs: 1, batchSize: 2, warmupSteps: 0,
           maxPromptLength: 24, maxLength: 48, checkpointEvery: 0, maxSteps: 2,
         },
       },
     );
     assert.equal(r.startTraining.__typename, "StartTrainingSuccess", JSON.stringify(r));
-    ids.trainJob = r.startTraining.job.id;
-    assert.equal((await waitJob(ids.trainJob!)).status, "SUCCEEDED");
+    assert.equal((await waitJob(r.startTraining.job.id)).status, "SUCCEEDED");
     const adapters = await gql(`{ adapters(first: 5) { edges { node { id name } } } }`);
-    ids.adapter = adapters.adapters.edges.find((e: any) => e.node.name === "hh").node.id;
+    ids.adapters[adapterName] = adapters.adapters.edges.find((e: any) => e.node.name === adapterName).node.id;
   }
 
   it("the bearer token guards /metrics: 401 without it or with a wrong one, 200 with it", async () => {
@@ -217,7 +227,7 @@ describe("/metrics after a training and generations through the api and a runner
 
   it("TTFT and time per output token: one observation per successful generation, by method; tokens match the outputs", async () => {
     const s = await samples();
-    for (const method of ["unguided", "parm"] as const) {
+    for (const method of ["unguided", "parm", "genarm"] as const) {
       const runs = generations.filter((g) => g.method === method);
       assert.equal(sample(s, "gen_ai_server_time_to_first_token_seconds_count", { method }), runs.length, method);
       const ttftSum = sample(s, "gen_ai_server_time_to_first_token_seconds_sum", { method })!;
@@ -231,21 +241,19 @@ describe("/metrics after a training and generations through the api and a runner
       const tokens = runs.flatMap((g) => g.tokenCounts).reduce((a, b) => a + b, 0);
       assert.equal(sample(s, "parm_generation_tokens_total", { method }), tokens, `${method} tokens`);
     }
-    assert.equal(sample(s, "gen_ai_server_time_to_first_token_seconds_count", { method: "genarm" }), undefined);
-    assert.equal(sample(s, "parm_generation_tokens_total", { method: "genarm" }), 0);
   });
 
   it("job wait and run time per kind, jobs by kind and status, queues, runners, no redeliveries or dead letters", async () => {
     const s = await samples();
     assert.equal(sample(s, "parm_job_wait_seconds_count", { kind: "generate" }), generations.length);
-    assert.equal(sample(s, "parm_job_wait_seconds_count", { kind: "train" }), 1);
+    assert.equal(sample(s, "parm_job_wait_seconds_count", { kind: "train" }), TRAININGS);
     assert.ok(sample(s, "parm_job_wait_seconds_sum", { kind: "train" })! > 0);
     assert.equal(sample(s, "parm_job_run_seconds_count", { kind: "generate", status: "SUCCEEDED" }), generations.length);
-    assert.equal(sample(s, "parm_job_run_seconds_count", { kind: "train", status: "SUCCEEDED" }), 1);
+    assert.equal(sample(s, "parm_job_run_seconds_count", { kind: "train", status: "SUCCEEDED" }), TRAININGS);
     const trainRun = sample(s, "parm_job_run_seconds_sum", { kind: "train", status: "SUCCEEDED" })!;
-    assert.ok(trainRun > 0 && trainRun < 90, `train run ${trainRun}`);
+    assert.ok(trainRun > 0 && trainRun < 90 * TRAININGS, `train run ${trainRun}`);
     assert.equal(sample(s, "parm_jobs", { kind: "generate", status: "SUCCEEDED" }), generations.length);
-    assert.equal(sample(s, "parm_jobs", { kind: "train", status: "SUCCEEDED" }), 1);
+    assert.equal(sample(s, "parm_jobs", { kind: "train", status: "SUCCEEDED" }), TRAININGS);
     assert.equal(sample(s, "parm_jobs", { kind: "generate", status: "QUEUED" }), undefined, "statuses without jobs have no series");
     for (const kind of ["train", "train-evaluator", "generate", "evaluate"]) {
       assert.equal(sample(s, "parm_jobs_pending", { kind }), 0, kind);
@@ -267,7 +275,7 @@ describe("/metrics after a training and generations through the api and a runner
     await ingest.stop();
     await server.stop();
     await startApi(true);
-    await generate({ adapterId: ids.adapter, alphas: [[0.25, 0.75]], maxTokens: 4 }, "parm");
+    await generate({ adapterId: ids.adapters["parm-hh"], alphas: [[0.25, 0.75]], maxTokens: 4 }, "parm");
     const s = await samples();
     assert.equal(sample(s, "gen_ai_server_time_to_first_token_seconds_count", { method: "parm", tenant: tenantId }), 1);
     const tokens = generations.at(-1)!.tokenCounts.reduce((a, b) => a + b, 0);
@@ -276,5 +284,38 @@ describe("/metrics after a training and generations through the api and a runner
     assert.equal(sample(s, "parm_jobs", { kind: "generate", status: "SUCCEEDED", tenant: tenantId }), generations.length);
     assert.equal(sample(s, "parm_jobs_pending", { kind: "generate" }), 0);
     assert.ok(!s.some((x) => x.name === "parm_jobs_pending" && "tenant" in x.labels), "queues are per kind, never per tenant");
+  });
+
+  it("a job no runner finishes: later starts count as redeliveries, then it is dead-lettered and FAILED; runners online drop to 0", async () => {
+    await runner.stop();
+    await waitFor("no runner online", async () => sample(await samples(), "parm_runners_online") === 0, 15_000);
+    const r = await gql(
+      `mutation($input: GenerateInput!) { generate(input: $input) { __typename ... on GenerateSuccess { generation { jobId } } ... on Error { message } } }`,
+      { input: { baseModelId: ids.model, prompt: "Once upon a time", adapterId: null, alphas: [[]], maxTokens: 4 } },
+    );
+    assert.equal(r.generate.__typename, "GenerateSuccess", JSON.stringify(r));
+    await waitFor("the job queued", async () => sample(await samples(), "parm_jobs_pending", { kind: "generate" }) === 1, 10_000);
+    // A runner that starts the job and dies, three times (max_deliver 3): started with attempt = delivery count, no ack.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [delivery] = await h.bus.pullJobs("generate", { max: 1, expiresMs: 3000 });
+      assert.ok(delivery, `delivery ${attempt}`);
+      assert.equal(delivery.deliveryCount, attempt);
+      await h.bus.publishEvent(delivery.envelope.jobId, { type: "started", runnerId: "vanishing-runner", attempt, device: "cpu", resumedFromStep: 0 });
+      delivery.nak();
+    }
+    // JetStream dead-letters on its next attempt to deliver (a runner pulling); here the test pulls.
+    assert.deepEqual(await h.bus.pullJobs("generate", { max: 1, expiresMs: 1000 }), []);
+    assert.equal((await waitJob(r.generate.generation.jobId, 30_000)).status, "FAILED");
+    const s = await waitFor("the dead letter counted", async () => {
+      const now = await samples();
+      return sample(now, "parm_job_run_seconds_count", { kind: "generate", status: "FAILED", tenant: tenantId }) === 1 ? now : null;
+    }, 10_000);
+    assert.equal(sample(s, "parm_jobs_dead_lettered_total", { kind: "generate", tenant: tenantId }), 1);
+    assert.equal(sample(s, "parm_jobs_redelivered_total", { kind: "generate", tenant: tenantId }), 2, "attempts 2 and 3");
+    assert.equal(sample(s, "parm_job_wait_seconds_count", { kind: "generate", tenant: tenantId }), 2, "one wait per job: to its first start");
+    assert.equal(sample(s, "parm_jobs", { kind: "generate", status: "FAILED", tenant: tenantId }), 1);
+    assert.equal(sample(s, "gen_ai_server_time_to_first_token_seconds_count", { method: "unguided", tenant: tenantId }), undefined, "no TTFT without a token");
+    assert.equal(sample(s, "parm_jobs_pending", { kind: "generate" }), 0);
+    assert.equal(sample(s, "parm_runner_slots"), 0);
   });
 });
