@@ -1,8 +1,10 @@
 /** @module api/main
  *  `npm start`: the API process. Reads the configuration (docs/configuration.md), opens PostgreSQL (DATABASE_URL or
  *  an embedded server under PARM_DATA_DIR) and migrates it, connects the job bus (NATS_URL, else a local
- *  nats-server, else in-process; PARM_BUS=inprocess forces the in-process bus), starts event ingestion, serves HTTP + WebSocket, and (unless
- *  PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process: with JetStream it connects to the same server, with
+ *  nats-server, else in-process; PARM_BUS=inprocess forces the in-process bus), recomputes stored tokenizer hashes
+ *  of the former vocabulary digest once (services/tokenizer-hash-migration.ts), starts event ingestion, serves
+ *  HTTP + WebSocket, and (unless PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process: with JetStream it
+ *  connects to the same server, with
  *  the in-process bus it reaches this process's bus over its IPC channel (api/embedded-runner.ts).
  *
  *  Admin key: a generated key is printed once the server listens, and only then is its hash stored (auth/admin-key),
@@ -16,7 +18,7 @@
 import "reflect-metadata";
 import { mkdir } from "node:fs/promises";
 import { resolveAdminKey, type ResolvedAdminKey } from "./auth/index.ts";
-import { loadConfig, type ApiConfig } from "./config.ts";
+import { loadConfig, loadModelRoots, type ApiConfig } from "./config.ts";
 import { openDatabaseFromEnvironment } from "./db/index.ts";
 import { createBus } from "../bus/index.ts";
 import { busArtifactServices, startIngest } from "./ingest/index.ts";
@@ -27,6 +29,8 @@ import { serviceFactories } from "./resolvers/index.ts";
 import { createApiServer, createLogger, type Logger } from "./server/index.ts";
 import { startEmbeddedRunner } from "./embedded-runner.ts";
 import { StopStack } from "./stop-stack.ts";
+import { migrateTokenizerHashes, storedModelFiles } from "./services/tokenizer-hash-migration.ts";
+import { ModelRoots } from "./services/model-roots.ts";
 
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -63,6 +67,9 @@ async function start(config: ApiConfig, log: Logger, stack: StopStack): Promise<
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
   });
   stack.push("bus", () => bus.close());
+  // Before ingestion copies any model's tokenizer hash (a trained evaluator takes its base's): stored hashes of the
+  // former digest are recomputed once (services/tokenizer-hash-migration.ts).
+  await migrateTokenizerHashes({ db: db.system, stored: storedModelFiles(config.dataDir, bus.artifacts), modelRoots: new ModelRoots(loadModelRoots()), log });
   const pubSub = createApiPubSub();
   // One registry for the server and ingestion: ingestion feeds the job metrics the server's /metrics serves.
   const metrics = createApiMetrics({ tenantLabels: config.metrics.tenantLabels });

@@ -25,6 +25,7 @@ import { basename, dirname, extname, join } from "node:path";
 import {
   FormatError,
   ggufTokens,
+  readGgufHeader,
   readGgufHeaderFromFile,
   readSafetensorsHeaderFromFile,
   sha256File,
@@ -248,6 +249,30 @@ async function readSafetensorsFacts(path: string, location: string): Promise<{ v
   const config: Record<string, string | number | boolean> = { tensorCount: header.entries.size };
   if (!first.done) config.dtype = first.value.dtype;
   return { vocabSize, config };
+}
+
+/**
+ * The vocabulary (token strings in id order) whose digest registration stores for the file at `path`: a GGUF's
+ * `tokenizer.ggml.tokens`, else a sibling `tokenizer.json`; null when there is none or the file is no model.
+ */
+export async function readModelVocabulary(path: string, location = path): Promise<string[] | null> {
+  const info = await stat(path).catch(() => null);
+  if (!info?.isFile()) return null;
+  const format = detectFormat(await readHead(path, 16, location), path, info.size);
+  if (format === null) return null;
+  if (format === "GGUF") return (await readGgufFacts(path, location)).tokens;
+  return await readSiblingTokenizer(path);
+}
+
+/** The `tokenizer.ggml.tokens` of a GGUF read as a stream (e.g. an upload in the artifact store), header only;
+ *  null when the stream is no GGUF or its header holds no tokens. */
+export async function readStreamedGgufVocabulary(source: AsyncIterable<Uint8Array>): Promise<string[] | null> {
+  try {
+    return ggufTokens((await readGgufHeader(source, { metadataOnly: true, maxHeaderBytes: MAX_GGUF_HEADER_BYTES })).metadata);
+  } catch (error) {
+    if (error instanceof FormatError) return null;
+    throw error;
+  }
 }
 
 /** Largest tokenizer_config.json / chat_template.jinja read beside a model. */
