@@ -424,8 +424,8 @@ async function main(): Promise<void> {
   } finally {
     await observer.stop().catch(() => undefined);
     await platform.stop().catch((e: unknown) => say(`stop: ${String(e)}`));
-    if (!args["keep-logs"]) rmSync(logDir, { recursive: true, force: true });
   }
+  if (!args["keep-logs"]) rmSync(logDir, { recursive: true, force: true });
 }
 
 main().then(
