@@ -4,8 +4,8 @@
  *  nats-server, else in-process; PARM_BUS=inprocess forces the in-process bus), recomputes stored tokenizer hashes
  *  of the former vocabulary digest once (services/tokenizer-hash-migration.ts), starts event ingestion, serves
  *  HTTP + WebSocket, and (unless PARM_EMBEDDED_RUNNER=0) starts one local CPU runner process: with JetStream it
- *  connects to the same server, with
- *  the in-process bus it reaches this process's bus over its IPC channel (api/embedded-runner.ts).
+ *  connects to the same server, with the in-process bus it reaches this process's bus over its IPC channel
+ *  (api/embedded-runner.ts).
  *
  *  Admin key: a generated key is printed once the server listens, and only then is its hash stored (auth/admin-key),
  *  so a start that fails earlier (port in use) prints a new key next time rather than keeping a hash nobody saw.
