@@ -157,7 +157,8 @@ export const TrainJobPayloadSchema = z
     baseModel: ModelRefSchema,
     dimensions: z.array(DimensionRefSchema).min(1).max(16),
     datasets: z.array(DatasetRefSchema).min(1),
-    /** PBLoRA ranks: r1 of the shared block W1, r2 of the preference-aware blocks W2_i (GenARM uses r1). */
+    /** PBLoRA ranks: r1 of the shared block W1, r2 of the preference-aware blocks W2_i (GenARM: r1 is the LoRA
+     *  rank, r2 unused). */
     r1: PositiveInt,
     r2: PositiveInt,
     loraAlpha: z.number().positive(),

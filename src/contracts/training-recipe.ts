@@ -18,6 +18,12 @@ export const ALPHA_CADENCES = ["STEP", "MICRO_BATCH"] as const;
 export type AlphaCadence = (typeof ALPHA_CADENCES)[number];
 
 export interface TrainingRecipe {
+  /** PARM: rank r1 of the shared block W1. GenARM: the LoRA rank. */
+  readonly r1: number;
+  /** PARM: rank r2 of the preference-aware blocks W2_i (the scale's divisor). GenARM: not used. */
+  readonly r2: number;
+  /** lora_alpha: scale s = loraAlpha / r2 (PARM) or loraAlpha / rank (GenARM). */
+  readonly loraAlpha: number;
   /** PEFT `lora_dropout` on each adapter's input while training (never at decode or evaluation). */
   readonly loraDropout: number;
   /** When α is drawn (PARM). */
@@ -25,8 +31,8 @@ export interface TrainingRecipe {
 }
 
 export const TRAINING_RECIPES: Readonly<Record<TrainingMethod, TrainingRecipe>> = {
-  PARM: { loraDropout: 0.05, alphaPer: "STEP" },
-  GENARM: { loraDropout: 0.05, alphaPer: "STEP" },
+  PARM: { r1: 4, r2: 4, loraAlpha: 8, loraDropout: 0.05, alphaPer: "STEP" },
+  GENARM: { r1: 8, r2: 8, loraAlpha: 16, loraDropout: 0.05, alphaPer: "STEP" },
 };
 
 /** Bounds of `loraDropout`: 0 ≤ p < 1. */

@@ -99,9 +99,6 @@ function trainingInput(over: Record<string, unknown> = {}) {
       { dimensionId: w.harmless, datasetId: w.pku },
       { dimensionId: w.helpful, datasetId: w.pku, betaR: 0.05 },
     ],
-    r1: 4,
-    r2: 4,
-    loraAlpha: 8,
     learningRate: 5e-4,
     epochs: 2,
     batchSize: 4,
@@ -199,6 +196,9 @@ describe("startTraining", () => {
     assert.deepEqual([derived.job.payload.maxLength, derived.job.payload.maxPromptLength], [512, 256], "stories260K holds 512 tokens");
     assert.deepEqual([derived.job.payload.maxPairs, derived.job.payload.maxSteps], [null, null]);
     assert.equal(derived.job.payload.loraDropout, 0.05, "adapter dropout defaults to the reference's 0.05");
+    assert.deepEqual([derived.job.payload.r1, derived.job.payload.r2, derived.job.payload.loraAlpha], [4, 4, 8], "PARM's reference ranks and alpha");
+    const genarm = await start(trainingInput({ method: "GENARM" }));
+    assert.deepEqual([genarm.job.payload.r1, genarm.job.payload.loraAlpha], [8, 16], "GenARM's reference rank 8 and alpha 16 (scale 2)");
     const noDropout = await start(trainingInput({ loraDropout: 0 }));
     assert.equal(noDropout.job.payload.loraDropout, 0);
     assert.equal(derived.job.payload.alphaPer, "STEP", "one α per optimizer step, as the reference");

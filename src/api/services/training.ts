@@ -42,9 +42,10 @@ export interface StartTrainingCommand {
   method: AdapterMethod;
   baseModelId: string;
   dimensions: TrainingDimensionCommand[];
-  r1: number;
-  r2: number;
-  loraAlpha: number;
+  /** Null: the method's recipe (r1, r2, loraAlpha, loraDropout, alphaPer). */
+  r1?: number | null;
+  r2?: number | null;
+  loraAlpha?: number | null;
   /** Null: the method's recipe (contracts/training-recipe.ts). */
   loraDropout?: number | null;
   targets: string[];
@@ -123,10 +124,14 @@ async function loadDimensions(deps: TenantServiceDeps, ids: string[]): Promise<M
 
 export async function startTraining(deps: TenantServiceDeps, command: StartTrainingCommand): Promise<JobRow> {
   const adapterName = checkName(command.adapterName, "input.adapterName");
-  positiveInt("input.r1", command.r1, MAX_RANK);
-  positiveInt("input.r2", command.r2, MAX_RANK);
-  positiveFinite("input.loraAlpha", command.loraAlpha);
-  const loraDropout = command.loraDropout ?? TRAINING_RECIPES[command.method].loraDropout;
+  const recipe = TRAINING_RECIPES[command.method];
+  const r1 = command.r1 ?? recipe.r1;
+  const r2 = command.r2 ?? recipe.r2;
+  const loraAlpha = command.loraAlpha ?? recipe.loraAlpha;
+  positiveInt("input.r1", r1, MAX_RANK);
+  positiveInt("input.r2", r2, MAX_RANK);
+  positiveFinite("input.loraAlpha", loraAlpha);
+  const loraDropout = command.loraDropout ?? recipe.loraDropout;
   if (!(loraDropout >= 0 && loraDropout < LORA_DROPOUT_MAX_EXCLUSIVE)) throw new InputValidationError("input.loraDropout", `must be in [0, 1), got ${loraDropout}`);
   positiveFinite("input.learningRate", command.learningRate);
   positiveInt("input.epochs", command.epochs, 10_000);
@@ -195,9 +200,9 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     baseModel: modelRef(baseModel),
     dimensions,
     datasets: [...datasets.values()].map((d) => d.ref),
-    r1: command.r1,
-    r2: command.r2,
-    loraAlpha: command.loraAlpha,
+    r1,
+    r2,
+    loraAlpha,
     loraDropout,
     targets: command.targets,
     lr: command.learningRate,
@@ -207,7 +212,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     warmupSteps: command.warmupSteps,
     weightDecay: command.weightDecay,
     dirichletP: command.dirichletP,
-    alphaPer: command.alphaPer ?? TRAINING_RECIPES[command.method].alphaPer,
+    alphaPer: command.alphaPer ?? recipe.alphaPer,
     seed: command.seed,
     maxPromptLength,
     maxLength,

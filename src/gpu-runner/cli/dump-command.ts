@@ -17,6 +17,7 @@
  * `__metadata__` key `parm.dump` holds JSON: config (RoPE layout, eps, θ, …), adapter spec and scale, objectives,
  * dtype, onnxruntime version, and the formulas above.
  */
+import { TRAINING_RECIPES } from "../../contracts/training-recipe.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { DATASET_FORMATS, type DatasetFormat } from "../../contracts/datasets/index.ts";
@@ -52,7 +53,7 @@ export const DUMP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 export const DUMP_USAGE = `parm dump --model <file.gguf|hf-dir> --out <file.safetensors> [options]
   --data <dim>=<file> … (first pairs of the files; default: random token ids, objectives o1,o2) --objectives a,b
   --batch-pairs 2 --max-length 64 --max-prompt-length 32 --seed 0 --dtype float64|float32 --alpha 0.3,0.7 --beta 0.05
-  --method PARM|GENARM --r1 2 --r2 2 --lora-alpha 4 --targets q,k,v --b-scale 0.05 --no-weights (omit model.*)`;
+  --method PARM|GENARM --r1 4 --r2 4 --lora-alpha 8 (PARM; GENARM: --lora-rank 8 --lora-alpha 16) --targets q,k,v --b-scale 0.05 --no-weights (omit model.*)`;
 
 export interface DumpSummary {
   readonly path: string;
@@ -134,8 +135,8 @@ export async function runDump(argv: readonly string[], io: { stdout: NodeJS.Writ
   const k = objectives.length;
   const spec: AdapterSpec =
     method === "PARM"
-      ? pbloraSpec({ r1: args.integer("r1", 2), r2: args.integer("r2", 2), numObjectives: k, loraAlpha: args.number("lora-alpha", 4), targets })
-      : { mode: "lora", rank: args.integer("lora-rank", 4), loraAlpha: args.number("lora-alpha", 4), targets };
+      ? pbloraSpec({ r1: args.integer("r1"), r2: args.integer("r2"), numObjectives: k, loraAlpha: args.number("lora-alpha"), targets })
+      : { mode: "lora", rank: args.integer("lora-rank", TRAINING_RECIPES.GENARM.r1), loraAlpha: args.number("lora-alpha", TRAINING_RECIPES.GENARM.loraAlpha), targets };
   const graphK = spec.mode === "pblora" ? k : 1;
   if (spec.mode === "lora") pairs = pairs.map((p) => ({ ...p, sign: [p.sign[0]], counts: [p.counts?.[0] ?? true] }));
   const alpha = args.numbers("alpha") ?? (spec.mode === "pblora" ? rng.dirichlet(0.5, k) : undefined);

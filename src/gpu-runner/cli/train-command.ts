@@ -39,7 +39,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 export const TRAIN_USAGE = `parm train --model <file.gguf|hf-dir> --data <dim>=<file.jsonl[.gz]> [--data …] --out <dir> [options]
   data:      --format HH_RLHF|PKU_SAFERLHF|GENERIC (default HH_RLHF) · --data <file> --label-map better=helpful,safer=harmless
              --objectives helpful,harmless (α order) · --validation-fraction 0.05 · --max-pairs N · --max-validation-pairs N · --max-chars N
-  method:    --method PARM|GENARM · --beta 0.01 | helpful=0.1,harmless=0.05 · --r1 4 --r2 4 --lora-alpha 8 [--lora-rank 8] --lora-dropout 0.05 --targets q,k,v
+  method:    --method PARM|GENARM · --beta 0.01 | helpful=0.1,harmless=0.05 · --r1 4 --r2 4 --lora-alpha 8 (GENARM: --r1 8 --lora-alpha 16; --lora-rank = r1) --lora-dropout 0.05 --targets q,k,v
   schedule:  --epochs 1 --lr 5e-4 --weight-decay 0.05 --warmup-steps 0 --batch-pairs 4 --grad-accum 1 --max-grad-norm 1 (0 = off)
              --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --seed 0 --max-length 512 --max-prompt-length 256 --buckets 64,128,…
   runtime:   --threads N --execution-provider cpu|cuda|auto --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
@@ -111,9 +111,9 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
     objectives: data.objectives.map((name, i) => ({ name, beta: beta[i] })),
     pairs: data.train,
     validationPairs: data.validation,
-    r1: args.integer("r1", 4),
-    r2: args.integer("r2", 4),
-    loraAlpha: args.number("lora-alpha", 8),
+    r1: args.integer("r1"),
+    r2: args.integer("r2"),
+    loraAlpha: args.number("lora-alpha"),
     loraRank: args.integer("lora-rank"),
     loraDropout: args.number("lora-dropout"),
     targets: list(args, "targets") as AdapterTarget[] | undefined,

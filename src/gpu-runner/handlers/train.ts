@@ -65,6 +65,7 @@ export const trainHandler: JobHandler<"train"> = {
         validationPairs: validation,
         r1: payload.r1,
         r2: payload.r2,
+        loraRank: payload.method === "GENARM" ? payload.r1 : null,
         loraAlpha: payload.loraAlpha,
         loraDropout: payload.loraDropout,
         targets: payload.targets,

@@ -110,6 +110,7 @@ export class EngineTaskRunner {
       r1: task.r1,
       r2: task.r2,
       loraAlpha: task.loraAlpha,
+      ...(task.loraRank !== null ? { loraRank: task.loraRank } : {}),
       loraDropout: task.loraDropout,
       targets: adapterTargets(task.targets),
       lr: task.lr,

@@ -25,6 +25,8 @@ export interface TrainTask {
   readonly r1: number;
   readonly r2: number;
   readonly loraAlpha: number;
+  /** GenARM's LoRA rank (the payload's r1); null for PARM. */
+  readonly loraRank: number | null;
   readonly loraDropout: number;
   readonly targets: readonly string[];
   readonly lr: number;

@@ -37,12 +37,12 @@ export class StartTrainingInput {
   baseModelId!: string;
   @Field(() => [TrainingDimensionInput], { description: "The objectives in α order; each dimension once." })
   dimensions!: TrainingDimensionInput[];
-  @Field(() => Int, { defaultValue: 4, description: "Rank r1 of the shared block W1 (GenARM: the LoRA rank)." })
-  r1!: number;
-  @Field(() => Int, { defaultValue: 4, description: "Rank r2 of the preference-aware blocks W2_i." })
-  r2!: number;
-  @Field(() => Float, { defaultValue: 8, description: "lora_alpha; scaling s = loraAlpha / r2." })
-  loraAlpha!: number;
+  @Field(() => Int, { nullable: true, description: "Rank r1 of the shared block W1 (GenARM: the LoRA rank); default: the method's reference value (PARM 4, GENARM 8)." })
+  r1?: number | null;
+  @Field(() => Int, { nullable: true, description: "Rank r2 of the preference-aware blocks W2_i (not used by GenARM); default: the method's reference value (PARM 4)." })
+  r2?: number | null;
+  @Field(() => Float, { nullable: true, description: "lora_alpha; scaling s = loraAlpha / r2 (GenARM: loraAlpha / r1); default: the method's reference value (PARM 8, GENARM 16, a scale of 2 for both)." })
+  loraAlpha?: number | null;
   @Field(() => Float, { nullable: true, description: "Adapter-input dropout while training (PEFT lora_dropout), 0 ≤ p < 1; default: the method's reference value (0.05)." })
   loraDropout?: number | null;
   @Field(() => [String], { defaultValue: ["q_proj", "k_proj", "v_proj"] })

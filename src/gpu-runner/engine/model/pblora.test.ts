@@ -112,6 +112,7 @@ test("init: shapes, zero B, Kaiming-uniform(a=√5) bounds per tensor, seeded", 
 });
 
 test("specs are validated with typed errors", () => {
+  assert.deepEqual(pbloraSpec({ numObjectives: 2 }), { mode: "pblora", r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8, targets: ["q", "k", "v"] }, "PARM's reference recipe");
   assert.throws(() => pbloraSpec({ numObjectives: 0 }), (e: unknown) => e instanceof AdapterSpecError && /numObjectives/.test(e.message));
   assert.throws(() => validateAdapterSpec({ mode: "lora", rank: 2, loraAlpha: 4, targets: ["q", "x" as "q"] }), /unknown adapter target "x"/);
   assert.throws(() => validateAdapterSpec({ mode: "pblora", r1: 1, r2: 0, numObjectives: 2, loraAlpha: 1, targets: ["q"] }), /r2 must be/);

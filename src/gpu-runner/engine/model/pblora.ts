@@ -12,6 +12,7 @@
  * Init as in PEFT: A, W1, W2 Kaiming-uniform(a=√5), i.e. U(−1/√fan_in, 1/√fan_in) with fan_in = shape[1]; B zeros.
  */
 import { GraphShapeError, type GraphBuilder, type RandomSource, type Value } from "../onnx/index.ts";
+import { TRAINING_RECIPES } from "../../../contracts/training-recipe.ts";
 import type { LlamaConfig } from "./config.ts";
 
 export type AdapterTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
@@ -44,14 +45,14 @@ export class AdapterSpecError extends Error {
   override readonly name = "AdapterSpecError";
 }
 
-/** PARM's defaults (parm-method.md §1): r1 = r2 = 8, loraAlpha 16, targets q, k, v. */
+/** Defaults: PARM's reference recipe (contracts/training-recipe.ts: r1 = r2 = 4, loraAlpha 8), targets q, k, v. */
 export function pbloraSpec(options: Partial<Omit<PbloraSpec, "mode">> & { numObjectives: number }): PbloraSpec {
   const spec: PbloraSpec = {
     mode: "pblora",
-    r1: options.r1 ?? 8,
-    r2: options.r2 ?? 8,
+    r1: options.r1 ?? TRAINING_RECIPES.PARM.r1,
+    r2: options.r2 ?? TRAINING_RECIPES.PARM.r2,
     numObjectives: options.numObjectives,
-    loraAlpha: options.loraAlpha ?? 16,
+    loraAlpha: options.loraAlpha ?? TRAINING_RECIPES.PARM.loraAlpha,
     targets: options.targets ?? ["q", "k", "v"],
   };
   validateAdapterSpec(spec);

@@ -261,6 +261,16 @@ describe("trainArm learning", () => {
     assert.ok(last < first, `training loss ${first / 3} → ${last / 3}`);
   });
 
+  test("rank and scale default to each method's reference: PARM r1 = r2 = 4, alpha 8; GenARM rank 8, alpha 16 (scale 2 for both)", async () => {
+    const defaults = { r1: undefined, r2: undefined, loraAlpha: undefined, maxSteps: 1, loraDropout: 0 };
+    const parm = (await trainArm(baseOptions(defaults))).adapters[0];
+    assert.deepEqual([parm.metadata.r1, parm.metadata.r2, parm.metadata.loraAlpha, parm.metadata.scale], [4, 4, 8, 2]);
+    const genarm = (await trainArm(baseOptions({ ...defaults, method: "GENARM", maxSteps: 2 }))).adapters[0];
+    assert.deepEqual([genarm.spec.mode === "lora" && genarm.spec.rank, genarm.metadata.loraAlpha, genarm.metadata.scale], [8, 16, 2]);
+    const ranked = (await trainArm(baseOptions({ ...defaults, method: "GENARM", maxSteps: 2, r1: 3 }))).adapters[0];
+    assert.equal(ranked.spec.mode === "lora" && ranked.spec.rank, 3, "GenARM's rank is r1");
+  });
+
   test("GenARM trains one LoRA ARM per objective on that objective's pairs; files import", async () => {
     const result = await trainArm(baseOptions({ method: "GENARM", epochs: 4, lr: 3e-2, validationPairs: held, loraRank: 3 }));
     assert.equal(result.adapters.length, 2);

@@ -8,7 +8,7 @@
  * −log σ(β_i (Σ log π(y_w|x,α) − Σ log π(y_l|x,α))). A pair labelled for several objectives (PKU-SafeRLHF) enters
  * every ℓ_i it is labelled for; a pair labelled once (HH-RLHF) only its own, and micro-batches mix objectives
  * round-robin (trainer-data.ts). An objective absent from a micro-batch contributes 0 to that micro-batch.
- * GENARM: one plain-LoRA ARM per objective (rank `loraRank`, default r1 + r2), trained in turn ("phases") on that
+ * GENARM: one plain-LoRA ARM per objective (rank `loraRank`, default r1), trained in turn ("phases") on that
  * objective's pairs only, with the same loop (no α).
  *
  * Optimization (HF Trainer semantics): gradients averaged over `gradAccum` micro-batches (the last window of an
@@ -110,11 +110,12 @@ export interface TrainArmOptions extends OptimizationOptions {
   /** `preferred` has one entry per objective, in `objectives` order (null = unlabelled for that objective). */
   readonly pairs: readonly PreferencePair[];
   readonly validationPairs?: readonly PreferencePair[];
-  /** PBLoRA ranks and scale (defaults 4, 4, 8 as PARM's run.sh); targets default q, k, v. */
+  /** PBLoRA ranks and scale; targets default q, k, v. GenARM: `loraAlpha` is its LoRA's. Defaults: the method's
+   *  recipe (contracts/training-recipe.ts: PARM 4, 4, 8; GenARM alpha 16). */
   readonly r1?: number;
   readonly r2?: number;
   readonly loraAlpha?: number;
-  /** GenARM LoRA rank (default r1 + r2). */
+  /** GenARM LoRA rank (default: r1 when given, else the recipe's 8). */
   readonly loraRank?: number;
   readonly targets?: readonly AdapterTarget[];
   /** Adapter-input dropout p ∈ [0, 1) while training (default: the method's recipe, contracts/training-recipe.ts). */
@@ -253,8 +254,9 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     names.add(o.name);
     pos(o.beta, `objectives[${i}].beta (${o.name})`);
   });
-  const r1 = int(options.r1 ?? 4, 0, "r1");
-  const r2 = int(options.r2 ?? 4, 1, "r2");
+  const recipe = TRAINING_RECIPES[method];
+  const r1 = int(options.r1 ?? recipe.r1, 0, "r1");
+  const r2 = int(options.r2 ?? recipe.r2, 1, "r2");
   const maxLength = int(options.maxLength ?? 512, 2, "maxLength");
   const maxPromptLength = int(options.maxPromptLength ?? Math.floor(maxLength / 2), 1, "maxPromptLength");
   if (maxPromptLength >= maxLength) fail(`maxPromptLength (${maxPromptLength}) must be below maxLength (${maxLength})`);
@@ -277,8 +279,8 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     method,
     r1,
     r2,
-    loraAlpha: pos(options.loraAlpha ?? 8, "loraAlpha"),
-    loraRank: int(options.loraRank ?? r1 + r2, 1, "loraRank"),
+    loraAlpha: pos(options.loraAlpha ?? recipe.loraAlpha, "loraAlpha"),
+    loraRank: int(options.loraRank ?? options.r1 ?? recipe.r1, 1, "loraRank"),
     targets: options.targets ?? ["q", "k", "v"],
     loraDropout,
     lr: pos(options.lr ?? 5e-4, "lr"),
