@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ingestJobEvent } from "../../src/api/services/job-events.ts";
+import { ingestJobEvent, ingestTokenEvents } from "../../src/api/services/job-events.ts";
 import { writeGguf } from "../../src/gpu-runner/engine/model/gguf-writer.ts";
 import { DEFAULT_JOB_LIMITS } from "../../src/contracts/index.ts";
 import { nextWithin } from "../helpers/graphql.ts";
@@ -241,6 +241,33 @@ describe("generationTokens", () => {
 
     const list = await api.gqlOk<any>(`{ generations(first: 50) { edges { node { id status } } } }`, {}, tenant.key);
     assert.ok(list.generations.edges.some((e: any) => e.node.id === generationId && e.node.status === "SUCCEEDED"));
+  });
+
+  it("ingestTokenEvents commits a run of tokens at once, streams them in order, and ingests each (jobId, seq) once", async () => {
+    const payload = await generate({ alphas: [[1, 0], [0, 1]], maxTokens: 4 });
+    const generationId = payload.generation.id;
+    const jobId = uuidOf(payload.generation.jobId);
+    await ingestJobEvent(api.db, api.server.pubSub, jobId, 1, { type: "started", runnerId: "r", attempt: 1, device: "cpu", resumedFromStep: 0 });
+    const { iterator } = await api.subscribe<any>(`subscription($id: ID!) { generationTokens(generationId: $id) { outputIndex position text } }`, { id: generationId }, tenant.key);
+    const token = (seq: number, outputIndex: number, position: number, text: string) => ({
+      jobId, seq, event: { type: "token" as const, outputIndex, position, tokenId: 60 + seq, text },
+    });
+    const batch = [token(2, 0, 0, " A"), token(3, 1, 0, " B"), token(4, 0, 1, " C")];
+    const unknownJob = { ...token(5, 0, 2, " D"), jobId: "00000000-0000-4000-8000-000000000000" };
+    const results = await ingestTokenEvents(api.db, api.server.pubSub, [...batch, unknownJob]);
+    assert.deepEqual(results.map((r) => r.ingested), [true, true, true, false], "the unknown job's event is skipped");
+    assert.equal(results[0]!.jobBefore?.id, jobId);
+    const streamed = [];
+    for (let i = 0; i < 3; i++) streamed.push((await nextWithin(iterator, 5000, `token ${i}`)).value.data.generationTokens);
+    assert.deepEqual(streamed, [{ outputIndex: 0, position: 0, text: " A" }, { outputIndex: 1, position: 0, text: " B" }, { outputIndex: 0, position: 1, text: " C" }]);
+    const again = await ingestTokenEvents(api.db, api.server.pubSub, [batch[1]!, token(6, 1, 1, " E")]);
+    assert.deepEqual(again.map((r) => r.ingested), [false, true], "a repeated (jobId, seq) changes nothing");
+    assert.deepEqual((await nextWithin(iterator, 5000, "the new token")).value.data.generationTokens, { outputIndex: 1, position: 1, text: " E" });
+    const rows = await api.db.system.jobEvent.findMany({ where: { jobId }, orderBy: { seq: "asc" }, select: { seq: true, type: true } });
+    assert.deepEqual(rows.map((r) => [Number(r.seq), r.type]), [[1, "started"], [2, "token"], [3, "token"], [4, "token"], [6, "token"]]);
+    const job = await api.db.system.job.findUnique({ where: { id: jobId }, select: { lastEventSeq: true, status: true } });
+    assert.deepEqual({ lastEventSeq: Number(job!.lastEventSeq), status: job!.status }, { lastEventSeq: 6, status: "RUNNING" });
+    await iterator.return?.();
   });
 
   it("ends a QUEUED generation's token stream with JOB_CANCELLED when it is cancelled", async () => {

@@ -3,7 +3,8 @@
  *
  * - Events: one subscription to the whole EVENTS stream, starting after the highest sequence already in
  *   PostgreSQL (`job_events.seq`), feeds `ingestJobEvent` (idempotent by (jobId, seq)) one event at a time, in
- *   stream order. A transient database failure is retried with backoff (the stream waits); an event of a job this
+ *   stream order — except runs of consecutive `token` events, which `ingestTokenEvents` commits together (up to
+ *   TOKEN_BATCH_MAX; the run forms while the previous step holds the database). A transient database failure is retried with backoff (the stream waits); an event of a job this
  *   database does not know is skipped.
  * - Dead letters: a job that exhausted `max_deliver` is copied to JOBS_DLQ by the bus; this module then appends a
  *   `failed` MAX_DELIVERIES_EXCEEDED event to its stream, so ingestion marks it FAILED (a no-op when the runner
@@ -31,7 +32,7 @@ import type { JobEventObserver } from "../plugins/metrics/index.ts";
 import type { ApiPubSub } from "../pubsub/index.ts";
 import type { Logger } from "../server/logger.ts";
 import { EntityNotFoundError } from "../services/errors.ts";
-import { ingestJobEvent, type IngestResult } from "../services/job-events.ts";
+import { ingestJobEvent, ingestTokenEvents, type IngestResult } from "../services/job-events.ts";
 import type { JobRow } from "../services/rows.ts";
 import { readRunnerHeartbeats, type RunnerInfo } from "./runner-registry.ts";
 
@@ -63,6 +64,18 @@ export interface Ingest {
 }
 
 const NON_TERMINAL_STATUSES = ["QUEUED", "RUNNING"] as const;
+/** Most token events committed in one transaction. */
+const TOKEN_BATCH_MAX = 256;
+/** Events received and not yet ingested beyond which the events subscription waits. */
+const QUEUE_HIGH_WATER = 1024;
+
+/** An event received from the stream, waiting for ingestion. */
+interface QueuedEvent<T extends JobEvent["type"] = JobEvent["type"]> {
+  readonly jobId: string;
+  readonly seq: number;
+  readonly event: Extract<JobEvent, { type: T }>;
+  readonly at: Date;
+}
 
 export function envelopeOf(job: JobRow): JobEnvelope {
   return {
@@ -89,28 +102,68 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       log.warn("job metrics could not observe an event", { jobId: result.jobBefore.id, error: error instanceof Error ? error.message : String(error) });
     }
   };
-  const ingestOne = async (jobId: string, seq: number, event: JobEvent, at: Date): Promise<void> => {
+  /** Runs one ingestion step, retrying transient database failures with backoff (the stream waits meanwhile). */
+  const withRetry = async (where: { jobId: string; seq: number }, step: () => Promise<void>): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        observe(await ingestJobEvent(db, pubSub, jobId, seq, event), event, at);
+        await step();
         return;
       } catch (error) {
         if (error instanceof EntityNotFoundError || error instanceof ContractValidationError) {
-          log.debug("skipping an event of an unknown job or with an invalid shape", { jobId, seq, error: String(error) });
+          log.debug("skipping an event of an unknown job or with an invalid shape", { ...where, error: String(error) });
           return;
         }
         if (stopped || attempt >= 20) {
-          log.error("event ingestion gave up", { jobId, seq, error: error instanceof Error ? error : new Error(String(error)) });
+          log.error("event ingestion gave up", { ...where, error: error instanceof Error ? error : new Error(String(error)) });
           return;
         }
-        log.warn("event ingestion failed; retrying", { jobId, seq, attempt, error: error instanceof Error ? error.message : String(error) });
+        log.warn("event ingestion failed; retrying", { ...where, attempt, error: error instanceof Error ? error.message : String(error) });
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
       }
     }
   };
+  const ingestOne = (item: QueuedEvent) =>
+    withRetry(item, async () => observe(await ingestJobEvent(db, pubSub, item.jobId, item.seq, item.event), item.event, item.at));
+  const ingestTokens = (items: QueuedEvent<"token">[]) =>
+    withRetry(items[0]!, async () => {
+      const results = await ingestTokenEvents(db, pubSub, items);
+      results.forEach((result, i) => observe(result, items[i]!.event, items[i]!.at));
+    });
+
+  // Events wait in `queue` (stream order) while the database is busy, so a run of token events (a generation streams
+  // one event per token) commits as one transaction; past QUEUE_HIGH_WATER the subscription waits.
+  const queue: QueuedEvent[] = [];
+  const roomWaiters: (() => void)[] = [];
+  let draining: Promise<void> | null = null;
+  const takeTokenRun = (): QueuedEvent<"token">[] => {
+    let n = 0;
+    while (n < queue.length && n < TOKEN_BATCH_MAX && queue[n]!.event.type === "token") n++;
+    return queue.splice(0, n) as QueuedEvent<"token">[];
+  };
+  const drain = async () => {
+    while (queue.length > 0) {
+      const tokens = takeTokenRun();
+      if (tokens.length > 0) {
+        await ingestTokens(tokens);
+        lastSeq = Math.max(lastSeq, tokens[tokens.length - 1]!.seq);
+      } else {
+        const item = queue.shift()!;
+        await ingestOne(item);
+        lastSeq = Math.max(lastSeq, item.seq);
+      }
+      if (queue.length < QUEUE_HIGH_WATER) for (const wake of roomWaiters.splice(0)) wake();
+    }
+  };
+  const kick = () => {
+    draining ??= drain().finally(() => {
+      draining = null;
+      if (queue.length > 0) kick();
+    });
+  };
   const subscription: EventSubscription = await bus.subscribeEvents({ afterSeq: lastSeq }, async (delivery) => {
-    await ingestOne(delivery.jobId, delivery.seq, delivery.event, delivery.time);
-    lastSeq = Math.max(lastSeq, delivery.seq);
+    queue.push({ jobId: delivery.jobId, seq: delivery.seq, event: delivery.event, at: delivery.time });
+    kick();
+    if (queue.length >= QUEUE_HIGH_WATER) await new Promise<void>((resolve) => roomWaiters.push(resolve));
   });
 
   // ---- dead letters ----------------------------------------------------------------------------------------------
@@ -186,7 +239,9 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       clearInterval(reconcileTimer);
       clearInterval(cancelTimer);
       unregisterDeadLetters();
+      for (const wake of roomWaiters.splice(0)) wake();
       await subscription.stop();
+      await draining;
     },
   };
 }

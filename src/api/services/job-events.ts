@@ -14,6 +14,7 @@
  *   it ran).
  * - after commit it publishes: every event on `job:<jobId>`; tokens on `generation:<id>`; points on
  *   `evaluation:<id>`; and an `end` message on all three once the job is terminal.
+ * `ingestTokenEvents(db, pubSub, items)` does the same for a run of token events in one transaction.
  * It uses the system client (events arrive from runners, not from a tenant request).
  */
 import { parseJobEvent, type JobEvent, type JobStatus, type TrainEvaluatorPayload, type TrainJobPayload } from "../../contracts/index.ts";
@@ -116,6 +117,61 @@ export async function ingestJobEvent(
   }
   if (outcome.becameTerminal) await publishEnd(pubSub, jobId, status, generationId, evaluationId);
   return { ingested: true, event: row, status, jobBefore: outcome.job };
+}
+
+/** One event of a batch given to `ingestTokenEvents`. */
+export interface TokenEventItem {
+  readonly jobId: string;
+  readonly seq: number | bigint;
+  readonly event: Extract<JobEvent, { type: "token" }>;
+}
+
+/**
+ * Ingests a run of `token` events (of one or more jobs, in stream order) in ONE transaction: the rows inserted with ON
+ * CONFLICT DO NOTHING and each job's `lastEventSeq` moved, then — after commit, in the given order — each new row
+ * published on `job:<jobId>` and `generation:<id>`, exactly as `ingestJobEvent` would one by one (a token has no
+ * other side effect). Events of jobs this database does not know are skipped. Returns one result per item.
+ */
+export async function ingestTokenEvents(db: Pick<Database, "system">, pubSub: ApiPubSub, items: readonly TokenEventItem[]): Promise<IngestResult[]> {
+  const jobIds = [...new Set(items.map((item) => item.jobId))];
+  const outcome = await db.system.$transaction(async (tx) => {
+    const jobs = new Map(((await tx.job.findMany({ where: { id: { in: jobIds } } })) as JobRow[]).map((job) => [job.id, job]));
+    const generations = await tx.generation.findMany({ where: { jobId: { in: jobIds } }, select: { id: true, jobId: true } });
+    const known = items.filter((item) => jobs.has(item.jobId));
+    const inserted = (await tx.jobEvent.createManyAndReturn({
+      data: known.map((item) => ({
+        tenantId: jobs.get(item.jobId)!.tenantId,
+        jobId: item.jobId,
+        seq: BigInt(item.seq),
+        type: item.event.type,
+        payload: item.event as unknown as Prisma.InputJsonObject,
+      })),
+      skipDuplicates: true,
+    })) as JobEventRow[];
+    const highest = new Map<string, bigint>();
+    for (const row of inserted) if (row.seq > (highest.get(row.jobId) ?? -1n)) highest.set(row.jobId, row.seq);
+    for (const [jobId, seq] of highest) await tx.job.updateMany({ where: { id: jobId, lastEventSeq: { lt: seq } }, data: { lastEventSeq: seq } });
+    return { jobs, generationOf: new Map(generations.map((g) => [g.jobId, g.id])), inserted };
+  });
+  const rows = new Map(outcome.inserted.map((row) => [`${row.jobId}:${row.seq}`, row]));
+  const results: IngestResult[] = [];
+  for (const item of items) {
+    const job = outcome.jobs.get(item.jobId);
+    const row = rows.get(`${item.jobId}:${BigInt(item.seq)}`);
+    if (!job || !row) {
+      results.push({ ingested: false, event: null, status: job?.status ?? "QUEUED", jobBefore: null });
+      continue;
+    }
+    await pubSub.publish(Topics.job(item.jobId), { kind: "event", event: row } satisfies JobTopicMessage);
+    const generationId = outcome.generationOf.get(item.jobId);
+    if (generationId) {
+      const { outputIndex, position, tokenId, text } = item.event;
+      const token: GenerationTokenMessage = { generationId, seq: row.seq, outputIndex, position, tokenId, text };
+      await pubSub.publish(Topics.generation(generationId), { kind: "token", token } satisfies GenerationTopicMessage);
+    }
+    results.push({ ingested: true, event: row, status: job.status, jobBefore: job });
+  }
+  return results;
 }
 
 /** Publishes the `end` message of a job that reached a terminal status (also used by cancelJob). */
