@@ -4,8 +4,8 @@
  * the in-process store, or the api's over IPC). Keys are object names in bucket `artifacts`; a location
  * `obj://artifacts/<key>` names one. `put` replaces an object of the same key (checkpoints use one key per job).
  */
-import { createHash } from "node:crypto";
 import { readArtifact, type ArtifactBucket, type StoredArtifact } from "../../bus/index.ts";
+import { sha256Hex } from "../../formats/index.ts";
 
 export type { StoredArtifact };
 
@@ -16,9 +16,7 @@ export interface ArtifactStore {
   delete(key: string): Promise<void>;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+export { sha256Hex };
 
 /** The object store failed (not "missing": that is `get` → null). */
 export class ArtifactStoreError extends Error {
