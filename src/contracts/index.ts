@@ -6,8 +6,12 @@ export * from "./jobs.ts";
 export {
   ALPHA_CADENCES,
   LORA_DROPOUT_MAX_EXCLUSIVE,
+  TRAINING_MAX_LENGTH,
+  TRAINING_MAX_PROMPT_LENGTH,
   TRAINING_METHODS,
   TRAINING_RECIPES,
+  defaultMaxLength,
+  defaultMaxPromptLength,
   type AlphaCadence,
   type TrainingMethod,
   type TrainingRecipe,

@@ -28,11 +28,45 @@ export interface TrainingRecipe {
   readonly loraDropout: number;
   /** When α is drawn (PARM). */
   readonly alphaPer: AlphaCadence;
+  readonly lr: number;
+  /** Passes over the training pairs. */
+  readonly epochs: number;
+  /** Pairs per micro-batch × micro-batches per optimizer step = the reference's 32 pairs per step. */
+  readonly batchSize: number;
+  readonly gradAccum: number;
+  /** Linear warm-up updates before the cosine decay. */
+  readonly warmupSteps: number;
+  /** AdamW's decoupled weight decay. */
+  readonly weightDecay: number;
+  /** Dirichlet concentration p of the α draws (PARM). */
+  readonly dirichletP: number;
+  /** Global gradient-norm clip (HF Trainer's max_grad_norm). */
+  readonly maxGradNorm: number;
+}
+
+/** Prompt + response tokens of a training sequence, and of its prompt, where the model's context allows. */
+export const TRAINING_MAX_LENGTH = 1024;
+export const TRAINING_MAX_PROMPT_LENGTH = 512;
+
+/** Default maxLength for a model of `context` tokens (null: unknown): min(1024, context). */
+export function defaultMaxLength(context: number | null): number {
+  return context === null ? TRAINING_MAX_LENGTH : Math.min(TRAINING_MAX_LENGTH, context);
+}
+
+/** Default maxPromptLength for a maxLength: min(512, ⌊maxLength / 2⌋). */
+export function defaultMaxPromptLength(maxLength: number): number {
+  return Math.min(TRAINING_MAX_PROMPT_LENGTH, Math.floor(maxLength / 2));
 }
 
 export const TRAINING_RECIPES: Readonly<Record<TrainingMethod, TrainingRecipe>> = {
-  PARM: { r1: 4, r2: 4, loraAlpha: 8, loraDropout: 0.05, alphaPer: "STEP" },
-  GENARM: { r1: 8, r2: 8, loraAlpha: 16, loraDropout: 0.05, alphaPer: "STEP" },
+  PARM: {
+    r1: 4, r2: 4, loraAlpha: 8, loraDropout: 0.05, alphaPer: "STEP",
+    lr: 5e-4, epochs: 2, batchSize: 4, gradAccum: 8, warmupSteps: 20, weightDecay: 0.05, dirichletP: 0.5, maxGradNorm: 1,
+  },
+  GENARM: {
+    r1: 8, r2: 8, loraAlpha: 16, loraDropout: 0.05, alphaPer: "STEP",
+    lr: 5e-4, epochs: 1, batchSize: 4, gradAccum: 8, warmupSteps: 20, weightDecay: 0.05, dirichletP: 0.5, maxGradNorm: 1,
+  },
 };
 
 /** Bounds of `loraDropout`: 0 ≤ p < 1. */

@@ -199,6 +199,10 @@ describe("startTraining", () => {
     assert.deepEqual([derived.job.payload.r1, derived.job.payload.r2, derived.job.payload.loraAlpha], [4, 4, 8], "PARM's reference ranks and alpha");
     const genarm = await start(trainingInput({ method: "GENARM" }));
     assert.deepEqual([genarm.job.payload.r1, genarm.job.payload.loraAlpha], [8, 16], "GenARM's reference rank 8 and alpha 16 (scale 2)");
+    const schedule = (p: Record<string, unknown>) => [p.lr, p.epochs, p.batchSize, p.gradAccum, p.warmupSteps, p.weightDecay, p.dirichletP];
+    const parmDefaults = await start({ ...trainingInput(), epochs: undefined, learningRate: undefined, batchSize: undefined, dirichletP: undefined });
+    assert.deepEqual(schedule(parmDefaults.job.payload), [5e-4, 2, 4, 8, 20, 0.05, 0.5], "PARM's reference schedule");
+    assert.equal((await start({ ...trainingInput({ method: "GENARM" }), epochs: undefined })).job.payload.epochs, 1, "GenARM trains one epoch");
     const noDropout = await start(trainingInput({ loraDropout: 0 }));
     assert.equal(noDropout.job.payload.loraDropout, 0);
     assert.equal(derived.job.payload.alphaPer, "STEP", "one α per optimizer step, as the reference");

@@ -94,6 +94,8 @@ test("PARM on stories260K with length-matched HH-RLHF helpful/harmless slices lo
     warmupSteps: 10,
     epochs: 2,
     batchPairs: 16,
+    gradAccum: 1,
+    loraDropout: 0,
     maxLength,
     maxPromptLength: MAX_PROMPT_TOKENS,
     lengthBuckets: [40, 56, maxLength],

@@ -10,15 +10,12 @@
  * A model whose context is unknown (a header without it) is bounded by the limits only; runners still refuse what
  * cannot fit, as a non-retryable failure.
  */
+import { defaultMaxLength, defaultMaxPromptLength } from "../../contracts/index.ts";
 import { ADAPTER_TARGET_NAMES, DEFAULT_JOB_LIMITS, tenantJobLimits, type JobLimits } from "../../contracts/index.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { InputValidationError, JobLimitError } from "./errors.ts";
 import { modelContextLength, type ModelRow } from "./models.ts";
 
-/** Default prompt + response length of training sequences when the context allows it. */
-export const DEFAULT_MAX_LENGTH = 1024;
-/** Default cap on a training prompt's tokens (at most half of maxLength). */
-export const DEFAULT_MAX_PROMPT_LENGTH = 512;
 
 /** The limits that bound the caller's jobs: the server's, with the tenant's own (Tenant.jobLimits) in place. */
 export async function jobLimitsOf(deps: TenantServiceDeps): Promise<JobLimits> {
@@ -47,10 +44,10 @@ export async function assertWithinLimits(deps: TenantServiceDeps, checks: readon
   }
 }
 
-/** `maxLength` (given or min(DEFAULT_MAX_LENGTH, context)), refused on `field` when it exceeds the model's context. */
+/** `maxLength` (given or contracts' defaultMaxLength(context)), refused on `field` when it exceeds the model's context. */
 export function resolveMaxLength(base: ModelRow, given: number | null | undefined, field: string): number {
   const context = modelContextLength(base);
-  const maxLength = given ?? Math.min(DEFAULT_MAX_LENGTH, context ?? DEFAULT_MAX_LENGTH);
+  const maxLength = given ?? defaultMaxLength(context);
   if (!Number.isInteger(maxLength) || maxLength < 2) throw new InputValidationError(field, `must be an integer >= 2, got ${maxLength}`);
   if (context !== null && maxLength > context) {
     throw new InputValidationError(field, `must be at most the context length of model ${base.name} (${context} tokens), got ${maxLength}`);
@@ -58,9 +55,9 @@ export function resolveMaxLength(base: ModelRow, given: number | null | undefine
   return maxLength;
 }
 
-/** `maxPromptLength` (given or min(DEFAULT_MAX_PROMPT_LENGTH, maxLength / 2)); must leave room for a response. */
+/** `maxPromptLength` (given or contracts' defaultMaxPromptLength(maxLength)); must leave room for a response. */
 export function resolveMaxPromptLength(maxLength: number, given: number | null | undefined, field: string): number {
-  const value = given ?? Math.min(DEFAULT_MAX_PROMPT_LENGTH, Math.floor(maxLength / 2));
+  const value = given ?? defaultMaxPromptLength(maxLength);
   if (!Number.isInteger(value) || value < 1) throw new InputValidationError(field, `must be an integer >= 1, got ${value}`);
   if (value >= maxLength) throw new InputValidationError(field, `must be smaller than maxLength (${maxLength})`);
   return value;

@@ -50,7 +50,8 @@ export interface StartTrainingCommand {
   loraDropout?: number | null;
   targets: string[];
   learningRate: number;
-  epochs: number;
+  /** Null: the method's recipe. */
+  epochs?: number | null;
   batchSize: number;
   gradAccum: number;
   warmupSteps: number;
@@ -134,7 +135,8 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
   const loraDropout = command.loraDropout ?? recipe.loraDropout;
   if (!(loraDropout >= 0 && loraDropout < LORA_DROPOUT_MAX_EXCLUSIVE)) throw new InputValidationError("input.loraDropout", `must be in [0, 1), got ${loraDropout}`);
   positiveFinite("input.learningRate", command.learningRate);
-  positiveInt("input.epochs", command.epochs, 10_000);
+  const epochs = command.epochs ?? recipe.epochs;
+  positiveInt("input.epochs", epochs, 10_000);
   positiveInt("input.batchSize", command.batchSize, 65_536);
   positiveInt("input.gradAccum", command.gradAccum, 65_536);
   nonNegativeInt("input.warmupSteps", command.warmupSteps);
@@ -185,7 +187,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
   const phases = command.method === "PARM" ? [...datasets.values()] : ordered.map((d) => datasets.get(d.datasetId)!);
   const passes = trainingPairPasses({
     pairsPerPhase: phases.map((d) => datasetSplitCount(d.row, "TRAIN")),
-    epochs: command.epochs,
+    epochs,
     maxPairs: command.maxPairs ?? null,
     maxSteps: command.maxSteps ?? null,
     pairsPerUpdate: command.batchSize * command.gradAccum,
@@ -206,7 +208,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     loraDropout,
     targets: command.targets,
     lr: command.learningRate,
-    epochs: command.epochs,
+    epochs,
     batchSize: command.batchSize,
     gradAccum: command.gradAccum,
     warmupSteps: command.warmupSteps,

@@ -56,7 +56,7 @@ describe("parm train", () => {
     const out = join(dir, "run");
     const argv = [
       "train", "--model", modelPath, "--data", `helpful=${helpful}`, "--data", `harmless=${harmless}`, "--out", out,
-      "--beta", "helpful=0.1,harmless=0.2", "--epochs", "1", "--batch-pairs", "4", "--lr", "5e-3", "--max-length", "64",
+      "--beta", "helpful=0.1,harmless=0.2", "--epochs", "1", "--batch-pairs", "4", "--grad-accum", "1", "--warmup-steps", "0", "--lr", "5e-3", "--max-length", "64",
       "--max-prompt-length", "32", "--buckets", "32,64", "--threads", "1", "--seed", "3", "--validation-fraction", "0.2",
       "--checkpoint-every", "3", "--front-step", "0.5",
     ];

@@ -40,8 +40,9 @@ export const TRAIN_USAGE = `parm train --model <file.gguf|hf-dir> --data <dim>=<
   data:      --format HH_RLHF|PKU_SAFERLHF|GENERIC (default HH_RLHF) · --data <file> --label-map better=helpful,safer=harmless
              --objectives helpful,harmless (α order) · --validation-fraction 0.05 · --max-pairs N · --max-validation-pairs N · --max-chars N
   method:    --method PARM|GENARM · --beta 0.01 | helpful=0.1,harmless=0.05 · --r1 4 --r2 4 --lora-alpha 8 (GENARM: --r1 8 --lora-alpha 16; --lora-rank = r1) --lora-dropout 0.05 --targets q,k,v
-  schedule:  --epochs 1 --lr 5e-4 --weight-decay 0.05 --warmup-steps 0 --batch-pairs 4 --grad-accum 1 --max-grad-norm 1 (0 = off)
-             --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --seed 0 --max-length 512 --max-prompt-length 256 --buckets 64,128,…
+  schedule:  --epochs 2 (GENARM 1) --lr 5e-4 --weight-decay 0.05 --warmup-steps 20 --batch-pairs 4 --grad-accum 8 --max-grad-norm 1 (0 = off)
+             --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --seed 0 --max-length min(1024, context) --max-prompt-length min(512, max-length/2) --buckets 64,128,…
+             (defaults: the method's reference recipe, docs/engine.md "Training defaults")
   runtime:   --threads N --execution-provider cpu|cuda|auto --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
   report:    --front-step 0.1 (also evaluate held-out accuracy along the α grid) --quiet`;
 
@@ -96,7 +97,7 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
   const model = await loadModel(args.required("model"));
   const frontStep = args.number("front-step");
   const evaluationAlphas = frontStep === undefined ? undefined : pareto.simplexGrid(data.objectives.length, frontStep);
-  const maxGradNorm = args.number("max-grad-norm", 1);
+  const maxGradNorm = args.number("max-grad-norm");
   const resume = args.string("resume");
   mkdirSync(out, { recursive: true });
   const checkpointPath = join(out, "checkpoint.safetensors");
@@ -104,7 +105,6 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
   const progress = new ProgressWriter(io.stderr, data.objectives);
-  const maxLength = args.integer("max-length", 512);
   const options: TrainArmOptions = {
     model,
     method,
@@ -117,18 +117,18 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
     loraRank: args.integer("lora-rank"),
     loraDropout: args.number("lora-dropout"),
     targets: list(args, "targets") as AdapterTarget[] | undefined,
-    lr: args.number("lr", 5e-4),
-    weightDecay: args.number("weight-decay", 0.05),
-    warmupSteps: args.integer("warmup-steps", 0),
-    epochs: args.integer("epochs", 1),
-    batchPairs: args.integer("batch-pairs", 4),
-    gradAccum: args.integer("grad-accum", 1),
+    lr: args.number("lr"),
+    weightDecay: args.number("weight-decay"),
+    warmupSteps: args.integer("warmup-steps"),
+    epochs: args.integer("epochs"),
+    batchPairs: args.integer("batch-pairs"),
+    gradAccum: args.integer("grad-accum"),
     maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
-    dirichletP: args.number("dirichlet-p", 0.5),
+    dirichletP: args.number("dirichlet-p"),
     alphaPer: args.has("alpha-per") ? oneOf<AlphaCadence>(args, "alpha-per", ALPHA_CADENCES, "STEP") : undefined,
     seed: args.integer("seed", 0),
-    maxLength,
-    maxPromptLength: args.integer("max-prompt-length", Math.floor(maxLength / 2)),
+    maxLength: args.integer("max-length"),
+    maxPromptLength: args.integer("max-prompt-length"),
     lengthBuckets: args.numbers("buckets"),
     threads: args.integer("threads"),
     executionProvider: oneOf<ExecutionProviderChoice>(args, "execution-provider", ["cpu", "cuda", "auto"], "cpu"),

@@ -4,7 +4,10 @@ import { LimitExceeded, NotFoundError, QuotaExceeded, ValidationError } from "..
 import { AdapterMethod } from "../adapter/index.ts";
 import { DatasetSplit } from "../dataset/index.ts";
 import { Job } from "./types.ts";
-import type { AlphaCadence as ContractAlphaCadence } from "../../contracts/index.ts";
+import { TRAINING_RECIPES, type AlphaCadence as ContractAlphaCadence } from "../../contracts/index.ts";
+
+/** The recipe values both methods share default the input's fields (contracts/training-recipe.ts). */
+const PARM = TRAINING_RECIPES.PARM;
 
 export const AlphaCadence = { STEP: "STEP", MICRO_BATCH: "MICRO_BATCH" } as const satisfies Record<ContractAlphaCadence, ContractAlphaCadence>;
 export type AlphaCadence = (typeof AlphaCadence)[keyof typeof AlphaCadence];
@@ -47,19 +50,19 @@ export class StartTrainingInput {
   loraDropout?: number | null;
   @Field(() => [String], { defaultValue: ["q_proj", "k_proj", "v_proj"] })
   targets!: string[];
-  @Field(() => Float, { defaultValue: 5e-4 })
+  @Field(() => Float, { defaultValue: PARM.lr })
   learningRate!: number;
-  @Field(() => Int, { defaultValue: 2 })
-  epochs!: number;
-  @Field(() => Int, { defaultValue: 4 })
+  @Field(() => Int, { nullable: true, description: "Passes over the training pairs; default: the method's reference value (PARM 2, GENARM 1)." })
+  epochs?: number | null;
+  @Field(() => Int, { defaultValue: PARM.batchSize, description: "Pairs per micro-batch." })
   batchSize!: number;
-  @Field(() => Int, { defaultValue: 1 })
+  @Field(() => Int, { defaultValue: PARM.gradAccum, description: "Micro-batches per optimizer step (the reference: 4 × 8 = 32 pairs per step)." })
   gradAccum!: number;
-  @Field(() => Int, { defaultValue: 20 })
+  @Field(() => Int, { defaultValue: PARM.warmupSteps })
   warmupSteps!: number;
-  @Field(() => Float, { defaultValue: 0.05 })
+  @Field(() => Float, { defaultValue: PARM.weightDecay })
   weightDecay!: number;
-  @Field(() => Float, { defaultValue: 0.5, description: "Dirichlet concentration p for sampling α." })
+  @Field(() => Float, { defaultValue: PARM.dirichletP, description: "Dirichlet concentration p for sampling α." })
   dirichletP!: number;
   @Field(() => AlphaCadence, { nullable: true, description: "When PARM draws α; default: the reference's, once per optimizer step." })
   alphaPer?: AlphaCadence | null;

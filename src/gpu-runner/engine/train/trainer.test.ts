@@ -68,6 +68,9 @@ function baseOptions(overrides: Partial<TrainArmOptions> = {}): TrainArmOptions 
     lr: 2e-2,
     epochs: 1,
     batchPairs: 4,
+    // The tests' own schedule (the recipe's defaults are 8 and 20, for 32-pair steps over thousands of pairs).
+    gradAccum: 1,
+    warmupSteps: 0,
     maxLength: 16,
     maxPromptLength: 8,
     lengthBuckets: [12, 16],

@@ -31,7 +31,7 @@ import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts
 import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterScale, adapterTensorShapes, initAdapterTensors, pbloraSpec, validateAdapterSpec, type AdapterSpec, type AdapterTarget } from "../model/pblora.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
-import { ALPHA_CADENCES, TRAINING_RECIPES, type AlphaCadence } from "../../../contracts/training-recipe.ts";
+import { ALPHA_CADENCES, defaultMaxLength, defaultMaxPromptLength, TRAINING_RECIPES, type AlphaCadence } from "../../../contracts/training-recipe.ts";
 import { abortsUnless } from "../util/abort.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
 import { exportAdapter, type AdapterFileMetadata, type AdapterMethod } from "./adapter-file.ts";
@@ -257,19 +257,19 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
   const recipe = TRAINING_RECIPES[method];
   const r1 = int(options.r1 ?? recipe.r1, 0, "r1");
   const r2 = int(options.r2 ?? recipe.r2, 1, "r2");
-  const maxLength = int(options.maxLength ?? 512, 2, "maxLength");
-  const maxPromptLength = int(options.maxPromptLength ?? Math.floor(maxLength / 2), 1, "maxPromptLength");
+  const maxLength = int(options.maxLength ?? defaultMaxLength(options.model.config.maxSeqLen), 2, "maxLength");
+  const maxPromptLength = int(options.maxPromptLength ?? defaultMaxPromptLength(maxLength), 1, "maxPromptLength");
   if (maxPromptLength >= maxLength) fail(`maxPromptLength (${maxPromptLength}) must be below maxLength (${maxLength})`);
   if (maxLength > options.model.config.maxSeqLen) fail(`maxLength ${maxLength} exceeds the model's context ${options.model.config.maxSeqLen}`);
   const lengthBuckets = options.lengthBuckets ? [...options.lengthBuckets] : defaultLengthBuckets(maxLength);
   lengthBuckets.forEach((b, i) => int(b, 2, `lengthBuckets[${i}]`));
   if (Math.max(...lengthBuckets) < maxLength) fail(`the largest length bucket (${Math.max(...lengthBuckets)}) is below maxLength (${maxLength})`);
   if (Math.max(...lengthBuckets) > options.model.config.maxSeqLen) fail(`length bucket ${Math.max(...lengthBuckets)} exceeds the model's context ${options.model.config.maxSeqLen}`);
-  const maxGradNorm = options.maxGradNorm === undefined ? 1 : options.maxGradNorm;
+  const maxGradNorm = options.maxGradNorm === undefined ? recipe.maxGradNorm : options.maxGradNorm;
   if (maxGradNorm !== null) pos(maxGradNorm, "maxGradNorm");
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`seed must be an integer in [0, 2^32), got ${seed}`);
-  const weightDecay = options.weightDecay ?? 0.05;
+  const weightDecay = options.weightDecay ?? recipe.weightDecay;
   if (!(weightDecay >= 0)) fail(`weightDecay must be ≥ 0, got ${weightDecay}`);
   if (options.threads !== undefined) int(options.threads, 1, "threads");
   const loraDropout = options.loraDropout ?? TRAINING_RECIPES[method].loraDropout;
@@ -283,15 +283,15 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     loraRank: int(options.loraRank ?? options.r1 ?? recipe.r1, 1, "loraRank"),
     targets: options.targets ?? ["q", "k", "v"],
     loraDropout,
-    lr: pos(options.lr ?? 5e-4, "lr"),
+    lr: pos(options.lr ?? recipe.lr, "lr"),
     weightDecay,
-    warmupSteps: int(options.warmupSteps ?? 0, 0, "warmupSteps"),
-    epochs: int(options.epochs ?? 1, 1, "epochs"),
-    batchPairs: int(options.batchPairs ?? 4, 1, "batchPairs"),
-    gradAccum: int(options.gradAccum ?? 1, 1, "gradAccum"),
+    warmupSteps: int(options.warmupSteps ?? recipe.warmupSteps, 0, "warmupSteps"),
+    epochs: int(options.epochs ?? recipe.epochs, 1, "epochs"),
+    batchPairs: int(options.batchPairs ?? recipe.batchSize, 1, "batchPairs"),
+    gradAccum: int(options.gradAccum ?? recipe.gradAccum, 1, "gradAccum"),
     maxGradNorm,
     maxSteps: options.maxSteps === undefined || options.maxSteps === null ? null : int(options.maxSteps, 1, "maxSteps"),
-    dirichletP: pos(options.dirichletP ?? 0.5, "dirichletP"),
+    dirichletP: pos(options.dirichletP ?? recipe.dirichletP, "dirichletP"),
     alphaPer: ALPHA_CADENCES.includes(alphaPer) ? alphaPer : fail(`alphaPer must be one of ${ALPHA_CADENCES.join(", ")}, got ${JSON.stringify(alphaPer)}`),
     seed,
     maxPromptLength,
