@@ -346,9 +346,8 @@ async function waitTerminal(t: Tenant, jobId: string): Promise<string> {
   return "TIMEOUT";
 }
 
-/** The runners' heartbeats, or [] when reading them fails or takes longer than `ms` (counted). Bounded because the
- *  listing (`kv.keys()` of @nats-io/kv 3.4.0) can wait forever when a heartbeat expires while it runs: one early run
- *  of this bench hung there after its 3rd kill (bench/README.md). */
+/** The runners' heartbeats, or [] when reading them fails or takes longer than `ms` (counted): a listing that does
+ *  not answer while nats-server restarts must not stall the chaos loop. */
 const listRunnerStats = { timeouts: 0, errors: 0 };
 async function listRunnersWithin(ingest: Ingest, ms: number) {
   let timer: NodeJS.Timeout | undefined;

@@ -77,6 +77,9 @@ export interface JetStreamBusOptions {
 const silent: BusLogger = { info: () => {}, warn: () => {} };
 const encoder = new TextEncoder();
 const DEFAULT_EVENTS_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** An event subscription's pull requests last this long (idle heartbeat: half of it); after a server restart the
+ *  ordered consumer is rebuilt once two heartbeats are missed, so events flow again within about this time. */
+const EVENT_PULL_EXPIRES_MS = 5000;
 /** A no-wait pull is answered at once; no answer within this is a transport failure. */
 const NO_WAIT_PULL_TIMEOUT_MS = 5000;
 
@@ -389,7 +392,7 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
       const afterSeq = checkAfterSeq(subscribe.afterSeq);
       let messages: ConsumerMessages;
       try {
-        messages = await (await orderedEventConsumer(filter, afterSeq)).consume();
+        messages = await (await orderedEventConsumer(filter, afterSeq)).consume({ expires: EVENT_PULL_EXPIRES_MS });
       } catch (error) {
         throw transportError("subscribing to job events", error);
       }

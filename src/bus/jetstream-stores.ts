@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { KvWatchInclude, Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import type { StoreNames } from "./names.ts";
 import {
@@ -76,6 +77,18 @@ export function jetStreamStores(context: StoreContext): JetStreamStores {
   const runnersKv = lazy(() => kvm.create(names.runnersBucket, { ttl: context.heartbeatTtlMs, history: 1 }));
   const objectStore = lazy((): Promise<ObjectStore> => new Objm(nc).create(names.artifactsStore));
   const watches = new Set<BusWatch>();
+  const jsm = lazy(() => jetstreamManager(nc));
+
+  /**
+   * The keys with a stored value in a KV bucket, from its stream's per-subject counts (a stream info request).
+   * `kv.keys()` iterates an ordered consumer instead, which can wait forever when an entry expires while it runs
+   * (heartbeats expire all the time).
+   */
+  const liveKeys = async (bucket: string): Promise<string[]> => {
+    const prefix = `$KV.${bucket}.`;
+    const info = await (await jsm()).streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  };
 
   /** A KV watch calling `onEntry` for each entry until stopped (or until the connection ends it). */
   const watchKv = async (kv: KV, include: KvWatchInclude, what: string, onEntry: (entry: KvWatchEntry) => void): Promise<BusWatch> => {
@@ -161,7 +174,7 @@ export function jetStreamStores(context: StoreContext): JetStreamStores {
       return guarded("listing runner heartbeats", async () => {
         const kv = await runnersKv();
         const out = [];
-        for await (const key of await kv.keys()) {
+        for (const key of await liveKeys(names.runnersBucket)) {
           const entry = await kv.get(key);
           if (!entry || entry.operation !== "PUT") continue;
           out.push({ runnerId: key, heartbeat: parseValue(key, entry.value) });

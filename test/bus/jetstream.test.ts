@@ -4,7 +4,12 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { EVENTS_STREAM, JOBS_DLQ_STREAM, JOBS_STREAM, JOB_KINDS, exampleJobEnvelope, jobConsumerName } from "../../src/contracts/index.ts";
-import { BusTransportError, connectJetStreamBus, type JobBus } from "../../src/bus/index.ts";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect as tcpConnect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BusTransportError, connectJetStreamBus, findNatsServerBinary, type JobBus } from "../../src/bus/index.ts";
 import { runBusContract } from "./contract.ts";
 import { deleteNamespace, natsTestUrl, uniqueNamespace } from "./nats-test-server.ts";
 
@@ -121,5 +126,88 @@ test("jetstream: a dead-lettered job is copied to JOBS_DLQ (dlq.jobs.<kind>.<ten
     await nc.close();
     await bus.close();
     await deleteNamespace(url, namespace);
+  }
+});
+
+test("jetstream: runners.list answers while heartbeats expire under it (listed from the stream's subjects, not a key consumer)", async () => {
+  const url = await natsTestUrl();
+  const namespace = uniqueNamespace();
+  const bus = await connectJetStreamBus(url, { namespace, settings: { heartbeatTtlMs: 1000 } });
+  const beat = (runnerId: string) => ({
+    runnerId, version: "0.1.0", hostname: "h", device: "cpu" as const, kinds: ["generate" as const], totalSlots: 1, freeSlots: 1,
+    loadedModels: [], runningJobIds: [], at: new Date().toISOString(),
+  });
+  try {
+    const written: string[] = [];
+    const until = Date.now() + 3500;
+    for (let i = 0; Date.now() < until; i++) {
+      const id = `r-${i}`;
+      await bus.runners.put(id, beat(id));
+      written.push(id);
+      let timer: NodeJS.Timeout | undefined;
+      const listed = await Promise.race([
+        bus.runners.list(),
+        new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), 3000))),
+      ]);
+      clearTimeout(timer);
+      assert.notEqual(listed, "timeout", `list ${i} did not answer within 3 s`);
+      const ids = (listed as { runnerId: string }[]).map((e) => e.runnerId);
+      assert.ok(ids.includes(id), `the heartbeat just written (${id}) is listed`);
+      assert.ok(ids.every((r) => written.includes(r)));
+      assert.deepEqual(ids, [...ids].sort(), "sorted by runner id");
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(await bus.runners.list(), [], "expired heartbeats are gone");
+  } finally {
+    await bus.close();
+    await deleteNamespace(url, namespace);
+  }
+});
+
+test("jetstream: an event subscription resumes within seconds after nats-server restarts", { timeout: 60_000 }, async () => {
+  const binary = findNatsServerBinary();
+  assert.ok(binary, "nats-server is installed");
+  const dir = mkdtempSync(join(tmpdir(), "parm-restart-"));
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const start = async () => {
+    const child = spawn(binary!, ["-js", "-sd", join(dir, "store"), "-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = tcpConnect(port, "127.0.0.1", () => (socket.end(), resolve(true))).on("error", () => resolve(false));
+      });
+      if (up) return child;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("nats-server did not start");
+  };
+  let server = await start();
+  const bus = await connectJetStreamBus(`nats://127.0.0.1:${port}`);
+  const seen: number[] = [];
+  const subscription = await bus.subscribeEvents({}, (d) => void seen.push(d.seq));
+  try {
+    const jobId = crypto.randomUUID();
+    const progress = { type: "progress", step: 1, totalSteps: 2, percent: 50, etaSeconds: null, lossPerObjective: [], tokensPerSecond: 0 } as const;
+    await bus.publishEvent(jobId, progress);
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise<void>((resolve) => (server.once("exit", () => resolve()), server.kill("SIGTERM")));
+    server = await start();
+    let published: { seq: number } | null = null;
+    while (!published) published = await bus.publishEvent(jobId, progress).catch(() => null); // the client reconnects meanwhile
+    const after = Date.now();
+    while (!seen.includes(published.seq)) {
+      assert.ok(Date.now() - after < 15_000, "the event published after the restart arrived within 15 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await subscription.stop();
+    await bus.close();
+    server.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
   }
 });
