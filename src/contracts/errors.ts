@@ -38,11 +38,12 @@ export class InvalidSubjectTokenError extends Error {
   }
 }
 
-/** Thrown by the default branch of an exhaustive `switch`: reaching it is a bug. */
+/** Thrown by the default branch of an exhaustive `switch`: reaching it is a bug. The one definition for contracts,
+ *  bus, api and runner; the engine, which imports none of them, has its own in engine/util/errors.ts. */
 export class UnreachableCaseError extends Error {
   override readonly name = "UnreachableCaseError";
   readonly code = "UNREACHABLE_CASE" as const;
   constructor(value: never) {
-    super(`Unreachable case: ${JSON.stringify(value)}`);
+    super(`unreachable case: ${JSON.stringify(value)}`);
   }
 }

@@ -19,6 +19,7 @@
  * yourself (RLS's WITH CHECK and the composite foreign keys reject any other tenant). Write relations through
  * their scalar ids (`datasetId`), not `connect`, since the injected `tenantId` makes Prisma use unchecked inputs.
  */
+import { UnreachableCaseError } from "../../contracts/index.ts";
 import { Prisma, type PrismaClient } from "./generated/client.ts";
 import { InvalidTenantIdError, TenantOperationUnsupportedError, TenantScopeViolationError } from "./errors.ts";
 
@@ -45,13 +46,6 @@ export type ModelOperation = (typeof MODEL_OPERATIONS)[number];
 
 function isModelOperation(operation: string): operation is ModelOperation {
   return (MODEL_OPERATIONS as readonly string[]).includes(operation);
-}
-
-class UnreachableCaseError extends Error {
-  constructor(value: never) {
-    super(`unreachable case: ${JSON.stringify(value)}`);
-    this.name = "UnreachableCaseError";
-  }
 }
 
 type Args = Record<string, unknown>;

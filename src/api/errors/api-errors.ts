@@ -89,12 +89,3 @@ export class InternalServerError extends ApiError {
     super(ErrorCode.INTERNAL_SERVER_ERROR, "internal server error", { cause });
   }
 }
-
-/** Throw at the end of an exhaustive switch: reaching it is a bug (`value` has type never). */
-export class UnreachableCaseError extends Error {
-  readonly code = "UNREACHABLE_CASE" as const;
-  constructor(value: never) {
-    super(`unreachable case: ${JSON.stringify(value)}`);
-    this.name = "UnreachableCaseError";
-  }
-}

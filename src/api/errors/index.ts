@@ -9,7 +9,7 @@ export {
   BadUserInputError,
   InternalServerError,
   JobEndedError,
-  UnreachableCaseError,
 } from "./api-errors.ts";
+export { UnreachableCaseError } from "../../contracts/index.ts";
 export { toGraphQLError, isClientSafe } from "./to-graphql-error.ts";
 export { isUniqueViolation, isRecordNotFound } from "./prisma.ts";

@@ -173,12 +173,3 @@ export class ResourceInUseError extends DomainError {
     super(`${entity} ${id} is in use: ${detail}`);
   }
 }
-
-/** Thrown by the default branch of an exhaustive `switch`: reaching it is a bug. */
-export class UnreachableCaseError extends Error {
-  override readonly name = "UnreachableCaseError";
-  readonly code = "UNREACHABLE_CASE";
-  constructor(value: never) {
-    super(`unreachable case ${JSON.stringify(value)}`);
-  }
-}

@@ -17,12 +17,12 @@
  * `ingestTokenEvents(db, pubSub, items)` does the same for a run of token events in one transaction.
  * It uses the system client (events arrive from runners, not from a tenant request).
  */
-import { parseJobEvent, type JobEvent, type JobStatus, type TrainEvaluatorPayload, type TrainJobPayload } from "../../contracts/index.ts";
+import { parseJobEvent, UnreachableCaseError, type JobEvent, type JobStatus, type TrainEvaluatorPayload, type TrainJobPayload } from "../../contracts/index.ts";
 import type { EventSubscription, JobBus } from "../../bus/index.ts";
 import type { Database, Prisma } from "../db/index.ts";
 import { Topics, type ApiPubSub } from "../pubsub/index.ts";
 import type { Logger } from "../server/logger.ts";
-import { EntityNotFoundError, UnreachableCaseError } from "./errors.ts";
+import { EntityNotFoundError } from "./errors.ts";
 import type { JobRow } from "./rows.ts";
 
 export interface JobEventRow {

@@ -33,6 +33,7 @@ import {
   vocabularyDigest,
   type GgufValue,
 } from "../../formats/index.ts";
+import { UnreachableCaseError } from "../../contracts/index.ts";
 import { DomainError } from "./errors.ts";
 
 export type InspectedModelFormat = "GGUF" | "SAFETENSORS" | "ONNX";
@@ -118,17 +119,9 @@ export async function inspectModelFile(path: string, location: string = path): P
       break;
     }
     default:
-      throw new UnreachableFormatError(format);
+      throw new UnreachableCaseError(format);
   }
   return { path, format, sizeBytes: BigInt(info.size), sha256: await sha256File(path), vocabSize, tokenizerHash, config };
-}
-
-class UnreachableFormatError extends Error {
-  override readonly name = "UnreachableFormatError";
-  readonly code = "UNREACHABLE_CASE";
-  constructor(value: never) {
-    super(`unreachable model format ${String(value)}`);
-  }
 }
 
 function detectFormat(head: Buffer, path: string, size: number): InspectedModelFormat | null {

@@ -1,7 +1,7 @@
 /** @module api/services/payload-errors
  *  Maps the services' expected failures (errors.ts, model-inspect.ts) to the GraphQL error types that are members
  *  of mutation payload unions. Anything else is rethrown: bugs and auth failures stay top-level errors. */
-import type { DatasetValidationReport as ContractReport } from "../../contracts/index.ts";
+import { UnreachableCaseError, type DatasetValidationReport as ContractReport } from "../../contracts/index.ts";
 import {
   InvalidPreferenceVector,
   LimitExceeded,
@@ -27,7 +27,6 @@ import {
   QUOTA_FIELDS,
   ResourceInUseError,
   TenantQuotaError,
-  UnreachableCaseError,
   VocabularyMismatchError,
 } from "./errors.ts";
 import { ModelFileError } from "./model-inspect.ts";

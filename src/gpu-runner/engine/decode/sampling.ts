@@ -15,6 +15,7 @@
  * PRNG: xoshiro128** (Blackman & Vigna) with 128 bits of state, seeded through splitmix32 from both 32-bit halves
  * of an integer seed; its state can be saved and restored to resume a stream.
  */
+import { UnreachableCaseError } from "../util/errors.ts";
 import type { LogitsProcessor } from "./guidance.ts";
 
 export type SamplingErrorCode = "INVALID_SAMPLING_CONFIG" | "INVALID_SEED" | "INVALID_ROW";
@@ -26,14 +27,6 @@ export class SamplingConfigError extends Error {
   constructor(code: SamplingErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
-  }
-}
-
-class UnreachableCaseError extends Error {
-  override readonly name = "UnreachableCaseError";
-  readonly code = "UNREACHABLE_CASE";
-  constructor(value: never) {
-    super(`unreachable case: ${JSON.stringify(value)}`);
   }
 }
 

@@ -28,14 +28,7 @@ export class ParetoInputError extends Error {
   }
 }
 
-/** Raised when a `switch` over a closed union meets a value the type system ruled out (a bug, not bad input). */
-export class UnreachableCaseError extends Error {
-  override readonly name = "UnreachableCaseError";
-  readonly code = "UNREACHABLE_CASE";
-  constructor(value: never) {
-    super(`unreachable case: ${JSON.stringify(value)}`);
-  }
-}
+export { UnreachableCaseError } from "../util/errors.ts";
 
 /** Checks that `vectors` is a list of finite number vectors all of length `k` (or of the first vector's length
  *  when `k` is omitted) and returns that length; `what` names the argument in error messages. */
