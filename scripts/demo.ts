@@ -6,7 +6,8 @@
  * evaluator per dimension, run a Pareto evaluation, print the front with its hypervolume, then stop the platform.
  *
  * Data: `PARM_DEMO_DATA` (default `../shared/data` beside the repository) must hold `hh-rlhf/*.test.jsonl.gz` and
- * `tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf`. Sizes: `PARM_DEMO_STEPS` (training updates, default 40),
+ * `tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf`. Sizes: `PARM_DEMO_STEPS` (training updates of 4 pairs —
+ * the reference recipe's updates are 32 pairs, docs/engine.md — default 40),
  * `PARM_DEMO_PROMPTS` (evaluation prompts, default 4). Exits 0 when every job succeeded, 1 otherwise.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -127,7 +128,7 @@ async function runMainJob(platform: Platform): Promise<void> {
   say(`model stories260k: ${model.format}, vocabulary ${model.vocabSize}, context ${model.config["llama.context_length"]} tokens`);
 
   const training = expectSuccess((await gql(`mutation($input: StartTrainingInput!) { startTraining(input: $input) { __typename ... on StartTrainingSuccess { job { id } } ... on Error { message } } }`, {
-    input: { adapterName: "parm-demo", method: "PARM", baseModelId: model.id, dimensions: [{ dimensionId: dims.helpful, datasetId: datasets.helpful }, { dimensionId: dims.harmless, datasetId: datasets.harmless }], maxSteps: STEPS, maxLength: 256, learningRate: 2e-3, warmupSteps: 2 },
+    input: { adapterName: "parm-demo", method: "PARM", baseModelId: model.id, dimensions: [{ dimensionId: dims.helpful, datasetId: datasets.helpful }, { dimensionId: dims.harmless, datasetId: datasets.harmless }], maxSteps: STEPS, maxLength: 256, learningRate: 2e-3, warmupSteps: 2, batchSize: 4, gradAccum: 1 },
   })).startTraining, "StartTrainingSuccess");
   await waitForJob(gql, training.job.id, `training PARM (${STEPS} updates)`);
   const adapter = (await gql(`{ adapters(first: 5) { edges { node { id name dimensionNames } } } }`)).adapters.edges.map((e: any) => e.node).find((a: any) => a.name === "parm-demo");
