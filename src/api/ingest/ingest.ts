@@ -4,7 +4,8 @@
  * - Events: one subscription to the whole EVENTS stream, starting after the highest sequence already in
  *   PostgreSQL (`job_events.seq`), feeds `ingestJobEvent` (idempotent by (jobId, seq)) one event at a time, in
  *   stream order — except runs of consecutive `token` events, which `ingestTokenEvents` commits together (up to
- *   TOKEN_BATCH_MAX; the run forms while the previous step holds the database). A transient database failure is retried with backoff (the stream waits); an event of a job this
+ *   TOKEN_BATCH_MAX; the run forms while the previous step holds the database). Tokens go to `generation:<id>`
+ *   subscribers as they are received, ahead of the commit (live-tokens.ts). A transient database failure is retried with backoff (the stream waits); an event of a job this
  *   database does not know is skipped.
  * - Dead letters: a job that exhausted `max_deliver` is copied to JOBS_DLQ by the bus; this module then appends a
  *   `failed` MAX_DELIVERIES_EXCEEDED event to its stream, so ingestion marks it FAILED (a no-op when the runner
@@ -34,6 +35,7 @@ import type { Logger } from "../server/logger.ts";
 import { EntityNotFoundError } from "../services/errors.ts";
 import { ingestJobEvent, ingestTokenEvents, type IngestResult } from "../services/job-events.ts";
 import type { JobRow } from "../services/rows.ts";
+import { createLiveTokens } from "./live-tokens.ts";
 import { readRunnerHeartbeats, type RunnerInfo } from "./runner-registry.ts";
 
 export interface IngestDeps {
@@ -70,12 +72,17 @@ const TOKEN_BATCH_MAX = 256;
 const QUEUE_HIGH_WATER = 1024;
 
 /** An event received from the stream, waiting for ingestion. */
-interface QueuedEvent<T extends JobEvent["type"] = JobEvent["type"]> {
+interface QueuedEvent {
   readonly jobId: string;
   readonly seq: number;
-  readonly event: Extract<JobEvent, { type: T }>;
+  readonly event: JobEvent;
   readonly at: Date;
+  /** A token published ahead of its commit (live-tokens.ts). */
+  published?: boolean;
 }
+type QueuedToken = QueuedEvent & { readonly event: Extract<JobEvent, { type: "token" }> };
+
+const isToken = (item: QueuedEvent): item is QueuedToken => item.event.type === "token";
 
 export function envelopeOf(job: JobRow): JobEnvelope {
   return {
@@ -124,21 +131,28 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   };
   const ingestOne = (item: QueuedEvent) =>
     withRetry(item, async () => observe(await ingestJobEvent(db, pubSub, item.jobId, item.seq, item.event), item.event, item.at));
-  const ingestTokens = (items: QueuedEvent<"token">[]) =>
-    withRetry(items[0]!, async () => {
-      const results = await ingestTokenEvents(db, pubSub, items);
-      results.forEach((result, i) => observe(result, items[i]!.event, items[i]!.at));
-    });
+  const live = createLiveTokens(db, pubSub);
+  const ingestTokens = async (items: QueuedToken[]) => {
+    try {
+      await withRetry(items[0]!, async () => {
+        await live.publishRest(items);
+        const results = await ingestTokenEvents(db, pubSub, items, { publishGenerationTokens: false });
+        results.forEach((result, i) => observe(result, items[i]!.event, items[i]!.at));
+      });
+    } finally {
+      live.settle(items);
+    }
+  };
 
   // Events wait in `queue` (stream order) while the database is busy, so a run of token events (a generation streams
   // one event per token) commits as one transaction; past QUEUE_HIGH_WATER the subscription waits.
   const queue: QueuedEvent[] = [];
   const roomWaiters: (() => void)[] = [];
   let draining: Promise<void> | null = null;
-  const takeTokenRun = (): QueuedEvent<"token">[] => {
+  const takeTokenRun = (): QueuedToken[] => {
     let n = 0;
-    while (n < queue.length && n < TOKEN_BATCH_MAX && queue[n]!.event.type === "token") n++;
-    return queue.splice(0, n) as QueuedEvent<"token">[];
+    while (n < queue.length && n < TOKEN_BATCH_MAX && isToken(queue[n]!)) n++;
+    return queue.splice(0, n) as QueuedToken[];
   };
   const drain = async () => {
     while (queue.length > 0) {
@@ -149,6 +163,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       } else {
         const item = queue.shift()!;
         await ingestOne(item);
+        await live.jobEvent(item.jobId, item.event.type).catch(() => undefined); // a miss only delays its tokens
         lastSeq = Math.max(lastSeq, item.seq);
       }
       if (queue.length < QUEUE_HIGH_WATER) for (const wake of roomWaiters.splice(0)) wake();
@@ -161,7 +176,9 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     });
   };
   const subscription: EventSubscription = await bus.subscribeEvents({ afterSeq: lastSeq }, async (delivery) => {
-    queue.push({ jobId: delivery.jobId, seq: delivery.seq, event: delivery.event, at: delivery.time });
+    const item: QueuedEvent = { jobId: delivery.jobId, seq: delivery.seq, event: delivery.event, at: delivery.time };
+    if (isToken(item)) live.received(item);
+    queue.push(item);
     kick();
     if (queue.length >= QUEUE_HIGH_WATER) await new Promise<void>((resolve) => roomWaiters.push(resolve));
   });

@@ -129,10 +129,16 @@ export interface TokenEventItem {
 /**
  * Ingests a run of `token` events (of one or more jobs, in stream order) in ONE transaction: the rows inserted with ON
  * CONFLICT DO NOTHING and each job's `lastEventSeq` moved, then — after commit, in the given order — each new row
- * published on `job:<jobId>` and `generation:<id>`, exactly as `ingestJobEvent` would one by one (a token has no
- * other side effect). Events of jobs this database does not know are skipped. Returns one result per item.
+ * published on `job:<jobId>` and `generation:<id>` (unless `publishGenerationTokens` is false: the caller published
+ * them ahead of the commit, api/ingest/live-tokens.ts), as `ingestJobEvent` would one by one (a token has no other
+ * side effect). Events of jobs this database does not know are skipped. Returns one result per item.
  */
-export async function ingestTokenEvents(db: Pick<Database, "system">, pubSub: ApiPubSub, items: readonly TokenEventItem[]): Promise<IngestResult[]> {
+export async function ingestTokenEvents(
+  db: Pick<Database, "system">,
+  pubSub: ApiPubSub,
+  items: readonly TokenEventItem[],
+  options: { publishGenerationTokens?: boolean } = {},
+): Promise<IngestResult[]> {
   const jobIds = [...new Set(items.map((item) => item.jobId))];
   const outcome = await db.system.$transaction(async (tx) => {
     const jobs = new Map(((await tx.job.findMany({ where: { id: { in: jobIds } } })) as JobRow[]).map((job) => [job.id, job]));
@@ -164,7 +170,7 @@ export async function ingestTokenEvents(db: Pick<Database, "system">, pubSub: Ap
     }
     await pubSub.publish(Topics.job(item.jobId), { kind: "event", event: row } satisfies JobTopicMessage);
     const generationId = outcome.generationOf.get(item.jobId);
-    if (generationId) {
+    if (generationId && options.publishGenerationTokens !== false) {
       const { outputIndex, position, tokenId, text } = item.event;
       const token: GenerationTokenMessage = { generationId, seq: row.seq, outputIndex, position, tokenId, text };
       await pubSub.publish(Topics.generation(generationId), { kind: "token", token } satisfies GenerationTopicMessage);

@@ -4,7 +4,8 @@
  * messages, without gaps or duplicates.
  *
  * Contract of `replayThenLive`: the pub/sub topic is subscribed BEFORE the stored items are read (so nothing
- * published in between is lost); live items whose key is ≤ the last replayed key are skipped (so nothing is
+ * published in between is lost); items published ahead of their commit (`pubSub.pending`) are read before the store
+ * and replayed with it; live items whose key is ≤ the last replayed key are skipped (so nothing is
  * delivered twice); the stream ends after an `end` message, or right after the replay when the source is
  * already finished (re-reading the store once, so items stored while the replay was read are not lost). Keys must increase in publication order (event seq, point index).
  * `afterKey` resumes a stream: items whose key is ≤ it are neither replayed nor delivered live (a client that
@@ -38,7 +39,12 @@ export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): Async
   let pending = iterator.next();
   try {
     let lastKey: bigint | number | null = options.afterKey ?? null;
-    for (const item of await options.loadStored()) {
+    // Published but not yet committed: read before the store, so an item committed meanwhile is in one of the two.
+    const early = options.pubSub.pending.snapshot(options.topic).flatMap((m) => {
+      const message = options.fromMessage(m as M);
+      return message?.kind === "item" ? [message.item] : [];
+    });
+    for (const item of mergeByKey(await options.loadStored(), early, options.keyOf)) {
       if (lastKey !== null && options.keyOf(item) <= lastKey) continue;
       lastKey = options.keyOf(item);
       yield item;
@@ -66,6 +72,14 @@ export async function* replayThenLive<T, M>(options: ReplayOptions<T, M>): Async
   } finally {
     await iterator.return?.();
   }
+}
+
+/** Two key-ordered lists as one, in key order, each key once (the first list's item wins). */
+function mergeByKey<T>(a: T[], b: T[], keyOf: (item: T) => bigint | number): T[] {
+  if (b.length === 0) return a;
+  const byKey = new Map<bigint | number, T>();
+  for (const item of [...b, ...a]) byKey.set(keyOf(item), item);
+  return [...byKey.values()].sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : keyOf(x) > keyOf(y) ? 1 : 0));
 }
 
 async function throwEndError<T, M>(options: ReplayOptions<T, M>): Promise<void> {
