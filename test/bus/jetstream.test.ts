@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
-import { EVENTS_STREAM, JOBS_DLQ_STREAM, JOBS_STREAM, JOB_KINDS, exampleJobEnvelope, jobConsumerName } from "../../src/contracts/index.ts";
+import { EVENTS_STREAM, JOBS_DLQ_STREAM, JOBS_STREAM, JOB_KINDS, exampleJobEnvelope, jobConsumerName, type JobEvent } from "../../src/contracts/index.ts";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect as tcpConnect, createServer } from "node:net";
@@ -192,7 +192,7 @@ test("jetstream: an event subscription resumes within seconds after nats-server 
   const subscription = await bus.subscribeEvents({}, (d) => void seen.push(d.seq));
   try {
     const jobId = crypto.randomUUID();
-    const progress = { type: "progress", step: 1, totalSteps: 2, percent: 50, etaSeconds: null, lossPerObjective: [], tokensPerSecond: 0 } as const;
+    const progress: JobEvent = { type: "progress", step: 1, totalSteps: 2, percent: 50, etaSeconds: null, lossPerObjective: [], tokensPerSecond: 0 };
     await bus.publishEvent(jobId, progress);
     while (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
     await new Promise<void>((resolve) => (server.once("exit", () => resolve()), server.kill("SIGTERM")));
