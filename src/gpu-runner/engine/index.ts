@@ -21,7 +21,7 @@ export type { Tokenizer } from "./model/tokenizer.ts";
 export { loadGguf } from "./model/gguf.ts";
 export { loadHfFolder } from "./model/hf.ts";
 export { parseSafetensors, writeSafetensors } from "./model/safetensors.ts";
-export { EngineError, UnreachableCaseError } from "./util/errors.ts";
+export { categoryOfCause, EngineError, UnreachableCaseError, type EngineErrorCategory } from "./util/errors.ts";
 export { CancelledError, throwIfCancelled } from "./util/abort.ts";
 
 // ---- adapters and ARM graphs

@@ -24,7 +24,7 @@ import {
   type PreferenceRecord,
   type PromptTemplate,
 } from "../../contracts/index.ts";
-import type { AdapterTarget, PreferencePair } from "../engine/index.ts";
+import { EngineError, type AdapterTarget, type PreferencePair } from "../engine/index.ts";
 
 export class SnapshotFormatError extends Error {
   override readonly name = "SnapshotFormatError";
@@ -135,9 +135,12 @@ function* labelledPairs(snapshot: SnapshotForTraining, dimensionIds: readonly st
 
 const TARGET_ALIASES: Readonly<Record<string, AdapterTarget>> = ADAPTER_TARGET_NAMES;
 
-export class UnknownTargetError extends Error {
-  override readonly name = "UnknownTargetError";
-  readonly code = "UNKNOWN_ADAPTER_TARGET" as const;
+/** A training job names an adapter target the engine does not know (bad input: the message lists the known). */
+export class UnknownTargetError extends EngineError<"UNKNOWN_ADAPTER_TARGET"> {
+  static override readonly category = "invalid-input";
+  constructor(message: string) {
+    super("UNKNOWN_ADAPTER_TARGET", message);
+  }
 }
 
 /** "q_proj" → "q" etc.; throws UnknownTargetError naming the target. */

@@ -1,8 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ContractValidationError } from "../../contracts/index.ts";
-import { decode, evaluate, onnx, TrainerError } from "../engine/index.ts";
+import { categoryOfCause, decode, evaluate, onnx, SessionRunError, TrainerError } from "../engine/index.ts";
 import { KvCacheError } from "../engine/decode/index.ts";
+import { buildDecodeStepGraph, buildLogitsGraph } from "../engine/model/index.ts";
+import { randomTinyWeights, tinyConfig } from "../engine/model/arm-graph-reference.ts";
+import type { ModelWeights } from "../engine/model/config.ts";
 import { ModelWeightsError } from "../engine/util/loaded-model.ts";
 import { TokenizerError } from "../engine/model/tokenizer.ts";
 import { SafetensorsError } from "../engine/model/safetensors.ts";
@@ -11,39 +14,53 @@ import { ParetoInputError } from "../engine/pareto/errors.ts";
 import { AdapterSpecError } from "../engine/model/pblora.ts";
 import { JobFailureError } from "../handlers/index.ts";
 import { UnknownTargetError } from "../handlers/train-data.ts";
-import { TaskFailedError } from "../worker/index.ts";
+import { crashedWorkerInfo, TaskCancelledError, TaskFailedError, taskErrorInfo } from "../worker/index.ts";
 import { classifyFailure } from "./failures.ts";
 
-const task = (name: string, code: string | null, message = "boom") => new TaskFailedError({ name, code, message });
+/** An error thrown inside a task as the worker hands it over (engine-worker.ts: name, code, message, category). */
+const fromWorker = (error: Error): TaskFailedError => new TaskFailedError(taskErrorInfo(error));
 
-/** An engine error as the worker hands it over (engine-worker.ts: name, string code, message). */
-function fromWorker(error: Error): TaskFailedError {
-  const code = (error as { code?: unknown }).code;
-  return new TaskFailedError({ name: error.name, code: typeof code === "string" ? code : null, message: error.message });
+const vocabulary = (role: string, size: number) => ({ role, size, digest: `${role}-digest` });
+
+function thrown(build: () => unknown): Error {
+  try {
+    build();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a throw");
 }
+
+/** A 64-position model: the graph builders refuse longer sequences and caches. */
+const config = tinyConfig();
+const weights: ModelWeights = new Map(randomTinyWeights(config, onnx.mulberry32(1)));
 
 describe("classifyFailure", () => {
   it("passes handler failures through", () => {
     assert.deepEqual(classifyFailure(new JobFailureError("DATASET_UNAVAILABLE", "gone", true)), { code: "DATASET_UNAVAILABLE", reason: "gone", retryable: true });
   });
   it("maps engine errors to codes a user can act on", () => {
-    assert.equal(classifyFailure(task("TrainerError", "CANCELLED")).code, "CANCELLED");
-    const diverged = classifyFailure(task("TrainerError", "NON_FINITE_LOSS", "loss is NaN"));
+    assert.equal(classifyFailure(fromWorker(new TrainerError("CANCELLED", "boom"))).code, "CANCELLED");
+    assert.equal(classifyFailure(new TaskCancelledError("shutdown")).code, "CANCELLED");
+    const diverged = classifyFailure(fromWorker(new TrainerError("NON_FINITE_LOSS", "loss is NaN")));
     assert.deepEqual([diverged.code, diverged.retryable], ["NUMERICAL_DIVERGENCE", false]);
     assert.match(diverged.reason, /lower the learning rate/);
-    assert.equal(classifyFailure(task("VocabularyMismatchError", "VOCABULARY_MISMATCH")).code, "VOCABULARY_MISMATCH");
-    assert.deepEqual(classifyFailure(task("TrainerError", "INVALID_OPTIONS")).code, "INVALID_PAYLOAD");
-    assert.deepEqual(classifyFailure(task("GenerateRequestError", "PROMPT_TOO_LONG")).retryable, false);
-    assert.equal(classifyFailure(task("RangeError", null, "Array buffer allocation failed")).code, "OUT_OF_MEMORY");
+    const mismatch = new decode.VocabularyMismatchError("VOCABULARY_MISMATCH", vocabulary("base", 512), vocabulary("arm", 600), "boom");
+    assert.equal(classifyFailure(fromWorker(mismatch)).code, "VOCABULARY_MISMATCH");
+    assert.deepEqual(classifyFailure(fromWorker(new TrainerError("INVALID_OPTIONS", "boom"))).code, "INVALID_PAYLOAD");
+    assert.deepEqual(classifyFailure(fromWorker(new decode.GenerateRequestError("PROMPT_TOO_LONG", "boom"))).retryable, false);
+    assert.equal(classifyFailure(fromWorker(new RangeError("Array buffer allocation failed"))).code, "OUT_OF_MEMORY");
+    const heap = Object.assign(new Error("Worker terminated due to reaching memory limit: JS heap out of memory"), { code: "ERR_WORKER_OUT_OF_MEMORY" });
+    assert.deepEqual([classifyFailure(new TaskFailedError(crashedWorkerInfo(heap))).code, classifyFailure(new TaskFailedError(crashedWorkerInfo(heap))).retryable], ["OUT_OF_MEMORY", true]);
     assert.deepEqual(classifyFailure(new ContractValidationError("JobEnvelope", [])).code, "INVALID_PAYLOAD");
-    assert.deepEqual(classifyFailure(task("EvaluatorFileError", "NOT_AN_EVALUATOR")).retryable, false);
+    assert.deepEqual(classifyFailure(fromWorker(new evaluate.EvaluatorFileError("NOT_AN_EVALUATOR", "boom"))).retryable, false);
   });
   it("treats anything else as a retryable internal failure that names the error", () => {
-    const c = classifyFailure(task("SessionRunError", "SESSION_RUN_FAILED", "kernel failed"));
+    const c = classifyFailure(fromWorker(new SessionRunError("kernel failed")));
     assert.deepEqual(c, { code: "INTERNAL", reason: "SessionRunError: kernel failed", retryable: true });
     assert.deepEqual(classifyFailure(new TypeError("x")), { code: "INTERNAL", reason: "TypeError: x", retryable: true });
     assert.equal(classifyFailure(fromWorker(new onnx.GraphShapeError("shapes [2,3] and [4,3] do not broadcast"))).code, "INTERNAL");
-    assert.equal(classifyFailure(task("SessionRunError", "SESSION_RUN_FAILED", "session run failed: Failed to allocate memory for requested buffer")).code, "OUT_OF_MEMORY");
+    assert.equal(classifyFailure(fromWorker(new SessionRunError("session run failed: Failed to allocate memory for requested buffer"))).code, "OUT_OF_MEMORY");
   });
 });
 
@@ -59,8 +76,8 @@ describe("classifyFailure: deterministic input errors are never retried", () => 
     const cases: [Error, "generate" | "evaluate" | "train" | "train-evaluator", RegExp][] = [
       [new KvCacheError("CONTEXT_FULL", "length 600 exceeds the context of 512 positions"), "evaluate", /maxPromptTokens .* or maxTokens/],
       [new PairError("SEQUENCE_TOO_LONG", "length 700 exceeds the largest bucket 512"), "train", /lower maxLength \(and maxPromptLength\)/],
-      [new onnx.GraphShapeError("seqLen 600 exceeds the model's maxSeqLen 512"), "train-evaluator", /lower maxLength to at most/],
-      [new onnx.GraphShapeError("cacheLen must be in [1, 512], got 513"), "generate", /shorten the prompt/],
+      [thrown(() => buildLogitsGraph(config, weights, { batch: 1, seqLen: 65, positions: 1, dtype: "float32", weightsAs: "initializers" })), "train-evaluator", /lower maxLength to at most/],
+      [thrown(() => buildDecodeStepGraph(config, weights, { batch: 1, cacheLen: 65, dtype: "float32", weightsAs: "initializers" })), "generate", /shorten the prompt/],
     ];
     for (const [error, kind, advice] of cases) {
       const c = classifyFailure(fromWorker(error), kind);
@@ -71,10 +88,13 @@ describe("classifyFailure: deterministic input errors are never retried", () => 
 
   it("an onnxruntime index error from an over-long sequence is not INTERNAL", () => {
     const message = "session run failed: Non-zero status code returned while running Gather node. Name:'Gather_0' Status Message: indices element out of data bounds, idx=600 must be within the inclusive range [-512,511]";
-    const c = classifyFailure(task("SessionRunError", "SESSION_RUN_FAILED", message), "evaluate");
+    const cause = new SessionRunError(message);
+    const c = classifyFailure(fromWorker(cause), "evaluate");
     assert.deepEqual([c.code, c.retryable], ["INVALID_PAYLOAD", false]);
     assert.match(c.reason, /^SEQUENCE_TOO_LONG: session run failed: .*idx=600/);
-    const wrapped = classifyFailure(task("EvaluatorError", "RUN_FAILED", `ONNX evaluator "helpful" failed on rows 0–7: ${message}`), "evaluate");
+    // evaluator.ts wraps a failed run in RUN_FAILED with its cause's category
+    const runFailed = new evaluate.EvaluatorError("RUN_FAILED", `ONNX evaluator "helpful" failed on rows 0–7: ${message}`, { cause, category: categoryOfCause(cause) });
+    const wrapped = classifyFailure(fromWorker(runFailed), "evaluate");
     assert.deepEqual([wrapped.code, wrapped.retryable], ["INVALID_PAYLOAD", false]);
   });
 

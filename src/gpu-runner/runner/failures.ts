@@ -1,23 +1,24 @@
 /**
  * @module gpu-runner/runner/failures — maps whatever a job threw to the contract's failure code, a reason the user
  * can act on, and whether another attempt may succeed. Handler-made JobFailureErrors pass through; engine errors
- * arrive from the worker as TaskFailedError with the engine's error name and code.
+ * arrive from the worker as TaskFailedError with the engine's error name, code, message and category
+ * (engine/util/errors.ts), and the category alone decides the failure code:
  *
  * Contract: an error the engine raises deterministically from the job's input is never retryable (a redelivery
  * would fail the same way, max_deliver times over):
- * - sequence length (PROMPT_TOO_LONG, SEQUENCE_TOO_LONG, CONTEXT_FULL, a graph asked for more positions than the
- *   model's context, onnxruntime's "indices element out of data bounds") → INVALID_PAYLOAD, the reason tagged with
- *   the engine code (`PROMPT_TOO_LONG: …`; SEQUENCE_TOO_LONG for the last two) and naming the payload fields of
- *   the job's kind to change (generate: prompt / maxTokens; evaluate: maxPromptTokens / maxTokens; train:
- *   maxLength / maxPromptLength; train-evaluator: maxLength);
- * - bad options, pairs, α, β, sampling, stop strings, adapter targets, adapter files, grid → INVALID_PAYLOAD, the
- *   reason prefixed with the payload field when the error identifies one (`alphas: …`);
- * - unreadable model, tokenizer or evaluator files, or a bad model config → MODEL_UNAVAILABLE;
- * - CANCELLED, VOCABULARY_MISMATCH as named; NUMERICAL_DIVERGENCE for a non-finite training loss or non-finite
- *   logits while decoding.
- * Only out of memory (OUT_OF_MEMORY) and anything unrecognised (INTERNAL) are retryable.
+ * - "context-exceeded" (a prompt, sequence or position beyond the model's context) → INVALID_PAYLOAD, the reason
+ *   tagged with the engine code when it is one of PROMPT_TOO_LONG, SEQUENCE_TOO_LONG, CONTEXT_FULL (else
+ *   SEQUENCE_TOO_LONG) and naming the payload fields of the job's kind to change (generate: prompt / maxTokens;
+ *   evaluate: maxPromptTokens / maxTokens; train: maxLength / maxPromptLength; train-evaluator: maxLength);
+ * - "invalid-input" (options, pairs, α, β, sampling, stop strings, adapter targets, adapter files, grid) →
+ *   INVALID_PAYLOAD, the reason prefixed with the payload field when the code identifies one (`alphas: …`);
+ * - "model-unavailable" / "evaluator-unavailable" (unreadable model, tokenizer or evaluator files, a bad model
+ *   config) → MODEL_UNAVAILABLE;
+ * - "cancelled" → CANCELLED, "vocabulary-mismatch" → VOCABULARY_MISMATCH, "diverged" (a non-finite training loss
+ *   or non-finite logits while decoding) → NUMERICAL_DIVERGENCE.
+ * Only "resource" (OUT_OF_MEMORY) and "internal" (INTERNAL) are retryable.
  */
-import { ContractValidationError, type JobFailureCode, type JobKind } from "../../contracts/index.ts";
+import { ContractValidationError, UnreachableCaseError, type JobFailureCode, type JobKind } from "../../contracts/index.ts";
 import { JobFailureError } from "../handlers/index.ts";
 import { TaskFailedError, type TaskErrorInfo } from "../worker/index.ts";
 
@@ -27,26 +28,18 @@ export interface ClassifiedFailure {
   readonly retryable: boolean;
 }
 
-/** Engine codes of bad job input that are not about sequence length. */
-const INVALID_INPUT_CODES = new Set([
-  "INVALID_OPTIONS", "NO_TRAINING_PAIRS", "RESUME_MISMATCH", "INVALID_REQUEST", "INVALID_ALPHA", "INVALID_BETA",
-  "INVALID_GUIDANCE", "UNKNOWN_ADAPTER_TARGET", "SAMPLING_INVALID", "INVALID_PAIR", "INVALID_ADAPTER",
-  "INVALID_STOP_STRINGS", "INVALID_MAX_NEW_TOKENS",
-]);
-
-/** Engine error names whose every error is bad job input. */
-const INVALID_INPUT_NAMES = new Set(["AdapterFileError", "SamplingConfigError", "UnknownTargetError", "StopCriteriaError", "ParetoInputError"]);
-
-/** The payload field an input error is about, by engine code. */
+/** The payload field an invalid-input error is about, by engine code; "adapter" is the kind's adapter field. The
+ *  adapter codes are AdapterFileError's, AdapterSpecError's and the decoder's. */
 const FIELD_BY_CODE: Readonly<Record<string, string>> = {
   INVALID_ALPHA: "alphas", INVALID_BETA: "beta", INVALID_STOP_STRINGS: "sampling.stop", INVALID_MAX_NEW_TOKENS: "maxTokens",
   UNKNOWN_ADAPTER_TARGET: "targets", NO_TRAINING_PAIRS: "datasets", INVALID_PAIR: "datasets", INVALID_STEP: "gridStep",
-  GRID_TOO_LARGE: "gridStep",
+  GRID_TOO_LARGE: "gridStep", INVALID_SAMPLING_CONFIG: "sampling", INVALID_SEED: "sampling",
+  INVALID_ADAPTER: "adapter", INVALID_GUIDANCE: "adapter", ADAPTER_SPEC_INVALID: "adapter", NOT_AN_ADAPTER: "adapter",
+  INVALID_METADATA: "adapter", INVALID_TENSORS: "adapter", BASE_MODEL_MISMATCH: "adapter", UNSUPPORTED_VERSION: "adapter",
 };
 
+/** Engine codes that tag a context-exceeded reason; others are tagged SEQUENCE_TOO_LONG. */
 const SEQUENCE_CODES = new Set(["PROMPT_TOO_LONG", "SEQUENCE_TOO_LONG", "CONTEXT_FULL"]);
-const GRAPH_CONTEXT_MESSAGE = /exceeds (the model's )?maxSeqLen|cacheLen must be in/;
-const ORT_INDEX_MESSAGE = /indices element out of data bounds/i;
 
 /** What to change when a sequence does not fit the model's context, per job kind. */
 const SEQUENCE_ADVICE: Readonly<Record<JobKind, string>> = {
@@ -63,8 +56,6 @@ const ADAPTER_FIELD: Readonly<Record<JobKind, string | undefined>> = { generate:
 const ANY_KIND_SEQUENCE_ADVICE =
   "make the input fit the model's context (generate: shorten the prompt or lower maxTokens; evaluate: lower maxPromptTokens or maxTokens; train: lower maxLength and maxPromptLength; train-evaluator: lower maxLength)";
 
-const MODEL_NAMES = new Set(["GgufError", "HfModelError", "ModelWeightsError", "SafetensorsError"]);
-
 /** Classifies a job's error. With the job's `kind`, a sequence-length reason names that kind's fields to change;
  *  without it, the fields of every kind. */
 export function classifyFailure(error: unknown, kind?: JobKind): ClassifiedFailure {
@@ -76,35 +67,30 @@ export function classifyFailure(error: unknown, kind?: JobKind): ClassifiedFailu
 }
 
 function classifyEngineFailure(info: TaskErrorInfo, kind: JobKind | undefined): ClassifiedFailure {
-  const { name, code, message } = info;
+  const { name, code, message, category } = info;
   const fail = (failure: JobFailureCode, reason: string, retryable = false): ClassifiedFailure => ({ code: failure, reason, retryable });
-  if (code === "CANCELLED") return fail("CANCELLED", message);
-  if (code === "NON_FINITE_LOSS") return fail("NUMERICAL_DIVERGENCE", `${message}; lower the learning rate or raise betaR`);
-  if (isNonFiniteOutput(info)) return fail("NUMERICAL_DIVERGENCE", `${message}; the model or adapter produces non-finite logits (retrain the adapter with a lower learning rate)`);
-  if (name === "VocabularyMismatchError") return fail("VOCABULARY_MISMATCH", `${message}; use a base model and ARM with the same tokenizer`);
-  if (isOutOfMemory(info)) return fail("OUT_OF_MEMORY", `${message}; use a smaller batchSize or maxLength, or a runner with more memory`, true);
-  if (isSequenceTooLong(info)) return fail("INVALID_PAYLOAD", sequenceReason(info, kind));
-  if (isModelFileError(info)) return fail("MODEL_UNAVAILABLE", `the model file cannot be loaded: ${message}`);
-  if (name === "EvaluatorFileError" || (name === "EvaluatorError" && code === "INVALID_MODEL")) {
-    return fail("MODEL_UNAVAILABLE", `${message}; use an EVALUATOR trained with trainEvaluator on this base model, or an ONNX reward model`);
+  switch (category) {
+    case "cancelled":
+      return fail("CANCELLED", message);
+    case "diverged":
+      return fail("NUMERICAL_DIVERGENCE", code === "NON_FINITE_LOSS" ? `${message}; lower the learning rate or raise betaR` : `${message}; the model or adapter produces non-finite logits (retrain the adapter with a lower learning rate)`);
+    case "vocabulary-mismatch":
+      return fail("VOCABULARY_MISMATCH", `${message}; use a base model and ARM with the same tokenizer`);
+    case "resource":
+      return fail("OUT_OF_MEMORY", `${message}; use a smaller batchSize or maxLength, or a runner with more memory`, true);
+    case "context-exceeded":
+      return fail("INVALID_PAYLOAD", sequenceReason(info, kind));
+    case "model-unavailable":
+      return fail("MODEL_UNAVAILABLE", `the model file cannot be loaded: ${message}`);
+    case "evaluator-unavailable":
+      return fail("MODEL_UNAVAILABLE", `${message}; use an EVALUATOR trained with trainEvaluator on this base model, or an ONNX reward model`);
+    case "invalid-input":
+      return fail("INVALID_PAYLOAD", withField(info, kind));
+    case "internal":
+      return fail("INTERNAL", `${name}: ${message}`, true);
+    default:
+      throw new UnreachableCaseError(category);
   }
-  if (isInvalidInput(info)) return fail("INVALID_PAYLOAD", withField(info, kind));
-  return fail("INTERNAL", `${name}: ${message}`, true);
-}
-
-function isNonFiniteOutput({ name, code }: TaskErrorInfo): boolean {
-  return (name === "SamplingConfigError" && code === "INVALID_ROW") || (name === "GuidanceInputError" && (code === "NON_FINITE_LOGIT" || code === "NO_FINITE_LOGIT"));
-}
-
-function isOutOfMemory({ code, message }: TaskErrorInfo): boolean {
-  return code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|allocation failed|failed to allocate|bad_alloc/i.test(message);
-}
-
-/** A sequence longer than a model's context (or a position beyond it), however the engine noticed. */
-function isSequenceTooLong({ name, code, message }: TaskErrorInfo): boolean {
-  if (code !== null && SEQUENCE_CODES.has(code)) return true;
-  if (name === "GraphShapeError" && GRAPH_CONTEXT_MESSAGE.test(message)) return true;
-  return ORT_INDEX_MESSAGE.test(message);
 }
 
 /** `<tag>: <engine message>; <what to change>`; the tag is the engine's code (PROMPT_TOO_LONG, …) or
@@ -114,22 +100,9 @@ function sequenceReason({ code, message }: TaskErrorInfo, kind: JobKind | undefi
   return `${tag}: ${message}; ${kind ? SEQUENCE_ADVICE[kind] : ANY_KIND_SEQUENCE_ADVICE}`;
 }
 
-function isModelFileError({ name, code }: TaskErrorInfo): boolean {
-  if (MODEL_NAMES.has(name) || /^(GGUF|SAFETENSORS)_/.test(code ?? "")) return true;
-  return name === "TokenizerError" && (code === "INVALID_VOCABULARY" || code === "UNSUPPORTED_TOKENIZER");
-}
-
-function isInvalidInput({ name, code }: TaskErrorInfo): boolean {
-  return (code !== null && INVALID_INPUT_CODES.has(code)) || INVALID_INPUT_NAMES.has(name) || name.endsWith("SpecError");
-}
-
-/** The message, prefixed with the payload field it is about when the error identifies one. */
-function withField({ name, code, message }: TaskErrorInfo, kind: JobKind | undefined): string {
-  const field =
-    name === "AdapterFileError" || name.endsWith("SpecError") || code === "INVALID_ADAPTER" || code === "INVALID_GUIDANCE"
-      ? ADAPTER_FIELD[kind ?? "train"]
-      : name === "SamplingConfigError"
-        ? "sampling"
-        : FIELD_BY_CODE[code ?? ""];
+/** The message, prefixed with the payload field it is about when the code identifies one. */
+function withField({ code, message }: TaskErrorInfo, kind: JobKind | undefined): string {
+  const byCode = FIELD_BY_CODE[code ?? ""];
+  const field = byCode === "adapter" ? ADAPTER_FIELD[kind ?? "train"] : byCode;
   return field ? `${field}: ${message}` : message;
 }

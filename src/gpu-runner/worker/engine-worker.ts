@@ -1,13 +1,15 @@
 /**
  * @module gpu-runner/worker/engine-worker — the entry of an engine worker thread: receives `run`/`cancel`
  * messages (worker/protocol.ts), runs one task at a time with EngineTaskRunner and posts its progress, tokens,
- * checkpoints and outcome. Errors are posted as {name, code, message}; the thread itself survives them. On `close`
+ * checkpoints and outcome. Errors are posted as {name, code, message, category} (task-error.ts); the thread
+ * itself survives them. On `close`
  * it stops its tasks at their next step, awaits them and closes its port, so the thread ends on its own (never
  * terminated inside an onnxruntime call, which aborts the process with "terminate called … Napi::Error").
  */
 import { parentPort } from "node:worker_threads";
 import { EngineTaskRunner } from "./engine-tasks.ts";
 import type { EngineTask, MainToWorker, WorkerToMain } from "./protocol.ts";
+import { taskErrorInfo } from "./task-error.ts";
 
 if (!parentPort) throw new Error("engine-worker.ts must run in a worker thread");
 const port = parentPort;
@@ -25,9 +27,7 @@ function runTask(taskId: number, task: EngineTask): Promise<void> {
     .then(
       (result) => send({ type: "done", taskId, result }),
       (error: unknown) => {
-        const e = error instanceof Error ? error : new Error(String(error));
-        const code = (e as { code?: unknown }).code;
-        send({ type: "failed", taskId, error: { name: e.name, code: typeof code === "string" ? code : null, message: e.message } });
+        send({ type: "failed", taskId, error: taskErrorInfo(error) });
       },
     )
     .finally(() => controllers.delete(taskId));

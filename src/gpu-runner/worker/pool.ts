@@ -12,6 +12,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { EngineTask, EngineTaskResult, MainToWorker, TaskErrorInfo, TaskMessage, WorkerToMain } from "./protocol.ts";
+import { crashedWorkerInfo } from "./task-error.ts";
 
 export class TaskFailedError extends Error {
   override readonly name = "TaskFailedError";
@@ -24,7 +25,7 @@ export class TaskFailedError extends Error {
 /** `run` was given a signal that had already aborted: the task was not started (no worker was asked). */
 export class TaskCancelledError extends TaskFailedError {
   constructor(reason: unknown) {
-    super({ name: "TaskCancelledError", code: "CANCELLED", message: `task cancelled before it started${typeof reason === "string" ? ` (${reason})` : ""}` });
+    super({ name: "TaskCancelledError", code: "CANCELLED", message: `task cancelled before it started${typeof reason === "string" ? ` (${reason})` : ""}`, category: "cancelled" });
   }
 }
 
@@ -119,7 +120,7 @@ export function createWorkerPool(size: number, workerUrl: URL = WORKER_URL, clos
       for (const [id, task] of running) {
         if (task.slot !== slot) continue;
         running.delete(id);
-        task.reject(new TaskFailedError({ name: error.name || "WorkerCrash", code: (error as { code?: string }).code ?? "WORKER_CRASHED", message: `engine worker crashed: ${error.message}` }));
+        task.reject(new TaskFailedError(crashedWorkerInfo(error)));
       }
       const index = slots.indexOf(slot);
       if (index >= 0 && !closed) {

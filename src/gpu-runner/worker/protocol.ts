@@ -2,7 +2,7 @@
  * @module gpu-runner/worker/protocol — messages between the runner's main thread and an engine worker thread.
  * One worker runs one task at a time; the main thread keeps NATS (heartbeats, `working()`, events) responsive.
  */
-import type { evaluate, PreferencePair } from "../engine/index.ts";
+import type { EngineErrorCategory, evaluate, PreferencePair } from "../engine/index.ts";
 
 export interface ModelFileRef {
   /** Model id (reported in heartbeats as a loaded model). */
@@ -146,11 +146,12 @@ export interface TaskProgress {
   readonly metrics: Readonly<Record<string, number>>;
 }
 
-/** A serialisable error: name, code and message of what the engine threw. */
+/** A serialisable error: name, code, message and category of what the engine threw (worker/task-error.ts). */
 export interface TaskErrorInfo {
   readonly name: string;
   readonly code: string | null;
   readonly message: string;
+  readonly category: EngineErrorCategory;
 }
 
 export type MainToWorker =

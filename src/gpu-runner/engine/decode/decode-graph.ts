@@ -17,7 +17,7 @@ import type { LlamaConfig, ModelWeights } from "../model/config.ts";
 import { buildDecodeStepGraph, buildPrefillGraph, type BuiltGraph, type WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterObjectives, adapterTensorShapes, validateAdapterSpec, type AdapterSpec } from "../model/pblora.ts";
 import { createEngineSession, expectTensor, type EngineSession, type ExecutionProviderChoice, type GraphOptimizationLevel } from "../session/index.ts";
-import { EngineError } from "../util/errors.ts";
+import { EngineError, type CategoryByCode } from "../util/errors.ts";
 import { bucketLength, KvCache } from "./kv-cache.ts";
 
 /** An adapter as decoding uses it: its spec and float32 tensors named as model/pblora.ts does. */
@@ -46,7 +46,14 @@ export interface CachedDecoderOptions {
 
 export type DecoderInputErrorCode = "INVALID_ROWS" | "INVALID_ALPHA" | "INVALID_ADAPTER" | "PROMPT_TOO_LONG";
 
-export class DecoderInputError extends EngineError<DecoderInputErrorCode> {}
+export class DecoderInputError extends EngineError<DecoderInputErrorCode> {
+  static override readonly category: CategoryByCode<DecoderInputErrorCode> = {
+    INVALID_ROWS: "internal",
+    INVALID_ALPHA: "invalid-input",
+    INVALID_ADAPTER: "invalid-input",
+    PROMPT_TOO_LONG: "context-exceeded",
+  };
+}
 
 /** Logits rows [batch, vocab] of one run. */
 export interface DecoderLogits {

@@ -19,7 +19,7 @@
 import type { LlamaConfig, ModelWeights } from "../model/config.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import { CancelledError } from "../util/abort.ts";
-import { EngineError, UnreachableCaseError } from "../util/errors.ts";
+import { EngineError, UnreachableCaseError, type CategoryByCode } from "../util/errors.ts";
 import { combineGenArmBatch, combineParmBatch, truncateVocab } from "./guidance.ts";
 import { TokenSampler, validateSamplingConfig, type SamplingConfig } from "./sampling.ts";
 import { StopCriteria, type StopReason } from "./stop.ts";
@@ -129,7 +129,15 @@ export type TokenCallback = (event: TokenEvent) => void;
 
 export type GenerateErrorCode = "INVALID_REQUEST" | "INVALID_ALPHA" | "INVALID_BETA" | "INVALID_GUIDANCE" | "PROMPT_TOO_LONG";
 
-export class GenerateRequestError extends EngineError<GenerateErrorCode> {}
+export class GenerateRequestError extends EngineError<GenerateErrorCode> {
+  static override readonly category: CategoryByCode<GenerateErrorCode> = {
+    INVALID_REQUEST: "invalid-input",
+    INVALID_ALPHA: "invalid-input",
+    INVALID_BETA: "invalid-input",
+    INVALID_GUIDANCE: "invalid-input",
+    PROMPT_TOO_LONG: "context-exceeded",
+  };
+}
 
 /** What one row had generated when its request was cancelled. */
 export interface PartialOutput {

@@ -18,6 +18,7 @@
  * The LogitsProcessor shape (transformers.js `logits_process.js`): a processor rewrites one row in place given the
  * decoding context; a {@link LogitsProcessorList} runs several in order.
  */
+import { EngineError, type CategoryByCode } from "../util/errors.ts";
 
 export type GuidanceErrorCode =
   | "EMPTY_ROW"
@@ -30,13 +31,17 @@ export type GuidanceErrorCode =
   | "MISSING_GUIDE";
 
 /** Raised for malformed guidance input; the message names the argument, row and index. */
-export class GuidanceInputError extends Error {
-  override readonly name = "GuidanceInputError";
-  readonly code: GuidanceErrorCode;
-  constructor(code: GuidanceErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
+export class GuidanceInputError extends EngineError<GuidanceErrorCode> {
+  static override readonly category: CategoryByCode<GuidanceErrorCode> = {
+    EMPTY_ROW: "internal",
+    VOCAB_MISMATCH: "internal",
+    NON_FINITE_LOGIT: "diverged",
+    NO_FINITE_LOGIT: "diverged",
+    INVALID_BETA: "invalid-input",
+    INVALID_ALPHA: "invalid-input",
+    SHAPE_MISMATCH: "internal",
+    MISSING_GUIDE: "internal",
+  };
 }
 
 /** What a processor may know about the row it rewrites. */

@@ -17,11 +17,17 @@
 import type { FloatDType, HostTensor } from "../onnx/index.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { cacheMask, emptyCache, kvNames, prefillIntoCache, writeStepIntoCache } from "../model/llama-graph.ts";
-import { EngineError } from "../util/errors.ts";
+import { EngineError, type CategoryByCode } from "../util/errors.ts";
 
 export type KvCacheErrorCode = "CACHE_SHAPE" | "CONTEXT_FULL" | "INVALID_LENGTH";
 
-export class KvCacheError extends EngineError<KvCacheErrorCode> {}
+export class KvCacheError extends EngineError<KvCacheErrorCode> {
+  static override readonly category: CategoryByCode<KvCacheErrorCode> = {
+    CACHE_SHAPE: "internal",
+    CONTEXT_FULL: "context-exceeded",
+    INVALID_LENGTH: "internal",
+  };
+}
 
 /** Smallest power of two ≥ max(n, minimum), clamped to `limit`; an error when n > limit. */
 export function bucketLength(n: number, minimum: number, limit: number): number {

@@ -15,19 +15,14 @@
  * PRNG: xoshiro128** (Blackman & Vigna) with 128 bits of state, seeded through splitmix32 from both 32-bit halves
  * of an integer seed; its state can be saved and restored to resume a stream.
  */
-import { UnreachableCaseError } from "../util/errors.ts";
+import { EngineError, UnreachableCaseError, type CategoryByCode } from "../util/errors.ts";
 import type { LogitsProcessor } from "./guidance.ts";
 
 export type SamplingErrorCode = "INVALID_SAMPLING_CONFIG" | "INVALID_SEED" | "INVALID_ROW";
 
 /** Raised for an unusable sampling configuration or row; the message names the field. */
-export class SamplingConfigError extends Error {
-  override readonly name = "SamplingConfigError";
-  readonly code: SamplingErrorCode;
-  constructor(code: SamplingErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
+export class SamplingConfigError extends EngineError<SamplingErrorCode> {
+  static override readonly category: CategoryByCode<SamplingErrorCode> = { INVALID_SAMPLING_CONFIG: "invalid-input", INVALID_SEED: "invalid-input", INVALID_ROW: "diverged" };
 }
 
 /** Saved PRNG state: four uint32 words. */

@@ -11,19 +11,15 @@
  * order: an EOS token ends generation and its text is not emitted; a completed stop string ends it with the text
  * before the stop string; reaching maxNewTokens ends it after emitting the token's text and anything held back.
  */
+import { EngineError } from "../util/errors.ts";
 
 export type StopReason = "eos" | "stop-string" | "max-new-tokens";
 
 export type StopCriteriaErrorCode = "INVALID_STOP_STRINGS" | "INVALID_MAX_NEW_TOKENS" | "INVALID_EOS" | "ALREADY_STOPPED";
 
 /** Raised for unusable stop settings, or for feeding a matcher that has already stopped. */
-export class StopCriteriaError extends Error {
-  override readonly name = "StopCriteriaError";
-  readonly code: StopCriteriaErrorCode;
-  constructor(code: StopCriteriaErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
+export class StopCriteriaError extends EngineError<StopCriteriaErrorCode> {
+  static override readonly category = "invalid-input";
 }
 
 export interface StopStringMatch {

@@ -24,6 +24,7 @@ export type VocabularyErrorCode = "VOCABULARY_MISMATCH" | "HEAD_NARROWER_THAN_VO
 
 /** Base and guide vocabularies differ; `base` and `guide` say how (size and digest of each). */
 export class VocabularyMismatchError extends EngineError<VocabularyErrorCode> {
+  static override readonly category = "vocabulary-mismatch";
   readonly base: VocabularyIdentity;
   readonly guide: VocabularyIdentity;
   constructor(code: VocabularyErrorCode, base: VocabularyIdentity, guide: VocabularyIdentity, message: string) {

@@ -15,7 +15,7 @@ import type { HostTensor } from "../onnx/index.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
 import type { PairTokenizer } from "../train/pairs.ts";
 import { throwIfCancelled } from "../util/abort.ts";
-import { EngineError } from "../util/errors.ts";
+import { categoryOfCause, EngineError, type CategoryByCode } from "../util/errors.ts";
 import { RewardScorer, tokenizeForReward, type RewardModel } from "./reward-model.ts";
 
 export interface Evaluator {
@@ -29,7 +29,13 @@ export interface Evaluator {
 
 export type EvaluatorErrorCode = "INVALID_INPUT" | "INVALID_MODEL" | "RUN_FAILED";
 
-export class EvaluatorError extends EngineError<EvaluatorErrorCode> {}
+export class EvaluatorError extends EngineError<EvaluatorErrorCode> {
+  static override readonly category: CategoryByCode<EvaluatorErrorCode> = {
+    INVALID_INPUT: "internal",
+    INVALID_MODEL: "evaluator-unavailable",
+    RUN_FAILED: "internal",
+  };
+}
 
 function checkTexts(name: string, prompts: readonly string[], responses: readonly string[]): void {
   if (!Array.isArray(prompts) || !Array.isArray(responses)) throw new EvaluatorError("INVALID_INPUT", `evaluator ${name}: prompts and responses must be arrays`);
@@ -205,7 +211,7 @@ export class OnnxRewardEvaluator implements Evaluator {
       try {
         result = await this.#session.run(feeds, [this.#output]);
       } catch (cause) {
-        throw new EvaluatorError("RUN_FAILED", `ONNX evaluator "${this.name}" failed on rows ${s}–${s + chunk.length - 1}: ${(cause as Error).message}`, { cause });
+        throw new EvaluatorError("RUN_FAILED", `ONNX evaluator "${this.name}" failed on rows ${s}–${s + chunk.length - 1}: ${(cause as Error).message}`, { cause, category: categoryOfCause(cause) });
       }
       const scores = result[this.#output];
       const perRow = scores.data.length / B;

@@ -107,7 +107,7 @@ function checkBucket(config: LlamaConfig, rows: number, seqLen: number, pooling:
   if (!REWARD_POOLINGS.includes(pooling)) throw new GraphShapeError(`pooling must be one of ${REWARD_POOLINGS.join(", ")}, got ${JSON.stringify(pooling)}`);
   if (!Number.isInteger(rows) || rows < 1) throw new GraphShapeError(`batch must be a positive integer, got ${rows}`);
   if (!Number.isInteger(seqLen) || seqLen < 1) throw new GraphShapeError(`seqLen must be a positive integer, got ${seqLen}`);
-  if (seqLen > config.maxSeqLen) throw new GraphShapeError(`seqLen ${seqLen} exceeds maxSeqLen ${config.maxSeqLen}`);
+  if (seqLen > config.maxSeqLen) throw new GraphShapeError(`seqLen ${seqLen} exceeds maxSeqLen ${config.maxSeqLen}`, { category: "context-exceeded" });
 }
 
 /** Appends backbone + LoRA + score head; returns rewards [rows]. */

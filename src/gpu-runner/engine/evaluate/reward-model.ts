@@ -36,7 +36,9 @@ import {
 
 export type EvaluatorFileErrorCode = "NOT_AN_EVALUATOR" | "UNSUPPORTED_VERSION" | "INVALID_METADATA" | "INVALID_TENSORS" | "BASE_MODEL_MISMATCH";
 
-export class EvaluatorFileError extends EngineError<EvaluatorFileErrorCode> {}
+export class EvaluatorFileError extends EngineError<EvaluatorFileErrorCode> {
+  static override readonly category = "evaluator-unavailable";
+}
 
 export interface RewardModelMetadata {
   readonly kind: "evaluator";

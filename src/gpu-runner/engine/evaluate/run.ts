@@ -23,12 +23,18 @@
 import { buildParetoReport, renderParetoSvg, simplexGrid, type BaselinePoint, type ParetoPlotOptions, type ParetoReport, type ReportReferenceRule } from "../pareto/index.ts";
 import { checkSimplexVector } from "../pareto/grid.ts";
 import { throwIfCancelled } from "../util/abort.ts";
-import { EngineError } from "../util/errors.ts";
+import { categoryOfCause, EngineError, type CategoryByCode } from "../util/errors.ts";
 import type { Evaluator } from "./evaluator.ts";
 
 export type EvaluationRunErrorCode = "INVALID_OPTIONS" | "GENERATION_FAILED" | "CANCELLED";
 
-export class EvaluationRunError extends EngineError<EvaluationRunErrorCode> {}
+export class EvaluationRunError extends EngineError<EvaluationRunErrorCode> {
+  static override readonly category: CategoryByCode<EvaluationRunErrorCode> = {
+    INVALID_OPTIONS: "invalid-input",
+    GENERATION_FAILED: "internal",
+    CANCELLED: "cancelled",
+  };
+}
 
 /**
  * The prompt-token limit of a sweep: `maxPromptTokens` when given, else context − maxTokens, so prompt and answer
@@ -179,7 +185,7 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<Eval
       } catch (cause) {
         if (options.signal?.aborted) throw new EvaluationRunError("CANCELLED", generating(p), { cause });
         if (hasErrorCode(cause)) throw cause;
-        throw new EvaluationRunError("GENERATION_FAILED", `generation failed for prompt ${p} at α ${JSON.stringify(chunk)}: ${(cause as Error).message}`, { cause });
+        throw new EvaluationRunError("GENERATION_FAILED", `generation failed for prompt ${p} at α ${JSON.stringify(chunk)}: ${(cause as Error).message}`, { cause, category: categoryOfCause(cause) });
       }
       if (!Array.isArray(texts) || texts.length !== chunk.length) {
         throw new EvaluationRunError("GENERATION_FAILED", `generate returned ${Array.isArray(texts) ? texts.length : typeof texts} responses for ${chunk.length} preference vectors`);

@@ -28,6 +28,7 @@
  * Score graph: the same inputs per row (alpha [B, k]) → sequence_logps [B]. Logits graph: llama-graph.ts.
  */
 import { appendGradients, GraphBuilder, GraphShapeError, type FloatDType, type HostTensor, type Value } from "../onnx/index.ts";
+import { EngineError, type EngineErrorOptions } from "../util/errors.ts";
 import type { LlamaConfig, ModelWeights } from "./config.ts";
 import {
   buildDecoder,
@@ -64,9 +65,10 @@ export const ARM_OUTPUTS = {
 /** Label value TRL uses for positions that do not count. */
 export const IGNORE_LABEL = -100;
 
-export class ArmBatchError extends Error {
-  readonly code = "ARM_BATCH_INVALID";
-  override readonly name = "ArmBatchError";
+export class ArmBatchError extends EngineError<"ARM_BATCH_INVALID"> {
+  constructor(message: string, options?: EngineErrorOptions) {
+    super("ARM_BATCH_INVALID", message, options);
+  }
 }
 
 export interface ArmGraphOptions {
@@ -116,7 +118,7 @@ function checkBucket(config: LlamaConfig, rows: number, seqLen: number, response
   int(rows, "batch");
   int(seqLen, "seqLen");
   int(responseLen, "responseLen");
-  if (seqLen > config.maxSeqLen) throw new GraphShapeError(`seqLen ${seqLen} exceeds maxSeqLen ${config.maxSeqLen}`);
+  if (seqLen > config.maxSeqLen) throw new GraphShapeError(`seqLen ${seqLen} exceeds maxSeqLen ${config.maxSeqLen}`, { category: "context-exceeded" });
   if (responseLen > seqLen) throw new GraphShapeError(`responseLen ${responseLen} exceeds seqLen ${seqLen}`);
 }
 

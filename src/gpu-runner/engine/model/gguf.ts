@@ -51,7 +51,9 @@ export type GgufErrorCode =
   | "UNKNOWN_TENSOR";
 
 /** A GGUF file the engine cannot load: the header codes of formats/gguf.ts, and the llama mapping's own. */
-export class GgufError extends EngineError<GgufErrorCode> {}
+export class GgufError extends EngineError<GgufErrorCode> {
+  static override readonly category = "model-unavailable";
+}
 
 /** Runs `read` and turns a format error (header codes, TRUNCATED) into a GgufError with the same code. */
 async function asGgufError<T>(read: () => Promise<T> | T, label?: string): Promise<T> {

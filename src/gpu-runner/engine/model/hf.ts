@@ -27,7 +27,9 @@ export type HfModelErrorCode =
   | "DUPLICATE_TENSOR"
   | "VOCABULARY_MISMATCH";
 
-export class HfModelError extends EngineError<HfModelErrorCode> {}
+export class HfModelError extends EngineError<HfModelErrorCode> {
+  static override readonly category = "model-unavailable";
+}
 
 export const SUPPORTED_HF_MODEL_TYPES = ["llama", "mistral", "qwen2"] as const;
 export type HfModelType = (typeof SUPPORTED_HF_MODEL_TYPES)[number];

@@ -288,7 +288,7 @@ function decoderBlocks(
 function checkIds(config: LlamaConfig, ids: Value): void {
   checkGraphConfig(config);
   if (ids.dtype !== "int64" || ids.shape.length !== 2) throw new GraphShapeError(`token ids must be int64 [batch, seqLen], got ${ids.dtype} [${ids.shape.join(",")}]`);
-  if (ids.shape[1] > config.maxSeqLen) throw new GraphShapeError(`seqLen ${ids.shape[1]} exceeds the model's maxSeqLen ${config.maxSeqLen}`);
+  if (ids.shape[1] > config.maxSeqLen) throw new GraphShapeError(`seqLen ${ids.shape[1]} exceeds the model's maxSeqLen ${config.maxSeqLen}`, { category: "context-exceeded" });
 }
 
 /**
@@ -464,7 +464,7 @@ export function buildDecodeStepGraph(config: LlamaConfig, weights: ModelWeights,
   checkGraphConfig(config);
   const { batch, cacheLen, dtype } = options;
   if (!Number.isInteger(cacheLen) || cacheLen < 1 || cacheLen >= config.maxSeqLen + 1) {
-    throw new GraphShapeError(`cacheLen must be in [1, ${config.maxSeqLen}], got ${cacheLen}`);
+    throw new GraphShapeError(`cacheLen must be in [1, ${config.maxSeqLen}], got ${cacheLen}`, { category: "context-exceeded" });
   }
   const { nKvHeads, headDim: hd } = config;
   const b = new GraphBuilder("llama-decode-step");

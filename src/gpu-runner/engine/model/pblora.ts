@@ -13,6 +13,7 @@
  */
 import { GraphShapeError, type GraphBuilder, type RandomSource, type Value } from "../onnx/index.ts";
 import { TRAINING_RECIPES } from "../../../contracts/training-recipe.ts";
+import { EngineError, type EngineErrorOptions } from "../util/errors.ts";
 import type { LlamaConfig } from "./config.ts";
 
 export type AdapterTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
@@ -40,9 +41,11 @@ export interface LoraSpec {
 
 export type AdapterSpec = PbloraSpec | LoraSpec;
 
-export class AdapterSpecError extends Error {
-  readonly code = "ADAPTER_SPEC_INVALID";
-  override readonly name = "AdapterSpecError";
+export class AdapterSpecError extends EngineError<"ADAPTER_SPEC_INVALID"> {
+  static override readonly category = "invalid-input";
+  constructor(message: string, options?: EngineErrorOptions) {
+    super("ADAPTER_SPEC_INVALID", message, options);
+  }
 }
 
 /** Defaults: PARM's reference recipe (contracts/training-recipe.ts: r1 = r2 = 4, loraAlpha 8), targets q, k, v. */

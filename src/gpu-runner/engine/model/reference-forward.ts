@@ -20,7 +20,9 @@ export interface ReferenceForwardOptions {
   readonly projectionDelta?: (layer: number, projection: AdaptedProjection, input: Float64Array) => Float64Array | undefined;
 }
 
-export class ReferenceForwardError extends EngineError<"TOKEN_ID_OUT_OF_RANGE" | "CONTEXT_FULL" | "BAD_DELTA"> {}
+export class ReferenceForwardError extends EngineError<"TOKEN_ID_OUT_OF_RANGE" | "CONTEXT_FULL" | "BAD_DELTA"> {
+  static override readonly category = { CONTEXT_FULL: "context-exceeded" } as const;
+}
 
 /** y = W·x for row-major W (rows × cols). */
 function matVec(w: Float32Array, x: Float64Array, rows: number, cols: number): Float64Array {

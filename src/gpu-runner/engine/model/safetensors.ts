@@ -25,7 +25,9 @@ import type { WeightTensor } from "./config.ts";
 
 export type SafetensorsErrorCode = SafetensorsFormatErrorCode | "MISSING_TENSOR" | "TRUNCATED";
 
-export class SafetensorsError extends EngineError<SafetensorsErrorCode> {}
+export class SafetensorsError extends EngineError<SafetensorsErrorCode> {
+  static override readonly category = "model-unavailable";
+}
 
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
 const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };

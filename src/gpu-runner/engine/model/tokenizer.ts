@@ -3,7 +3,7 @@
  * (`tokenizer.json`) implementations; `digest` is the vocabulary digest of formats/vocabulary.ts (re-exported
  * here), the one the api stores as `Model.tokenizerHash`.
  */
-import { EngineError } from "../util/errors.ts";
+import { EngineError, type CategoryByCode } from "../util/errors.ts";
 
 export { vocabularyDigest } from "../../../formats/index.ts";
 
@@ -36,7 +36,13 @@ export interface Tokenizer {
 
 export type TokenizerErrorCode = "TOKEN_ID_OUT_OF_RANGE" | "INVALID_VOCABULARY" | "UNSUPPORTED_TOKENIZER";
 
-export class TokenizerError extends EngineError<TokenizerErrorCode> {}
+export class TokenizerError extends EngineError<TokenizerErrorCode> {
+  static override readonly category: CategoryByCode<TokenizerErrorCode> = {
+    TOKEN_ID_OUT_OF_RANGE: "internal",
+    INVALID_VOCABULARY: "model-unavailable",
+    UNSUPPORTED_TOKENIZER: "model-unavailable",
+  };
+}
 
 export function assertTokenIds(ids: readonly number[], vocabSize: number): void {
   for (let i = 0; i < ids.length; i++) {

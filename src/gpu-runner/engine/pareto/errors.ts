@@ -3,6 +3,9 @@
  * Typed failures of the Pareto metrics: every bad input raises a {@link ParetoInputError} whose `code` says which
  * rule was broken and whose message names the offending argument, index and value.
  */
+import { EngineError } from "../util/errors.ts";
+
+export { UnreachableCaseError } from "../util/errors.ts";
 
 /** Machine-readable reasons a Pareto computation refused its input. */
 export type ParetoErrorCode =
@@ -19,16 +22,11 @@ export type ParetoErrorCode =
   | "INVALID_PLOT_OPTIONS";
 
 /** Raised for caller mistakes (bad shapes, NaN, an unusable step or reference rule). */
-export class ParetoInputError extends Error {
+export class ParetoInputError extends EngineError<ParetoErrorCode> {
+  static override readonly category = "invalid-input";
   override readonly name = "ParetoInputError";
-  readonly code: ParetoErrorCode;
-  constructor(code: ParetoErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
-export { UnreachableCaseError } from "../util/errors.ts";
 
 /** Checks that `vectors` is a list of finite number vectors all of length `k` (or of the first vector's length
  *  when `k` is omitted) and returns that length; `what` names the argument in error messages. */

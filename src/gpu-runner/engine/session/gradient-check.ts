@@ -5,6 +5,7 @@
  * the lowest relative L2 error is kept (the error follows a V curve in h: truncation vs round-off).
  * Meant for float64 graphs run at graphOptimizationLevel "disabled" or "basic".
  */
+import { EngineError, type EngineErrorOptions } from "../util/errors.ts";
 import type { EngineSession, HostTensor } from "./session.ts";
 
 export interface GradientCheck {
@@ -37,9 +38,10 @@ export interface GradientCheckResult {
   readonly elementsChecked: number;
 }
 
-class GradientCheckError extends Error {
-  readonly code = "GRADIENT_CHECK_INVALID";
-  override readonly name = "GradientCheckError";
+class GradientCheckError extends EngineError<"GRADIENT_CHECK_INVALID"> {
+  constructor(message: string, options?: EngineErrorOptions) {
+    super("GRADIENT_CHECK_INVALID", message, options);
+  }
 }
 
 function sum(t: HostTensor | undefined, name: string): number {

@@ -11,7 +11,9 @@ import { EngineError } from "../util/errors.ts";
 
 export type OptimizerErrorCode = "MISSING_GRADIENT" | "UNKNOWN_GRADIENT" | "SHAPE_MISMATCH" | "NON_FINITE_GRADIENT" | "INVALID_OPTIONS" | "INVALID_STATE";
 
-export class OptimizerError extends EngineError<OptimizerErrorCode> {}
+export class OptimizerError extends EngineError<OptimizerErrorCode> {
+  static override readonly category = { INVALID_OPTIONS: "invalid-input" } as const;
+}
 
 export interface AdamWOptions {
   readonly lr?: number;

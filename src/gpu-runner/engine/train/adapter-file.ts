@@ -35,7 +35,9 @@ export interface AdapterFile {
 
 export type AdapterFileErrorCode = "INVALID_METADATA" | "INVALID_TENSORS" | "BASE_MODEL_MISMATCH" | "NOT_AN_ADAPTER" | "UNSUPPORTED_VERSION";
 
-export class AdapterFileError extends EngineError<AdapterFileErrorCode> {}
+export class AdapterFileError extends EngineError<AdapterFileErrorCode> {
+  static override readonly category = "invalid-input";
+}
 
 const FORMAT = "parm-adapter";
 const VERSION = "1";

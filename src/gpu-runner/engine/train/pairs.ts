@@ -20,7 +20,7 @@
  * padded positions have attention 0, label −100, target = pad, lossMask 0. `preferred` becomes an int8 [k, B]
  * matrix (−1 = no label).
  */
-import { EngineError } from "../util/errors.ts";
+import { EngineError, type CategoryByCode } from "../util/errors.ts";
 
 export const LABEL_IGNORE = -100;
 
@@ -60,7 +60,14 @@ export interface TokenizedPair {
 
 export type PairErrorCode = "INVALID_PAIR" | "INVALID_OPTIONS" | "SEQUENCE_TOO_LONG" | "INVALID_BATCH";
 
-export class PairError extends EngineError<PairErrorCode> {}
+export class PairError extends EngineError<PairErrorCode> {
+  static override readonly category: CategoryByCode<PairErrorCode> = {
+    INVALID_PAIR: "invalid-input",
+    INVALID_OPTIONS: "invalid-input",
+    SEQUENCE_TOO_LONG: "context-exceeded",
+    INVALID_BATCH: "internal",
+  };
+}
 
 function validatePair(pair: PreferencePair, numObjectives: number | undefined, where: string): void {
   if (typeof pair?.prompt !== "string") throw new PairError("INVALID_PAIR", `${where}: prompt must be a string`);

@@ -12,7 +12,9 @@
  */
 import { EngineError } from "../util/errors.ts";
 
-export class ScheduleError extends EngineError<"INVALID_OPTIONS" | "SHAPE_MISMATCH" | "NOT_READY"> {}
+export class ScheduleError extends EngineError<"INVALID_OPTIONS" | "SHAPE_MISMATCH" | "NOT_READY"> {
+  static override readonly category = { INVALID_OPTIONS: "invalid-input" } as const;
+}
 
 export interface WarmupScheduleOptions {
   readonly warmupSteps: number;

@@ -11,7 +11,7 @@
  * 4. shuffle the order of all micro-batches.
  */
 import type { ArmPair } from "../model/arm-graph.ts";
-import { EngineError } from "../util/errors.ts";
+import { EngineError, type CategoryByCode } from "../util/errors.ts";
 import { bucketFor, LABEL_IGNORE, pairLength, tokenizePair, type PairTokenizer, type PreferencePair } from "./pairs.ts";
 import { Rng } from "./rng.ts";
 
@@ -22,7 +22,15 @@ export type TrainerErrorCode =
   | "CANCELLED"
   | "NON_FINITE_LOSS";
 
-export class TrainerError extends EngineError<TrainerErrorCode> {}
+export class TrainerError extends EngineError<TrainerErrorCode> {
+  static override readonly category: CategoryByCode<TrainerErrorCode> = {
+    INVALID_OPTIONS: "invalid-input",
+    NO_TRAINING_PAIRS: "invalid-input",
+    RESUME_MISMATCH: "invalid-input",
+    CANCELLED: "cancelled",
+    NON_FINITE_LOSS: "diverged",
+  };
+}
 
 /** A tokenized pair ready for the ARM graphs. */
 export interface PreparedPair {

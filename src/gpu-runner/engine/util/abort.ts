@@ -7,6 +7,7 @@ import { EngineError } from "./errors.ts";
 
 /** Thrown by a phase that stopped because its signal aborted; `message` says where it stopped. */
 export class CancelledError extends EngineError<"CANCELLED"> {
+  static override readonly category = "cancelled";
   constructor(message: string, options?: { cause?: unknown }) {
     super("CANCELLED", message, options);
   }

@@ -25,7 +25,9 @@ export interface LoadedModel {
 
 export type ModelWeightsErrorCode = "MISSING_TENSOR" | "UNEXPECTED_TENSOR" | "SHAPE_MISMATCH" | "INVALID_CONFIG";
 
-export class ModelWeightsError extends EngineError<ModelWeightsErrorCode> {}
+export class ModelWeightsError extends EngineError<ModelWeightsErrorCode> {
+  static override readonly category = "model-unavailable";
+}
 
 /** Canonical name → expected shape for `config` (see model/config.ts). */
 export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]> {
