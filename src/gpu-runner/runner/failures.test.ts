@@ -60,7 +60,7 @@ describe("classifyFailure", () => {
     assert.deepEqual(c, { code: "INTERNAL", reason: "SessionRunError: kernel failed", retryable: true });
     assert.deepEqual(classifyFailure(new TypeError("x")), { code: "INTERNAL", reason: "TypeError: x", retryable: true });
     assert.equal(classifyFailure(fromWorker(new onnx.GraphShapeError("shapes [2,3] and [4,3] do not broadcast"))).code, "INTERNAL");
-    assert.equal(classifyFailure(fromWorker(new SessionRunError("session run failed: Failed to allocate memory for requested buffer"))).code, "OUT_OF_MEMORY");
+    assert.equal(classifyFailure(fromWorker(new SessionRunError("session run failed: Failed to allocate memory for requested buffer", { cause: new Error("Failed to allocate memory for requested buffer") }))).code, "OUT_OF_MEMORY");
   });
 });
 
@@ -87,13 +87,13 @@ describe("classifyFailure: deterministic input errors are never retried", () => 
   });
 
   it("an onnxruntime index error from an over-long sequence is not INTERNAL", () => {
-    const message = "session run failed: Non-zero status code returned while running Gather node. Name:'Gather_0' Status Message: indices element out of data bounds, idx=600 must be within the inclusive range [-512,511]";
-    const cause = new SessionRunError(message);
+    const ortMessage = "Non-zero status code returned while running Gather node. Name:'Gather_0' Status Message: indices element out of data bounds, idx=600 must be within the inclusive range [-512,511]";
+    const cause = new SessionRunError(`session run failed: ${ortMessage}`, { cause: new Error(ortMessage) });
     const c = classifyFailure(fromWorker(cause), "evaluate");
     assert.deepEqual([c.code, c.retryable], ["INVALID_PAYLOAD", false]);
     assert.match(c.reason, /^SEQUENCE_TOO_LONG: session run failed: .*idx=600/);
     // evaluator.ts wraps a failed run in RUN_FAILED with its cause's category
-    const runFailed = new evaluate.EvaluatorError("RUN_FAILED", `ONNX evaluator "helpful" failed on rows 0–7: ${message}`, { cause, category: categoryOfCause(cause) });
+    const runFailed = new evaluate.EvaluatorError("RUN_FAILED", `ONNX evaluator "helpful" failed on rows 0–7: ${cause.message}`, { cause, category: categoryOfCause(cause) });
     const wrapped = classifyFailure(fromWorker(runFailed), "evaluate");
     assert.deepEqual([wrapped.code, wrapped.retryable], ["INVALID_PAYLOAD", false]);
   });

@@ -5,6 +5,7 @@
  * the definitions here are the project's own and cover only what the engine needs.
  */
 import protobuf from "protobufjs";
+import { EngineError } from "../util/errors.ts";
 
 /** ONNX TensorProto.DataType codes used by the engine. */
 export const OnnxElementType = { FLOAT: 1, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
@@ -182,7 +183,8 @@ export function decodeModelProto(bytes: Uint8Array): ModelMessage {
   return ModelProtoType.toObject(message, { longs: Number, bytes: Uint8Array as unknown as typeof String, defaults: false, arrays: true }) as ModelMessage;
 }
 
-export class OnnxProtoError extends Error {
-  readonly code = "ONNX_PROTO_INVALID";
-  override readonly name = "OnnxProtoError";
+export class OnnxProtoError extends EngineError<"ONNX_PROTO_INVALID"> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ONNX_PROTO_INVALID", message, options);
+  }
 }

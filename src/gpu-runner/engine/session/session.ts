@@ -9,6 +9,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { shapeEquals, sizeOf, type DType, type HostTensor, type SerializedModel, type Shape } from "../onnx/index.ts";
+import { categoryOfCause, EngineError } from "../util/errors.ts";
 
 export type { HostTensor };
 
@@ -42,14 +43,19 @@ export interface EngineSessionOptions {
 }
 
 
-export class SessionCreateError extends Error {
-  readonly code = "SESSION_CREATE_FAILED";
-  override readonly name = "SessionCreateError";
+/** onnxruntime could not create a session; with a cause, the cause's category (out of memory: "resource"). */
+export class SessionCreateError extends EngineError<"SESSION_CREATE_FAILED"> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("SESSION_CREATE_FAILED", message, { cause: options?.cause, category: options?.cause === undefined ? undefined : categoryOfCause(options.cause) });
+  }
 }
 
-export class SessionRunError extends Error {
-  readonly code = "SESSION_RUN_FAILED";
-  override readonly name = "SessionRunError";
+/** A run failed; with onnxruntime's error as cause, its category (out of memory: "resource"; a Gather index past
+ *  a table, i.e. a position beyond the context: "context-exceeded"). */
+export class SessionRunError extends EngineError<"SESSION_RUN_FAILED"> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("SESSION_RUN_FAILED", message, { cause: options?.cause, category: options?.cause === undefined ? undefined : categoryOfCause(options.cause) });
+  }
 }
 
 const ORT_TYPE: Record<DType, "float32" | "float64" | "int64" | "bool"> = {
