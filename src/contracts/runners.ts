@@ -14,7 +14,7 @@ export const RunnerHeartbeatSchema = z.object({
   runnerId: SubjectTokenSchema,
   version: z.string().min(1),
   hostname: z.string().min(1),
-  /** Execution provider in use: "cpu", "cuda", … */
+  /** Execution provider in use: "cpu", "cuda", "webgpu", … */
   device: z.string().min(1),
   kinds: z.array(JobKindSchema).min(1),
   totalSlots: z.number().int().min(1),

@@ -1,6 +1,6 @@
 /**
  * @module gpu-runner/main — `npm run runner`: one runner process. Reads its settings from the environment
- * (runner/config.ts, docs/runners.md), picks the device (CUDA when it loads, else CPU, one log line), starts the
+ * (runner/config.ts, docs/runners.md), picks the device (CUDA when it loads, else a hardware WebGPU adapter, else CPU; one log line: device/detect.ts), starts the
  * runner and stops it gracefully on the first SIGINT, SIGTERM or SIGHUP: stop pulling, stop in-flight jobs at their
  * next step (training checkpoints first), hand them back, let the engine workers release their sessions and exit,
  * then exit 0. Later signals are logged and ignored: a terminal's Ctrl-C reaches the embedded runner together with
@@ -57,7 +57,7 @@ function stopOnFirstSignal(): { ready(stop: () => Promise<void>): void; trigger(
 async function main(): Promise<void> {
   const signals = stopOnFirstSignal();
   const config = loadRunnerConfig();
-  const device = await detectDevice({ preference: config.devicePreference, threads: config.threads, slots: config.slots, log });
+  const device = await detectDevice({ preference: config.device.preference, allowSoftwareAdapter: config.device.allowSoftwareAdapter, threads: config.threads, slots: config.slots, log });
   let bus;
   if (config.bus === "ipc") {
     const endpoint = ipcEndpoint(process);

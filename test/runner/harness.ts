@@ -64,7 +64,7 @@ export async function openHarness(options: { url?: string; settings?: { ackWaitM
         runnerId: `test-runner-${++counter}`,
         slots: 1,
         kinds: ["train", "generate", "evaluate", "train-evaluator"],
-        device: { provider: "cpu", name: "test-cpu", threads: 1, fallbackReason: null },
+        device: { provider: "cpu", name: "test-cpu", adapterClass: null, threads: 1, fallbackReason: null },
         cacheDir: join(cacheRoot, `r${counter}`),
         ackWaitMs: settings.ackWaitMs,
         maxDeliver: settings.maxDeliver,

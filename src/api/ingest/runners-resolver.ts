@@ -23,9 +23,9 @@ export class RunnerType {
   version!: string;
   @Field(() => String)
   hostname!: string;
-  @Field(() => String, { description: 'Execution provider in use: "cpu" or "cuda".' })
+  @Field(() => String, { description: 'Execution provider in use: "cpu", "cuda" or "webgpu".' })
   device!: string;
-  @Field(() => String, { nullable: true, description: "CPU model or GPU name." })
+  @Field(() => String, { nullable: true, description: "CPU model, GPU name, or the WebGPU adapter's name." })
   deviceName!: string | null;
   @Field(() => Int, { nullable: true, description: "onnxruntime threads per job." })
   threads!: number | null;

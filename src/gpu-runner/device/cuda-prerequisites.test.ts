@@ -36,7 +36,7 @@ describe("missingCudaPrerequisite", () => {
     });
     const lines = stderr.trim().split("\n");
     assert.equal(lines.length, 1, stderr);
-    assert.match(lines[0]!, /^device: (cpu|cuda) /);
+    assert.match(lines[0]!, /^device: (cpu|cuda|webgpu) /);
     assert.doesNotMatch(stderr, /onnxruntime:|Failed to load library|\x1b\[/);
   });
 });

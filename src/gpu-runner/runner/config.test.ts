@@ -9,7 +9,8 @@ describe("loadRunnerConfig", () => {
     assert.equal(c.slots, 2);
     assert.deepEqual(c.kinds, ["train", "generate"]);
     assert.equal(c.cacheDir, "/d/runner-cache");
-    assert.equal(c.devicePreference, "auto");
+    assert.deepEqual(c.device, { preference: "auto", allowSoftwareAdapter: false });
+    assert.deepEqual(loadRunnerConfig({ NATS_URL: "x", PARM_EXECUTION_PROVIDER: "webgpu", PARM_WEBGPU_ALLOW_SOFTWARE: "1" }).device, { preference: "webgpu", allowSoftwareAdapter: true });
     assert.equal(c.threads, undefined);
     assert.deepEqual([c.ackWaitMs, c.maxDeliver, c.namespace], [30_000, 5, ""]);
     assert.match(c.runnerId, /^[A-Za-z0-9_-]+$/);
@@ -25,7 +26,8 @@ describe("loadRunnerConfig", () => {
     assert.throws(() => loadRunnerConfig({}), (e: unknown) => e instanceof RunnerConfigError && /NATS_URL/.test(e.message));
     assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_RUNNER_SLOTS: "0" }), /PARM_RUNNER_SLOTS must be an integer >= 1/);
     assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_RUNNER_KINDS: "train,dance" }), /"dance"/);
-    assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_EXECUTION_PROVIDER: "tpu" }), /PARM_EXECUTION_PROVIDER/);
+    assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_EXECUTION_PROVIDER: "tpu" }), (e: unknown) => e instanceof RunnerConfigError && /PARM_EXECUTION_PROVIDER must be one of auto, cpu, webgpu, cuda/.test(e.message));
+    assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_WEBGPU_ALLOW_SOFTWARE: "yes" }), /PARM_WEBGPU_ALLOW_SOFTWARE/);
     assert.throws(() => loadRunnerConfig({ NATS_URL: "x", PARM_RUNNER_ID: "a.b" }), /PARM_RUNNER_ID/);
   });
 });

@@ -2,7 +2,7 @@
  * @module gpu-runner/runner/config — the runner's settings from the environment (docs/runners.md):
  * NATS_URL (required unless PARM_BUS=ipc), PARM_BUS (unset or "jetstream": NATS_URL; "ipc": the bus of the parent
  * process over the IPC channel, as npm start's embedded runner with the in-process bus), PARM_RUNNER_ID, PARM_RUNNER_SLOTS (1), PARM_RUNNER_THREADS (cores / slots),
- * PARM_EXECUTION_PROVIDER (auto | cpu | cuda), PARM_RUNNER_KINDS (comma list, default all), PARM_RUNNER_CACHE_DIR
+ * PARM_EXECUTION_PROVIDER (auto | cpu | webgpu | cuda) and PARM_WEBGPU_ALLOW_SOFTWARE (device/settings.ts), PARM_RUNNER_KINDS (comma list, default all), PARM_RUNNER_CACHE_DIR
  * (default <PARM_DATA_DIR or .parm>/runner-cache), PARM_BUS_NAMESPACE (""), PARM_ACK_WAIT_MS (30000),
  * PARM_MAX_DELIVER (5), PARM_HEARTBEAT_TTL_MS (30000).
  */
@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { JOB_KINDS, JobKindSchema, RUNNER_HEARTBEAT_TTL_MS, type JobKind } from "../../contracts/index.ts";
-import type { DevicePreference } from "../device/index.ts";
+import { deviceSettingsFromEnv, DeviceSettingsError, type DeviceSettings } from "../device/index.ts";
 
 export class RunnerConfigError extends Error {
   override readonly name = "RunnerConfigError";
@@ -25,7 +25,7 @@ export interface RunnerConfig {
   readonly runnerId: string;
   readonly slots: number;
   readonly threads: number | undefined;
-  readonly devicePreference: DevicePreference;
+  readonly device: DeviceSettings;
   readonly kinds: readonly JobKind[];
   readonly cacheDir: string;
   readonly namespace: string;
@@ -58,8 +58,13 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv = process.env): RunnerCo
   if (bus !== "ipc" && !natsUrl) throw new RunnerConfigError("NATS_URL is not set; point it at the NATS server (with JetStream) the api uses");
   const runnerId = env.PARM_RUNNER_ID || defaultRunnerId();
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(runnerId)) throw new RunnerConfigError(`PARM_RUNNER_ID must contain only letters, digits, "-" and "_", got ${JSON.stringify(runnerId)}`);
-  const provider = (env.PARM_EXECUTION_PROVIDER || "auto") as DevicePreference;
-  if (!["auto", "cpu", "cuda"].includes(provider)) throw new RunnerConfigError(`PARM_EXECUTION_PROVIDER must be auto, cpu or cuda, got ${JSON.stringify(provider)}`);
+  let device: DeviceSettings;
+  try {
+    device = deviceSettingsFromEnv(env);
+  } catch (error) {
+    if (error instanceof DeviceSettingsError) throw new RunnerConfigError(error.message, { cause: error });
+    throw error;
+  }
   const kinds = env.PARM_RUNNER_KINDS
     ? env.PARM_RUNNER_KINDS.split(",").map((k) => {
         const parsed = JobKindSchema.safeParse(k.trim());
@@ -74,7 +79,7 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv = process.env): RunnerCo
     runnerId,
     slots: intVar(env, "PARM_RUNNER_SLOTS", 1, 1),
     threads: threadsRaw ? intVar(env, "PARM_RUNNER_THREADS", 1, 1) : undefined,
-    devicePreference: provider,
+    device,
     kinds,
     cacheDir: env.PARM_RUNNER_CACHE_DIR || join(env.PARM_DATA_DIR || ".parm", "runner-cache"),
     namespace: env.PARM_BUS_NAMESPACE ?? "",

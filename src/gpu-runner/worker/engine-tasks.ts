@@ -223,7 +223,7 @@ export class EngineTaskRunner {
   async #evaluate(task: EvaluateTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void, signal: AbortSignal): Promise<EvaluateTaskResult> {
     const base = await this.#load(task.base, signal);
     const armModel = await this.#load(task.arm.model, signal);
-    const generator = decode.createGenerator({ base, arm: guidance(armModel, task.arm), threads: task.runtime.threads });
+    const generator = decode.createGenerator({ base, arm: guidance(armModel, task.arm), threads: task.runtime.threads, executionProvider: task.runtime.provider });
     const evaluators: evaluation.Evaluator[] = [];
     try {
       const maxPromptTokens = evaluation.evaluationPromptLimit({ context: generator.context, maxTokens: task.maxTokens, maxPromptTokens: task.maxPromptTokens });
@@ -275,7 +275,7 @@ export class EngineTaskRunner {
   async #generate(task: GenerateTask, post: (message: DistributiveOmit<TaskMessage, "taskId">) => void, signal: AbortSignal): Promise<GenerateTaskResult> {
     const base = await this.#load(task.base, signal);
     const arm = task.arm ? guidance(await this.#load(task.arm.model, signal), task.arm) : undefined;
-    const generator = decode.createGenerator({ base, ...(arm ? { arm } : {}), threads: task.runtime.threads });
+    const generator = decode.createGenerator({ base, ...(arm ? { arm } : {}), threads: task.runtime.threads, executionProvider: task.runtime.provider });
     const positions = task.alphas.map(() => 0);
     try {
       const result = await generator.generate(

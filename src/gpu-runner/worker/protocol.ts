@@ -11,7 +11,7 @@ export interface ModelFileRef {
 }
 
 export interface EngineRuntime {
-  readonly provider: "cpu" | "cuda";
+  readonly provider: "cpu" | "cuda" | "webgpu";
   readonly threads: number;
 }
 

@@ -4,7 +4,11 @@
  * them with typed feeds and fetches. The execution provider is chosen here and only here:
  * - "cpu" (default): the CPU provider.
  * - "cuda": the CUDA provider or a SessionCreateError (its libraries are not bundled with onnxruntime-node).
- * - "auto": CUDA when it loads, else CPU, with one log line saying why.
+ * - "webgpu": onnxruntime's WebGPU provider (Dawn over Vulkan, bundled on linux/x64) or a SessionCreateError.
+ *   Nodes it has no kernel for run on the CPU provider inside the same session (docs/operations.md lists them).
+ *   Which Vulkan adapter it uses is decided once per process (gpu-runner/device pins the drivers).
+ * - "auto": CUDA when it loads, else CPU, with one log line saying why (runners decide with gpu-runner/device
+ *   instead, which never lets onnxruntime print CUDA's load error).
  * `run` blocks the calling thread for the duration of the native call; interactive callers use a worker thread.
  */
 import * as ort from "onnxruntime-node";
@@ -13,7 +17,8 @@ import { categoryOfCause, EngineError } from "../util/errors.ts";
 
 export type { HostTensor };
 
-export type ExecutionProviderChoice = "cpu" | "cuda" | "auto";
+export type ExecutionProviderChoice = "cpu" | "cuda" | "webgpu" | "auto";
+export type ExecutionProviderName = Exclude<ExecutionProviderChoice, "auto">;
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
 
 export interface SessionLogger {
@@ -92,7 +97,7 @@ function fromOrtTensor(name: string, t: ort.Tensor): HostTensor {
 export class EngineSession {
   constructor(
     private readonly session: ort.InferenceSession,
-    readonly provider: "cpu" | "cuda",
+    readonly provider: ExecutionProviderName,
   ) {}
 
   get inputNames(): readonly string[] {
@@ -149,8 +154,10 @@ export async function createEngineSession(model: SerializedModel, options: Engin
     ...(model.externalData.length > 0 ? { externalData: model.externalData.map((f) => ({ path: f.path, data: f.data })) } : {}),
   };
   const choice = options.executionProvider ?? "cpu";
-  const tryCreate = async (provider: "cpu" | "cuda"): Promise<EngineSession> =>
-    new EngineSession(await create(model.modelBytes, { ...base, executionProviders: [provider] }), provider);
+  // WebGPU sessions log at "error": onnxruntime warns at every session that some nodes run on the CPU (int64 shape
+  // ops always do); gpu-runner/device's nodePlacement reports which.
+  const tryCreate = async (provider: ExecutionProviderName): Promise<EngineSession> =>
+    new EngineSession(await create(model.modelBytes, { ...base, executionProviders: [provider], ...(provider === "webgpu" ? { logSeverityLevel: 3 as const } : {}) }), provider);
   switch (choice) {
     case "cpu":
       try {
@@ -163,6 +170,12 @@ export async function createEngineSession(model: SerializedModel, options: Engin
         return await tryCreate("cuda");
       } catch (cause) {
         throw new SessionCreateError(`cannot create CUDA session: ${(cause as Error).message}`, { cause });
+      }
+    case "webgpu":
+      try {
+        return await tryCreate("webgpu");
+      } catch (cause) {
+        throw new SessionCreateError(`cannot create WebGPU session: ${firstLine((cause as Error).message)}`, { cause });
       }
     case "auto": {
       try {
