@@ -69,6 +69,7 @@ export function exampleTrainPayload(): TrainJobPayload {
     weightDecay: 0,
     dirichletP: 0.5,
     alphaPer: "STEP",
+    truncation: "TRL",
     seed: 42,
     maxPromptLength: 256,
     maxLength: 512,

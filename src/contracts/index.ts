@@ -6,6 +6,7 @@ export * from "./jobs.ts";
 export {
   ALPHA_CADENCES,
   LORA_DROPOUT_MAX_EXCLUSIVE,
+  PAIR_TRUNCATIONS,
   TRAINING_MAX_LENGTH,
   TRAINING_MAX_PROMPT_LENGTH,
   TRAINING_METHODS,
@@ -13,6 +14,7 @@ export {
   defaultMaxLength,
   defaultMaxPromptLength,
   type AlphaCadence,
+  type PairTruncation,
   type TrainingMethod,
   type TrainingRecipe,
 } from "./training-recipe.ts";

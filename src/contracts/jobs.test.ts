@@ -101,6 +101,14 @@ test("train payload: alphaPer is STEP or MICRO_BATCH; payloads without it (from 
   assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), alphaPer: "EPOCH" })).some((i) => i.startsWith("alphaPer")));
 });
 
+test("train payload: truncation is TRL or PREFIX_SHARED; payloads without it (from before it existed) parse with PREFIX_SHARED", () => {
+  assert.equal(parseJobPayload("train", exampleTrainPayload()).truncation, "TRL");
+  const legacy: Record<string, unknown> = { ...exampleTrainPayload() };
+  delete legacy.truncation;
+  assert.equal(parseJobPayload("train", legacy).truncation, "PREFIX_SHARED");
+  assert.ok(issuesOf(() => parseJobPayload("train", { ...exampleTrainPayload(), truncation: "KEEP_START" })).some((i) => i.startsWith("truncation")));
+});
+
 test("generate payload: each alpha is checked against the ARM's dimension count", () => {
   const p = exampleGeneratePayload();
   p.alphas = [[0.5, 0.5], [0.5, 0.6], [1]];

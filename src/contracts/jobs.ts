@@ -7,7 +7,7 @@ import { ContractValidationError, InvalidSubjectTokenError, UnreachableCaseError
 import { validatePreferenceVector } from "./preference.ts";
 import { DatasetFormatSchema, DatasetSplitSchema, SplitRatiosSchema } from "./datasets/types.ts";
 import { PromptTemplateSchema } from "./prompt-template.ts";
-import { ALPHA_CADENCES, LORA_DROPOUT_MAX_EXCLUSIVE } from "./training-recipe.ts";
+import { ALPHA_CADENCES, PAIR_TRUNCATIONS, LORA_DROPOUT_MAX_EXCLUSIVE } from "./training-recipe.ts";
 
 export const JOB_KINDS = ["train", "train-evaluator", "generate", "evaluate"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -179,6 +179,8 @@ export const TrainJobPayloadSchema = z
     dirichletP: z.number().positive(),
     /** When PARM draws α (training-recipe.ts). Absent (payloads from before it existed) = MICRO_BATCH. */
     alphaPer: z.enum(ALPHA_CADENCES).default("MICRO_BATCH"),
+    /** Pair tokenization and truncation rule (training-recipe.ts). Absent (payloads from before it existed) = PREFIX_SHARED. */
+    truncation: z.enum(PAIR_TRUNCATIONS).default("PREFIX_SHARED"),
     seed: z.number().int().min(0).max(2 ** 32 - 1),
     maxPromptLength: PositiveInt,
     maxLength: PositiveInt,

@@ -17,6 +17,17 @@ export type TrainingMethod = (typeof TRAINING_METHODS)[number];
 export const ALPHA_CADENCES = ["STEP", "MICRO_BATCH"] as const;
 export type AlphaCadence = (typeof ALPHA_CADENCES)[number];
 
+/**
+ * How a preference pair is tokenized and cut to maxLength (engine/train/pairs.ts; docs/engine.md "Pair
+ * tokenization and truncation"). TRL: TRL 0.9.6 DPOTrainer.tokenize_row, the rule PARM's and GenARM's reference
+ * training uses (each response keeps its own prompt/response boundary; the prompt keeps its last maxPromptLength
+ * tokens, BOS included or not; responses are cut to maxLength − maxPromptLength). PREFIX_SHARED: one prompt shared
+ * by both responses (a token merging across the boundary moves into both), BOS kept when the prompt is cut,
+ * responses cut to maxLength − the prompt's length.
+ */
+export const PAIR_TRUNCATIONS = ["TRL", "PREFIX_SHARED"] as const;
+export type PairTruncation = (typeof PAIR_TRUNCATIONS)[number];
+
 export interface TrainingRecipe {
   /** PARM: rank r1 of the shared block W1. GenARM: the LoRA rank. */
   readonly r1: number;
@@ -28,6 +39,8 @@ export interface TrainingRecipe {
   readonly loraDropout: number;
   /** When α is drawn (PARM). */
   readonly alphaPer: AlphaCadence;
+  /** Pair tokenization and truncation rule. */
+  readonly truncation: PairTruncation;
   readonly lr: number;
   /** Passes over the training pairs. */
   readonly epochs: number;
@@ -60,11 +73,11 @@ export function defaultMaxPromptLength(maxLength: number): number {
 
 export const TRAINING_RECIPES: Readonly<Record<TrainingMethod, TrainingRecipe>> = {
   PARM: {
-    r1: 4, r2: 4, loraAlpha: 8, loraDropout: 0.05, alphaPer: "STEP",
+    r1: 4, r2: 4, loraAlpha: 8, loraDropout: 0.05, alphaPer: "STEP", truncation: "TRL",
     lr: 5e-4, epochs: 2, batchSize: 4, gradAccum: 8, warmupSteps: 20, weightDecay: 0.05, dirichletP: 0.5, maxGradNorm: 1,
   },
   GENARM: {
-    r1: 8, r2: 8, loraAlpha: 16, loraDropout: 0.05, alphaPer: "STEP",
+    r1: 8, r2: 8, loraAlpha: 16, loraDropout: 0.05, alphaPer: "STEP", truncation: "TRL",
     lr: 5e-4, epochs: 1, batchSize: 4, gradAccum: 8, warmupSteps: 20, weightDecay: 0.05, dirichletP: 0.5, maxGradNorm: 1,
   },
 };

@@ -207,6 +207,8 @@ describe("startTraining", () => {
     assert.equal(noDropout.job.payload.loraDropout, 0);
     assert.equal(derived.job.payload.alphaPer, "STEP", "one α per optimizer step, as the reference");
     assert.equal((await start(trainingInput({ alphaPer: "MICRO_BATCH" }))).job.payload.alphaPer, "MICRO_BATCH");
+    assert.equal(derived.job.payload.truncation, "TRL", "pairs tokenized and cut as TRL's DPOTrainer, as the reference");
+    assert.equal((await start(trainingInput({ truncation: "PREFIX_SHARED" }))).job.payload.truncation, "PREFIX_SHARED");
     const tooMuch = await start(trainingInput({ epochs: 100 }));
     assert.equal(tooMuch.__typename, "LimitExceeded");
     assert.equal(tooMuch.limitName, "maxTrainingPairPasses");

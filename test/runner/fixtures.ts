@@ -57,6 +57,7 @@ export function trainEnvelope(options: { snapshotKey: string; snapshotSha256: st
     weightDecay: 0,
     dirichletP: 0.5,
     alphaPer: "MICRO_BATCH",
+    truncation: "PREFIX_SHARED",
     seed: 7,
     maxPromptLength: 24,
     maxLength: 48,

@@ -15,6 +15,7 @@ import {
   trainingPairPasses,
   type AdapterMethod,
   type AlphaCadence,
+  type PairTruncation,
   type DatasetRef,
   type DatasetSplit,
   type DimensionRef,
@@ -42,7 +43,7 @@ export interface StartTrainingCommand {
   method: AdapterMethod;
   baseModelId: string;
   dimensions: TrainingDimensionCommand[];
-  /** Null: the method's recipe (r1, r2, loraAlpha, loraDropout, alphaPer). */
+  /** Null: the method's recipe (r1, r2, loraAlpha, loraDropout, alphaPer, truncation). */
   r1?: number | null;
   r2?: number | null;
   loraAlpha?: number | null;
@@ -59,6 +60,8 @@ export interface StartTrainingCommand {
   dirichletP: number;
   /** Null: the method's recipe. */
   alphaPer?: AlphaCadence | null;
+  /** Null: the method's recipe. */
+  truncation?: PairTruncation | null;
   seed: number;
   /** Null: derived from the base model (job-bounds.ts). */
   maxPromptLength?: number | null;
@@ -215,6 +218,7 @@ export async function startTraining(deps: TenantServiceDeps, command: StartTrain
     weightDecay: command.weightDecay,
     dirichletP: command.dirichletP,
     alphaPer: command.alphaPer ?? recipe.alphaPer,
+    truncation: command.truncation ?? recipe.truncation,
     seed: command.seed,
     maxPromptLength,
     maxLength,

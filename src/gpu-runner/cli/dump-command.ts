@@ -17,7 +17,7 @@
  * `__metadata__` key `parm.dump` holds JSON: config (RoPE layout, eps, θ, …), adapter spec and scale, objectives,
  * dtype, onnxruntime version, and the formulas above.
  */
-import { TRAINING_RECIPES } from "../../contracts/training-recipe.ts";
+import { PAIR_TRUNCATIONS, TRAINING_RECIPES, type PairTruncation } from "../../contracts/training-recipe.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { DATASET_FORMATS, type DatasetFormat } from "../../contracts/datasets/index.ts";
@@ -46,13 +46,13 @@ import { loadModel } from "./model.ts";
 
 export const DUMP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: {}, out: {}, data: { repeat: true }, format: {}, "label-map": {}, objectives: {}, method: {}, "batch-pairs": {},
-  "max-length": {}, "max-prompt-length": {}, seed: {}, dtype: {}, alpha: {}, beta: {}, r1: {}, r2: {}, "lora-alpha": {},
+  "max-length": {}, "max-prompt-length": {}, truncation: {}, seed: {}, dtype: {}, alpha: {}, beta: {}, r1: {}, r2: {}, "lora-alpha": {},
   "lora-rank": {}, targets: {}, "b-scale": {}, "no-weights": { flag: true },
 };
 
 export const DUMP_USAGE = `parm dump --model <file.gguf|hf-dir> --out <file.safetensors> [options]
   --data <dim>=<file> … (first pairs of the files; default: random token ids, objectives o1,o2) --objectives a,b
-  --batch-pairs 2 --max-length 64 --max-prompt-length 32 --seed 0 --dtype float64|float32 --alpha 0.3,0.7 --beta 0.05
+  --batch-pairs 2 --max-length 64 --max-prompt-length 32 --truncation TRL|PREFIX_SHARED --seed 0 --dtype float64|float32 --alpha 0.3,0.7 --beta 0.05
   --method PARM|GENARM --r1 4 --r2 4 --lora-alpha 8 (PARM; GENARM: --lora-rank 8 --lora-alpha 16) --targets q,k,v --b-scale 0.05 --no-weights (omit model.*)`;
 
 export interface DumpSummary {
@@ -126,7 +126,9 @@ export async function runDump(argv: readonly string[], io: { stdout: NodeJS.Writ
     for (let r = 0; picked.size < batchPairs && perObjective.some((l) => r < l.length); r++) {
       for (const l of perObjective) if (r < l.length && picked.size < batchPairs) picked.add(l[r]);
     }
-    const prepared = preparePairs(model.tokenizer, [...picked], objectives.length, { maxLength, maxPromptLength, buckets: defaultLengthBuckets(maxLength) });
+    const truncation = args.string("truncation", TRAINING_RECIPES.PARM.truncation) as PairTruncation;
+    if (!PAIR_TRUNCATIONS.includes(truncation)) throw new CliUsageError(`--truncation must be one of ${PAIR_TRUNCATIONS.join(", ")}, got "${truncation}"`);
+    const prepared = preparePairs(model.tokenizer, [...picked], objectives.length, { maxLength, maxPromptLength, truncation, buckets: defaultLengthBuckets(maxLength) });
     pairs = prepared.map((p) => p.arm);
   } else {
     objectives = args.string("objectives", "o1,o2").split(",");

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { DATASET_FORMATS, type DatasetFormat } from "../../contracts/datasets/index.ts";
-import { ALPHA_CADENCES, type AlphaCadence } from "../../contracts/training-recipe.ts";
+import { ALPHA_CADENCES, PAIR_TRUNCATIONS, type AlphaCadence, type PairTruncation } from "../../contracts/training-recipe.ts";
 import {
   exportTrainedArm,
   pareto,
@@ -17,11 +17,11 @@ import {
   TrainerError,
   type AdapterMethod,
   type AdapterTarget,
-  type ExecutionProviderChoice,
   type TrainArmOptions,
   type TrainArmResult,
   type WeightsPlacement,
 } from "../engine/index.ts";
+import { resolveExecutionProvider } from "../device/index.ts";
 import { CliUsageError, parseArgs, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { loadPreferencePairs, parseDataSource, parseKeyValues } from "./data.ts";
 import { loadModel } from "./model.ts";
@@ -30,7 +30,7 @@ import { ProgressWriter, renderHeldOutReport } from "./progress.ts";
 export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   model: {}, data: { repeat: true }, format: {}, objectives: {}, "label-map": {}, beta: {}, method: {}, out: {},
   epochs: {}, lr: {}, "weight-decay": {}, "warmup-steps": {}, "batch-pairs": {}, "grad-accum": {}, "max-grad-norm": {},
-  "dirichlet-p": {}, "alpha-per": {}, seed: {}, "max-length": {}, "max-prompt-length": {}, buckets: {}, threads: {}, r1: {}, r2: {},
+  "dirichlet-p": {}, "alpha-per": {}, truncation: {}, seed: {}, "max-length": {}, "max-prompt-length": {}, buckets: {}, threads: {}, r1: {}, r2: {},
   "lora-alpha": {}, "lora-rank": {}, "lora-dropout": {}, targets: {}, "checkpoint-every": {}, resume: {}, "validation-fraction": {},
   "max-pairs": {}, "max-validation-pairs": {}, "max-chars": {}, "front-step": {}, "execution-provider": {},
   "weights-as": {}, quiet: { flag: true },
@@ -41,9 +41,9 @@ export const TRAIN_USAGE = `parm train --model <file.gguf|hf-dir> --data <dim>=<
              --objectives helpful,harmless (α order) · --validation-fraction 0.05 · --max-pairs N · --max-validation-pairs N · --max-chars N
   method:    --method PARM|GENARM · --beta 0.01 | helpful=0.1,harmless=0.05 · --r1 4 --r2 4 --lora-alpha 8 (GENARM: --r1 8 --lora-alpha 16; --lora-rank = r1) --lora-dropout 0.05 --targets q,k,v
   schedule:  --epochs 2 (GENARM 1) --lr 5e-4 --weight-decay 0.05 --warmup-steps 20 --batch-pairs 4 --grad-accum 8 --max-grad-norm 1 (0 = off)
-             --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --seed 0 --max-length min(1024, context) --max-prompt-length min(512, max-length/2) --buckets 64,128,…
+             --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --truncation TRL|PREFIX_SHARED --seed 0 --max-length min(1024, context) --max-prompt-length min(512, max-length/2) --buckets 64,128,…
              (defaults: the method's reference recipe, docs/engine.md "Training defaults")
-  runtime:   --threads N --execution-provider cpu|cuda|auto --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
+  runtime:   --threads N --execution-provider auto|cpu|webgpu|cuda (default PARM_EXECUTION_PROVIDER, else auto) --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
   report:    --front-step 0.1 (also evaluate held-out accuracy along the α grid) --quiet`;
 
 function parseBeta(text: string | undefined, objectives: readonly string[]): number[] {
@@ -126,12 +126,13 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
     maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
     dirichletP: args.number("dirichlet-p"),
     alphaPer: args.has("alpha-per") ? oneOf<AlphaCadence>(args, "alpha-per", ALPHA_CADENCES, "STEP") : undefined,
+    truncation: args.has("truncation") ? oneOf<PairTruncation>(args, "truncation", PAIR_TRUNCATIONS, "TRL") : undefined,
     seed: args.integer("seed", 0),
     maxLength: args.integer("max-length"),
     maxPromptLength: args.integer("max-prompt-length"),
     lengthBuckets: args.numbers("buckets"),
     threads: args.integer("threads"),
-    executionProvider: oneOf<ExecutionProviderChoice>(args, "execution-provider", ["cpu", "cuda", "auto"], "cpu"),
+    executionProvider: await resolveExecutionProvider({ explicit: args.string("execution-provider"), threads: args.integer("threads"), log: (line) => io.stderr.write(`${line}\n`) }),
     weightsAs: oneOf<WeightsPlacement>(args, "weights-as", ["initializers", "inputs"], "initializers"),
     checkpointEvery: args.integer("checkpoint-every", 0),
     onCheckpoint: (bytes) => writeAtomic(checkpointPath, bytes),

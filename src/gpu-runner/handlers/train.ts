@@ -77,6 +77,7 @@ export const trainHandler: JobHandler<"train"> = {
         weightDecay: payload.weightDecay,
         dirichletP: payload.dirichletP,
         alphaPer: payload.alphaPer,
+        truncation: payload.truncation,
         seed: payload.seed,
         maxPromptLength: payload.maxPromptLength,
         maxLength: payload.maxLength,

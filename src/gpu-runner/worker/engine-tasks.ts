@@ -121,6 +121,7 @@ export class EngineTaskRunner {
       weightDecay: task.weightDecay,
       dirichletP: task.dirichletP,
       alphaPer: task.alphaPer,
+      truncation: task.truncation,
       seed: task.seed,
       maxPromptLength: task.maxPromptLength,
       maxLength: task.maxLength,

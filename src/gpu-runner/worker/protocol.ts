@@ -37,6 +37,7 @@ export interface TrainTask {
   readonly weightDecay: number;
   readonly dirichletP: number;
   readonly alphaPer: "STEP" | "MICRO_BATCH";
+  readonly truncation: "TRL" | "PREFIX_SHARED";
   readonly seed: number;
   readonly maxPromptLength: number;
   readonly maxLength: number;

@@ -4,7 +4,7 @@ import { LimitExceeded, NotFoundError, QuotaExceeded, ValidationError } from "..
 import { AdapterMethod } from "../adapter/index.ts";
 import { DatasetSplit } from "../dataset/index.ts";
 import { Job } from "./types.ts";
-import { TRAINING_RECIPES, type AlphaCadence as ContractAlphaCadence } from "../../contracts/index.ts";
+import { TRAINING_RECIPES, type AlphaCadence as ContractAlphaCadence, type PairTruncation as ContractPairTruncation } from "../../contracts/index.ts";
 
 /** The recipe values both methods share default the input's fields (contracts/training-recipe.ts). */
 const PARM = TRAINING_RECIPES.PARM;
@@ -17,6 +17,22 @@ registerEnumType(AlphaCadence, {
   valuesConfig: {
     STEP: { description: "Once per optimizer step: every micro-batch of a gradient-accumulation window shares it (the reference)." },
     MICRO_BATCH: { description: "Once per micro-batch." },
+  },
+});
+
+export const PairTruncation = { TRL: "TRL", PREFIX_SHARED: "PREFIX_SHARED" } as const satisfies Record<ContractPairTruncation, ContractPairTruncation>;
+export type PairTruncation = (typeof PairTruncation)[keyof typeof PairTruncation];
+registerEnumType(PairTruncation, {
+  name: "PairTruncation",
+  description: "How a preference pair is tokenized and cut to maxLength (docs/engine.md, pair tokenization and truncation).",
+  valuesConfig: {
+    TRL: {
+      description:
+        "TRL 0.9.6 DPOTrainer's tokenize_row, as the reference trains: each response keeps its own prompt/response boundary; the prompt keeps its last maxPromptLength tokens (BOS may go), responses are cut to maxLength - maxPromptLength.",
+    },
+    PREFIX_SHARED: {
+      description: "One prompt shared by both responses; BOS kept when the prompt is cut; responses cut to maxLength minus the prompt's length.",
+    },
   },
 });
 
@@ -66,6 +82,8 @@ export class StartTrainingInput {
   dirichletP!: number;
   @Field(() => AlphaCadence, { nullable: true, description: "When PARM draws α; default: the reference's, once per optimizer step." })
   alphaPer?: AlphaCadence | null;
+  @Field(() => PairTruncation, { nullable: true, description: "Pair tokenization and truncation rule; default: TRL's, as the reference." })
+  truncation?: PairTruncation | null;
   @Field(() => Int, { defaultValue: 0 })
   seed!: number;
   @Field(() => Int, { nullable: true, description: "Tokens kept of each prompt; default: min(512, maxLength / 2)." })

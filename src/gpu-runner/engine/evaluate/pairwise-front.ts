@@ -6,6 +6,7 @@
  * evaluator: the "reward" of objective i at α is the share of held-out pairs labelled for i that the ARM ranks as
  * labelled. The result is an ordinary Pareto report (HV, MIP, front) over those accuracies.
  */
+import { TRAINING_RECIPES, type PairTruncation } from "../../../contracts/training-recipe.ts";
 import type { LlamaConfig, ModelWeights } from "../model/config.ts";
 import type { AdapterSpec } from "../model/pblora.ts";
 import { buildParetoReport, renderParetoSvg, simplexGrid, type ParetoReport, type ReportReferenceRule } from "../pareto/index.ts";
@@ -33,6 +34,8 @@ export interface PairwiseFrontOptions {
   readonly alphas?: readonly (readonly number[])[];
   readonly maxLength?: number;
   readonly maxPromptLength?: number;
+  /** The rule the ARM was trained with (train/pairs.ts); default: the recipe's. */
+  readonly truncation?: PairTruncation;
   readonly batchPairs?: number;
   readonly threads?: number;
   readonly executionProvider?: ExecutionProviderChoice;
@@ -55,7 +58,7 @@ export async function pairwiseAccuracyFront(options: PairwiseFrontOptions): Prom
   const alphas = options.alphas ? options.alphas.map((a) => [...a]) : simplexGrid(k, options.step ?? 0.1);
   const maxLength = options.maxLength ?? 256;
   const maxPromptLength = options.maxPromptLength ?? Math.floor(maxLength / 2);
-  const pairs = preparePairs(model.tokenizer, options.pairs, k, { maxLength, maxPromptLength, buckets: defaultLengthBuckets(maxLength) }, "held-out pair");
+  const pairs = preparePairs(model.tokenizer, options.pairs, k, { maxLength, maxPromptLength, truncation: options.truncation ?? TRAINING_RECIPES[arm.method].truncation, buckets: defaultLengthBuckets(maxLength) }, "held-out pair");
   if (pairs.length === 0) throw new EvaluationRunError("INVALID_OPTIONS", "no held-out pairs");
   const beta = objectives.map((o) => o.beta);
   const scorerFor = (spec: AdapterSpec) =>

@@ -8,8 +8,9 @@
  *   baseModelDigest = sha256 of the backbone, rank, loraAlpha, targets (JSON array), maxLength, maxPromptLength,
  *   pooling ("last" or "mean", reward-graph.ts; a file without it is "last"), and optionally heldOutAccuracy /
  *   heldOutPairs (how it ranked held-out pairs when trained).
- * Tokenization (identical to the ARM's, train/pairs.ts): BOS + prompt, then the tokens `prompt + response` adds,
- * then EOS; the prompt is cut from the left (keeping BOS) and then the response from the right to fit maxLength.
+ * Tokenization (train/pairs.ts, rule PREFIX_SHARED in training and scoring alike): BOS + prompt, then the tokens
+ * `prompt + response` adds, then EOS; the prompt is cut from the left (keeping BOS) and then the response from the
+ * right to fit maxLength.
  * The reward is read at the last token (pooling "last") or averaged over the response tokens (pooling "mean").
  */
 import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts";
@@ -17,7 +18,7 @@ import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { ADAPTER_TARGETS, validateAdapterSpec, type AdapterTarget, type LoraSpec } from "../model/pblora.ts";
 import { parseSafetensors, SafetensorsError, writeSafetensors } from "../model/safetensors.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
-import { bucketFor, tokenizePair, type PairTokenizer } from "../train/pairs.ts";
+import { bucketFor, tokenizePair, type PairTokenizationOptions, type PairTokenizer } from "../train/pairs.ts";
 import { defaultLengthBuckets } from "../train/trainer-data.ts";
 import { throwIfCancelled } from "../util/abort.ts";
 import { EngineError } from "../util/errors.ts";
@@ -188,10 +189,13 @@ export function importRewardModel(bytes: Uint8Array, expect: RewardModelExpectat
   return { metadata, tensors };
 }
 
+/** The pair rule evaluators train and score with (train/pairs.ts). */
+export const EVALUATOR_TRUNCATION: PairTokenizationOptions["truncation"] = "PREFIX_SHARED";
+
 /** Tokenizes one (prompt, response) for a reward model (the module comment's rule). */
 export function tokenizeForReward(tokenizer: PairTokenizer, prompt: string, response: string, limits: { readonly maxLength: number; readonly maxPromptLength: number }): RewardRow {
-  const pair = tokenizePair(tokenizer, { prompt, responses: [response, response], preferred: [0] }, limits, "scored response");
-  return { ids: pair.sequences[0].ids, responseStart: pair.promptLength };
+  const pair = tokenizePair(tokenizer, { prompt, responses: [response, response], preferred: [0] }, { ...limits, truncation: EVALUATOR_TRUNCATION }, "scored response");
+  return { ids: pair.sequences[0].ids, responseStart: pair.promptLengths[0] };
 }
 
 export interface RewardScorerOptions {

@@ -31,7 +31,7 @@ import {
   type RewardRow,
   type RewardTrainGraph,
 } from "./reward-graph.ts";
-import { RewardScorer, type RewardModel } from "./reward-model.ts";
+import { EVALUATOR_TRUNCATION, RewardScorer, type RewardModel } from "./reward-model.ts";
 
 export interface TrainEvaluatorOptions extends OptimizationOptions {
   readonly model: TrainableModel;
@@ -165,7 +165,7 @@ export async function trainEvaluator(options: TrainEvaluatorOptions): Promise<Tr
     });
   single(options.pairs, "training pair");
   single(options.validationPairs ?? [], "validation pair");
-  const prep = { maxLength, maxPromptLength, buckets };
+  const prep = { maxLength, maxPromptLength, truncation: EVALUATOR_TRUNCATION, buckets };
   const train = preparePairs(tokenizer, options.pairs, 1, prep, "training pair");
   if (train.length === 0) throw new TrainerError("NO_TRAINING_PAIRS", `no training pairs for evaluator "${options.dimension}"`);
   const validation = preparePairs(tokenizer, options.validationPairs ?? [], 1, prep, "validation pair");

@@ -23,7 +23,7 @@ const prepared = preparePairs(
     { prompt: "a longer prompt", responses: ["mm", "nnnnn"], preferred: [null, 0] },
   ],
   2,
-  { maxLength: 24, maxPromptLength: 12, buckets: [12, 24] },
+  { maxLength: 24, maxPromptLength: 12, truncation: "TRL", buckets: [12, 24] },
 );
 
 function tensorsFor(spec: AdapterSpec, seed: number): Map<string, Float32Array> {

@@ -1,25 +1,33 @@
 /** @module engine/train/pairs
- * Preference-pair tokenization and batching for ARM training (parm-method.md §2, TRL 0.9.6 `tokenize_row`).
+ * Preference-pair tokenization and batching for ARM training (parm-method.md §2).
  *
  * One pair = a prompt and two responses, with one label per objective (`preferred[i]` = 0 or 1 for the better
  * response under objective i, null when the pair carries no label for it). HH-RLHF rows label one objective,
  * PKU-SafeRLHF rows label all of them.
  *
- * Tokenization of a pair:
- * - prompt: BOS + tokens of the prompt; response r: the tokens that `prompt + response_r` adds after the prompt,
- *   then EOS. Both sequences share the prompt ids: when a response's first characters merge with the prompt's
- *   last token, the shared prompt ends one token earlier and that token moves into both responses.
- * - truncation (TRL order): if prompt + the longer response exceed `maxLength`, the prompt keeps its last
- *   `maxPromptLength − 1` tokens after BOS (BOS is kept, unlike TRL, which can cut it); if still too long, each
- *   response is cut from the right to `maxLength − promptLength` tokens (losing EOS).
- * - labels (TRL, unshifted): `labels[t] = ids[t]` for response tokens (EOS included), −100 for the prompt.
- *   Shifted view for a causal LM: the logits at position t score `targets[t] = ids[t + 1]`, counted when
- *   `lossMask[t] = 1`, i.e. when `labels[t + 1] ≠ −100`. The sequence log-prob is Σ_t lossMask[t]·log p(targets[t]).
+ * Tokenization of a pair, by `truncation` (contracts/training-recipe.ts PAIR_TRUNCATIONS; docs/engine.md):
+ * - `TRL` — TRL 0.9.6 `DPOTrainer.tokenize_row` / `build_tokenized_answer`, which PARM's and GenARM's reference
+ *   training uses. Per response r: full_r = enc(prompt + r); the boundary is len(enc(prompt)), one token earlier
+ *   when enc(prompt) is not a prefix of full_r (the prompt's last token merged across the boundary); prompt_r =
+ *   full_r before the boundary, answer_r = full_r after it. Each sequence keeps its own boundary. BOS is put before
+ *   prompt_r unless it is there already, EOS after answer_r unless it ends with it. With L = the longer answer:
+ *   a sequence whose prompt_r + L exceeds `maxLength` keeps the last `maxPromptLength` tokens of prompt_r (BOS can
+ *   go); one whose prompt_r + L still exceeds it cuts its answer to `maxLength − maxPromptLength` tokens (EOS can go).
+ *   TRL's own errors stay errors (INVALID_PAIR): enc(prompt + r) shorter than enc(prompt), or the two prompts
+ *   differing in more than their last token.
+ * - `PREFIX_SHARED` — one prompt for both sequences: BOS + the longest common prefix of enc(prompt), full_0 and
+ *   full_1 (so a token merging into one response also moves into the other); response r = the rest of full_r + EOS.
+ *   If prompt + the longer response exceed `maxLength`, the prompt keeps its last `maxPromptLength − 1` tokens
+ *   after BOS (BOS is kept); if still too long, each response is cut to `maxLength − promptLength` tokens.
+ * Both: `labels[t] = ids[t]` for response tokens (EOS included), −100 for the prompt (TRL, unshifted). Shifted
+ * view for a causal LM: the logits at position t score `targets[t] = ids[t + 1]`, counted when `lossMask[t] = 1`,
+ * i.e. when `labels[t + 1] ≠ −100`. The sequence log-prob is Σ_t lossMask[t]·log p(targets[t]).
  *
  * Batching: rows 0…B−1 hold response 0 of each pair, rows B…2B−1 response 1; right padding with pad = EOS,
  * padded positions have attention 0, label −100, target = pad, lossMask 0. `preferred` becomes an int8 [k, B]
  * matrix (−1 = no label).
  */
+import type { PairTruncation } from "../../../contracts/training-recipe.ts";
 import { EngineError, type CategoryByCode } from "../util/errors.ts";
 
 export const LABEL_IGNORE = -100;
@@ -41,6 +49,8 @@ export interface PairTokenizer {
 export interface PairTokenizationOptions {
   readonly maxLength: number;
   readonly maxPromptLength: number;
+  /** The tokenization and truncation rule (module comment). */
+  readonly truncation: PairTruncation;
 }
 
 export interface TokenizedSequence {
@@ -50,8 +60,8 @@ export interface TokenizedSequence {
 }
 
 export interface TokenizedPair {
-  /** Prompt tokens including BOS, shared by both sequences. */
-  readonly promptLength: number;
+  /** Prompt tokens of each sequence (label −100), BOS included where kept; equal under PREFIX_SHARED. */
+  readonly promptLengths: readonly [number, number];
   readonly sequences: readonly [TokenizedSequence, TokenizedSequence];
   readonly preferred: readonly (0 | 1 | null)[];
   /** True when the prompt or a response was cut. */
@@ -91,11 +101,78 @@ function commonPrefixLength(a: readonly number[], b: readonly number[]): number 
 }
 
 export function tokenizePair(tokenizer: PairTokenizer, pair: PreferencePair, options: PairTokenizationOptions, where = "pair"): TokenizedPair {
-  const { maxLength, maxPromptLength } = options;
+  const { maxLength, maxPromptLength, truncation } = options;
   if (!Number.isInteger(maxLength) || !Number.isInteger(maxPromptLength) || maxPromptLength < 1 || maxLength <= maxPromptLength) {
     throw new PairError("INVALID_OPTIONS", `need integers 1 ≤ maxPromptLength < maxLength, got ${maxPromptLength} and ${maxLength}`);
   }
   validatePair(pair, undefined, where);
+  const parts = truncation === "TRL" ? trlParts(tokenizer, pair, maxLength, maxPromptLength, where)
+    : truncation === "PREFIX_SHARED" ? prefixSharedParts(tokenizer, pair, maxLength, maxPromptLength)
+    : (() => { throw new PairError("INVALID_OPTIONS", `truncation must be TRL or PREFIX_SHARED, got ${JSON.stringify(truncation)}`); })();
+  const toSequence = ({ prompt, response }: SequenceParts): TokenizedSequence => ({
+    ids: [...prompt, ...response],
+    labels: [...prompt.map(() => LABEL_IGNORE), ...response],
+  });
+  return {
+    promptLengths: [parts.sequences[0].prompt.length, parts.sequences[1].prompt.length],
+    sequences: [toSequence(parts.sequences[0]), toSequence(parts.sequences[1])],
+    preferred: [...pair.preferred],
+    truncated: parts.truncated,
+  };
+}
+
+interface SequenceParts {
+  readonly prompt: readonly number[];
+  readonly response: readonly number[];
+}
+
+interface PairParts {
+  readonly sequences: readonly [SequenceParts, SequenceParts];
+  readonly truncated: boolean;
+}
+
+/** TRL 0.9.6 `build_tokenized_answer`: full = enc(prompt + answer) split at len(enc(prompt)), one earlier on a merge. */
+function trlSplit(tokenizer: PairTokenizer, prompt: string, promptIds: readonly number[], answer: string, where: string): { prompt: number[]; answer: number[] } {
+  const full = tokenizer.encode(prompt + answer, { bos: false });
+  if (full.length < promptIds.length) {
+    throw new PairError("INVALID_PAIR", `${where}: prompt + response tokenizes to fewer tokens (${full.length}) than the prompt (${promptIds.length})`);
+  }
+  const boundary = commonPrefixLength(full, promptIds) === promptIds.length ? promptIds.length : promptIds.length - 1;
+  return { prompt: full.slice(0, boundary), answer: full.slice(boundary) };
+}
+
+function trlParts(tokenizer: PairTokenizer, pair: PreferencePair, maxLength: number, maxPromptLength: number, where: string): PairParts {
+  const promptIds = tokenizer.encode(pair.prompt, { bos: false });
+  const split = pair.responses.map((r) => trlSplit(tokenizer, pair.prompt, promptIds, r, where));
+  const [p0, p1] = [split[0].prompt, split[1].prompt];
+  let differing = 0;
+  for (let i = 0; i < Math.min(p0.length, p1.length); i++) if (p0[i] !== p1[i]) differing++;
+  if (differing > 1 || Math.abs(p0.length - p1.length) > 1) {
+    throw new PairError("INVALID_PAIR", `${where}: the two responses' prompt tokens differ beyond the last token (TRL's tokenize_row rejects such pairs)`);
+  }
+  const sequences = split.map(({ prompt, answer }) => ({
+    prompt: prompt.length > 0 && prompt[0] === tokenizer.bosId ? prompt : [tokenizer.bosId, ...prompt],
+    response: answer.length > 0 && answer[answer.length - 1] === tokenizer.eosId ? answer : [...answer, tokenizer.eosId],
+  }));
+  const longer = Math.max(sequences[0].response.length, sequences[1].response.length);
+  let truncated = false;
+  for (const s of sequences) {
+    if (s.prompt.length + longer > maxLength && s.prompt.length > maxPromptLength) {
+      s.prompt = s.prompt.slice(s.prompt.length - maxPromptLength);
+      truncated = true;
+    }
+  }
+  const responseBudget = maxLength - maxPromptLength;
+  for (const s of sequences) {
+    if (s.prompt.length + longer > maxLength && s.response.length > responseBudget) {
+      s.response = s.response.slice(0, responseBudget);
+      truncated = true;
+    }
+  }
+  return { sequences: [sequences[0], sequences[1]], truncated };
+}
+
+function prefixSharedParts(tokenizer: PairTokenizer, pair: PreferencePair, maxLength: number, maxPromptLength: number): PairParts {
   const promptBody = tokenizer.encode(pair.prompt, { bos: false });
   const full = pair.responses.map((r) => tokenizer.encode(pair.prompt + r, { bos: false }));
   const shared = Math.min(promptBody.length, ...full.map((f) => commonPrefixLength(f, promptBody)));
@@ -112,12 +189,7 @@ export function tokenizePair(tokenizer: PairTokenizer, pair: PreferencePair, opt
     responses = responses.map((r) => (r.length > budget ? r.slice(0, budget) : r));
     truncated = true;
   }
-  const toSequence = (response: number[]): TokenizedSequence => ({
-    ids: [...prompt, ...response],
-    labels: [...prompt.map(() => LABEL_IGNORE), ...response],
-  });
-  const sequences: [TokenizedSequence, TokenizedSequence] = [toSequence(responses[0]), toSequence(responses[1])];
-  return { promptLength: prompt.length, sequences, preferred: [...pair.preferred], truncated };
+  return { sequences: [{ prompt, response: responses[0] }, { prompt, response: responses[1] }], truncated };
 }
 
 /** Smallest bucket ≥ length; throws SEQUENCE_TOO_LONG beyond the largest. `buckets` ascending or not. */

@@ -18,7 +18,7 @@ import {
 } from "./trainer-data.ts";
 
 const tokenizer: PairTokenizer = { bosId: 1, eosId: 2, encode: (text) => Array.from(text, (c) => 3 + (c.charCodeAt(0) % 20)) };
-const options = { maxLength: 24, maxPromptLength: 8, buckets: [8, 16, 24] };
+const options = { maxLength: 24, maxPromptLength: 8, truncation: "TRL", buckets: [8, 16, 24] } as const;
 
 function pairs(n: number): PreferencePair[] {
   return Array.from({ length: n }, (_, i) => ({

@@ -12,7 +12,7 @@
  */
 import type { ArmPair } from "../model/arm-graph.ts";
 import { EngineError, type CategoryByCode } from "../util/errors.ts";
-import { bucketFor, LABEL_IGNORE, pairLength, tokenizePair, type PairTokenizer, type PreferencePair } from "./pairs.ts";
+import { bucketFor, LABEL_IGNORE, pairLength, tokenizePair, type PairTokenizationOptions, type PairTokenizer, type PreferencePair } from "./pairs.ts";
 import { Rng } from "./rng.ts";
 
 export type TrainerErrorCode =
@@ -73,7 +73,7 @@ export function preparePairs(
   tokenizer: PairTokenizer,
   pairs: readonly PreferencePair[],
   numObjectives: number,
-  options: { readonly maxLength: number; readonly maxPromptLength: number; readonly buckets: readonly number[] },
+  options: PairTokenizationOptions & { readonly buckets: readonly number[] },
   what = "pair",
 ): PreparedPair[] {
   return pairs.map((pair, index) => {

@@ -136,6 +136,27 @@ describe("trainArm determinism and resume", () => {
     await assert.rejects(trainArm({ ...opts, alphaPer: "MICRO_BATCH", resumeFrom: checkpoints.get(2) }), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /alphaPer/.test(e.message));
   });
 
+  test("pair truncation: TRL by default, PREFIX_SHARED on request (differs once pairs are cut); each resumes bit-exactly, a different rule is RESUME_MISMATCH", async () => {
+    // maxLength 10 / maxPromptLength 4 cuts most of these pairs (prompt ≤ 6 with BOS, responses ≤ 7 with EOS).
+    const opts = baseOptions({ maxLength: 10, maxPromptLength: 4, lengthBuckets: [10], loraDropout: 0 });
+    const trl = await trainArm(opts);
+    const explicit = await trainArm({ ...opts, truncation: "TRL" });
+    const shared = await trainArm({ ...opts, truncation: "PREFIX_SHARED" });
+    assert.ok(trl.metrics.truncatedPairs > 0);
+    assert.ok(sameTensors(trl.adapters[0].tensors, explicit.adapters[0].tensors), "the default is TRL");
+    assert.ok(!sameTensors(trl.adapters[0].tensors, shared.adapters[0].tensors), "the rules give different training data");
+    for (const truncation of ["TRL", "PREFIX_SHARED"] as const) {
+      const checkpoints = new Map<number, Uint8Array>();
+      const full = await trainArm({ ...opts, truncation, checkpointEvery: 1, onCheckpoint: (bytes, at) => void checkpoints.set(at, bytes) });
+      const config = deserializeCheckpoint(checkpoints.get(2)!).config as Record<string, unknown>;
+      assert.equal(config.truncation, truncation === "TRL" ? "TRL" : undefined, "PREFIX_SHARED checkpoints carry no key, as those written before the option");
+      const resumed = await trainArm({ ...opts, truncation, resumeFrom: checkpoints.get(2) });
+      assert.ok(sameTensors(full.adapters[0].tensors, resumed.adapters[0].tensors), `resume under ${truncation} is bit-exact`);
+      const other = truncation === "TRL" ? "PREFIX_SHARED" : "TRL";
+      await assert.rejects(trainArm({ ...opts, truncation: other, resumeFrom: checkpoints.get(2) }), (e: unknown) => e instanceof TrainerError && e.code === "RESUME_MISMATCH" && /truncation/.test(e.message));
+    }
+  });
+
   test("resuming from a mid-run checkpoint (across an epoch boundary, with accumulation) reproduces the run", async () => {
     const opts = baseOptions({ epochs: 2, gradAccum: 2, warmupSteps: 1, batchPairs: 5 });
     const checkpoints = new Map<number, Uint8Array>();
@@ -352,6 +373,7 @@ describe("trainArm bookkeeping and errors", () => {
       [{ maxSteps: 0 }, /maxSteps must be an integer ≥ 1/],
       [{ loraDropout: 1 }, /loraDropout must be in \[0, 1\)/],
       [{ alphaPer: "EPOCH" as never }, /alphaPer must be one of STEP, MICRO_BATCH/],
+      [{ truncation: "KEEP_START" as never }, /truncation must be one of TRL, PREFIX_SHARED/],
     ];
     for (const [overrides, pattern] of cases) {
       await assert.rejects(trainArm(baseOptions(overrides)), (e: unknown) => e instanceof TrainerError && pattern.test(e.message), String(pattern));

@@ -31,7 +31,7 @@ import type { LlamaConfig, ModelWeights, WeightTensor } from "../model/config.ts
 import type { WeightsPlacement } from "../model/llama-graph.ts";
 import { adapterScale, adapterTensorShapes, initAdapterTensors, pbloraSpec, validateAdapterSpec, type AdapterSpec, type AdapterTarget } from "../model/pblora.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice } from "../session/index.ts";
-import { ALPHA_CADENCES, defaultMaxLength, defaultMaxPromptLength, TRAINING_RECIPES, type AlphaCadence } from "../../../contracts/training-recipe.ts";
+import { ALPHA_CADENCES, defaultMaxLength, defaultMaxPromptLength, PAIR_TRUNCATIONS, TRAINING_RECIPES, type AlphaCadence, type PairTruncation } from "../../../contracts/training-recipe.ts";
 import { abortsUnless } from "../util/abort.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
 import { exportAdapter, type AdapterFileMetadata, type AdapterMethod } from "./adapter-file.ts";
@@ -125,6 +125,8 @@ export interface TrainArmOptions extends OptimizationOptions {
   /** PARM: draw α once per optimizer step (every micro-batch of the accumulation window shares it) or once per
    *  micro-batch. Default: the recipe's (STEP). */
   readonly alphaPer?: AlphaCadence;
+  /** Pair tokenization and truncation rule (train/pairs.ts). Default: the recipe's (TRL). */
+  readonly truncation?: PairTruncation;
   readonly seed?: number;
   readonly maxPromptLength?: number;
   readonly maxLength?: number;
@@ -231,6 +233,7 @@ interface ResolvedOptions {
   readonly maxSteps: number | null;
   readonly dirichletP: number;
   readonly alphaPer: AlphaCadence;
+  readonly truncation: PairTruncation;
   readonly seed: number;
   readonly maxPromptLength: number;
   readonly maxLength: number;
@@ -274,6 +277,7 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
   if (options.threads !== undefined) int(options.threads, 1, "threads");
   const loraDropout = options.loraDropout ?? TRAINING_RECIPES[method].loraDropout;
   const alphaPer = options.alphaPer ?? TRAINING_RECIPES[method].alphaPer;
+  const truncation = options.truncation ?? recipe.truncation;
   if (!(loraDropout >= 0 && loraDropout < 1)) fail(`loraDropout must be in [0, 1), got ${loraDropout}`);
   return {
     method,
@@ -293,6 +297,7 @@ function resolve(options: TrainArmOptions): ResolvedOptions {
     maxSteps: options.maxSteps === undefined || options.maxSteps === null ? null : int(options.maxSteps, 1, "maxSteps"),
     dirichletP: pos(options.dirichletP ?? recipe.dirichletP, "dirichletP"),
     alphaPer: ALPHA_CADENCES.includes(alphaPer) ? alphaPer : fail(`alphaPer must be one of ${ALPHA_CADENCES.join(", ")}, got ${JSON.stringify(alphaPer)}`),
+    truncation: PAIR_TRUNCATIONS.includes(truncation) ? truncation : fail(`truncation must be one of ${PAIR_TRUNCATIONS.join(", ")}, got ${JSON.stringify(truncation)}`),
     seed,
     maxPromptLength,
     maxLength,
@@ -348,7 +353,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
   const k = options.objectives.length;
   const beta = options.objectives.map((obj) => obj.beta);
   const dims = options.objectives.map((obj) => obj.name);
-  const prepOptions = { maxLength: o.maxLength, maxPromptLength: o.maxPromptLength, buckets: o.lengthBuckets };
+  const prepOptions = { maxLength: o.maxLength, maxPromptLength: o.maxPromptLength, truncation: o.truncation, buckets: o.lengthBuckets };
   const train = preparePairs(tokenizer, options.pairs, k, prepOptions, "training pair");
   if (train.length === 0) throw new TrainerError("NO_TRAINING_PAIRS", "no training pairs");
   const validation = preparePairs(tokenizer, options.validationPairs ?? [], k, prepOptions, "validation pair");
@@ -392,6 +397,7 @@ export async function trainArm(options: TrainArmOptions): Promise<TrainArmResult
     ...(o.maxSteps !== null ? { maxSteps: o.maxSteps } : {}),
     ...(o.loraDropout > 0 ? { loraDropout: o.loraDropout } : {}),
     ...(o.method === "PARM" && o.alphaPer !== "MICRO_BATCH" ? { alphaPer: o.alphaPer } : {}),
+    ...(o.truncation !== "PREFIX_SHARED" ? { truncation: o.truncation } : {}),
   };
 
   /** The dropout masks' source of one micro-batch: a function of its data position only (see the module comment). */
