@@ -41,7 +41,7 @@ import {
   NameTakenError,
   TenantQuotaError,
 } from "./errors.ts";
-import { isUniqueViolation } from "./prisma-errors.ts";
+import { isUniqueViolation } from "../errors/index.ts";
 
 export interface DatasetRow {
   id: string;

@@ -35,7 +35,7 @@ import { inspectModelFile, type ModelInspection } from "./model-inspect.ts";
 import { assertRunnersCanLoad } from "./model-support.ts";
 import type { PromptTemplateName } from "../../contracts/index.ts";
 import { checkChatTemplateConfig } from "./prompt-templates.ts";
-import { isUniqueViolation } from "./prisma-errors.ts";
+import { isUniqueViolation } from "../errors/index.ts";
 
 export type ModelKindName = "BASE" | "ARM_BASE" | "EVALUATOR";
 
