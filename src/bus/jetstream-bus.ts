@@ -36,7 +36,7 @@ import {
   type JobKind,
 } from "../contracts/index.ts";
 import { fromJsMsg, pullReady, type JobMessage } from "./jetstream-pull.ts";
-import { jetStreamStores } from "./jetstream-stores.ts";
+import { jetStreamStores, type JetStreamStores } from "./jetstream-stores.ts";
 import { busNames, storeNames, type BusNames } from "./names.ts";
 import {
   BusClosedError,
@@ -45,6 +45,7 @@ import {
   checkAfterSeq,
   checkJobKind,
   checkPullOptions,
+  type ArtifactBucket,
   type BusLogger,
   type BusWatch,
   type DeadLetter,
@@ -52,12 +53,14 @@ import {
   type EventHandler,
   type EventSubscription,
   type JobBus,
+  type JobCancels,
   type JobDelivery,
   type JobQueueDepth,
   type JobQueueSettings,
   type JobsReadyHandler,
   type PublishedJob,
   type PullJobsOptions,
+  type RunnerHeartbeats,
   type SubscribeEventsOptions,
 } from "./types.ts";
 
@@ -110,6 +113,36 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   await jsm.streams.update(name, { ...existing.config, ...updatable });
 }
 
+/** The streams and the per-kind job consumers, created or brought to these settings (idempotent). */
+async function ensureTopology(jsm: JetStreamManager, names: BusNames, settings: JobQueueSettings, eventsMaxAgeMs: number, log: BusLogger): Promise<void> {
+  const fileStream = { storage: StorageType.File };
+  await ensureStream(jsm, { ...fileStream, name: names.jobsStream, subjects: [names.jobsWildcard], retention: RetentionPolicy.Workqueue, duplicate_window: nanos(settings.duplicateWindowMs) }, log);
+  await ensureStream(jsm, { ...fileStream, name: names.eventsStream, subjects: [names.eventsWildcard], retention: RetentionPolicy.Limits, max_age: nanos(eventsMaxAgeMs) }, log);
+  await ensureStream(jsm, { ...fileStream, name: names.dlqStream, subjects: [names.dlqWildcard], retention: RetentionPolicy.Limits, duplicate_window: nanos(settings.duplicateWindowMs) }, log);
+  for (const kind of JOB_KINDS) await ensureJobConsumer(jsm, names, kind, settings);
+}
+
+async function ensureJobConsumer(jsm: JetStreamManager, names: BusNames, kind: JobKind, settings: JobQueueSettings): Promise<void> {
+  const durable = names.jobConsumer(kind);
+  const tunables = { ack_wait: nanos(settings.ackWaitMs), max_deliver: settings.maxDeliver, max_ack_pending: settings.maxAckPending };
+  try {
+    const info = await jsm.consumers.info(names.jobsStream, durable);
+    if (info.config.filter_subject !== names.jobFilter(kind)) {
+      throw new BusTransportError(`consumer ${durable} on ${names.jobsStream} filters "${info.config.filter_subject}", expected "${names.jobFilter(kind)}"`);
+    }
+    await jsm.consumers.update(names.jobsStream, durable, tunables);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.consumers.add(names.jobsStream, {
+      durable_name: durable,
+      filter_subject: names.jobFilter(kind),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ...tunables,
+    });
+  }
+}
+
 /** Connects to `url` and ensures streams and consumers. Throws {@link BusTransportError} when the server is unusable. */
 export async function connectJetStreamBus(url: string, options: JetStreamBusOptions = {}): Promise<JobBus> {
   const settings: JobQueueSettings = { ...DEFAULT_JOB_QUEUE_SETTINGS, ...options.settings };
@@ -121,101 +154,327 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
   } catch (error) {
     throw transportError(`cannot connect to NATS at ${url}`, error);
   }
-  let jsm: JetStreamManager;
-  let js: JetStreamClient;
   try {
-    jsm = await jetstreamManager(nc);
-    js = jetstream(nc);
-    await ensureStream(
-      jsm,
-      {
-        name: names.jobsStream,
-        subjects: [names.jobsWildcard],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-        duplicate_window: nanos(settings.duplicateWindowMs),
-      },
-      log,
-    );
-    await ensureStream(
-      jsm,
-      {
-        name: names.eventsStream,
-        subjects: [names.eventsWildcard],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        max_age: nanos(options.eventsMaxAgeMs ?? DEFAULT_EVENTS_MAX_AGE_MS),
-      },
-      log,
-    );
-    await ensureStream(
-      jsm,
-      {
-        name: names.dlqStream,
-        subjects: [names.dlqWildcard],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        duplicate_window: nanos(settings.duplicateWindowMs),
-      },
-      log,
-    );
-    for (const kind of JOB_KINDS) {
-      const durable = names.jobConsumer(kind);
-      const tunables = {
-        ack_wait: nanos(settings.ackWaitMs),
-        max_deliver: settings.maxDeliver,
-        max_ack_pending: settings.maxAckPending,
-      };
-      try {
-        const info = await jsm.consumers.info(names.jobsStream, durable);
-        if (info.config.filter_subject !== names.jobFilter(kind)) {
-          throw new BusTransportError(`consumer ${durable} on ${names.jobsStream} filters "${info.config.filter_subject}", expected "${names.jobFilter(kind)}"`);
-        }
-        await jsm.consumers.update(names.jobsStream, durable, tunables);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-        await jsm.consumers.add(names.jobsStream, {
-          durable_name: durable,
-          filter_subject: names.jobFilter(kind),
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ...tunables,
-        });
-      }
-    }
+    const jsm = await jetstreamManager(nc);
+    await ensureTopology(jsm, names, settings, options.eventsMaxAgeMs ?? DEFAULT_EVENTS_MAX_AGE_MS, log);
+    return new JetStreamBus({ url, nc, jsm, js: jetstream(nc), names, settings, log, namespace: options.namespace ?? "", onClose: options.onClose });
   } catch (error) {
     await nc.close().catch(() => {});
     await options.onClose?.();
     throw error instanceof BusTransportError ? error : transportError(`cannot set up JetStream on ${url}`, error);
   }
+}
 
-  let closed = false;
-  const consumers = new Map<JobKind, Consumer>();
-  const subscriptions = new Set<{ stop(): Promise<void> }>();
-  const deadLetterHandlers = new Set<(deadLetter: DeadLetter) => void | Promise<void>>();
-  let advisorySubscription: Subscription | null = null;
+interface JetStreamBusParts {
+  readonly url: string;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly js: JetStreamClient;
+  readonly names: BusNames;
+  readonly settings: JobQueueSettings;
+  readonly log: BusLogger;
+  readonly namespace: string;
+  readonly onClose?: () => Promise<void>;
+}
 
-  const ensureOpen = () => {
-    if (closed) throw new BusClosedError();
-  };
-  const stores = jetStreamStores({
-    nc,
-    names: storeNames(options.namespace ?? ""),
-    heartbeatTtlMs: settings.heartbeatTtlMs,
-    log,
-    ensureOpen,
-  });
+/** The job bus over one NATS connection (see the module comment); made by `connectJetStreamBus`. */
+class JetStreamBus implements JobBus {
+  readonly kind = "jetstream" as const;
+  readonly url: string;
+  readonly settings: JobQueueSettings;
+  readonly cancels: JobCancels;
+  readonly runners: RunnerHeartbeats;
+  readonly artifacts: ArtifactBucket;
+  readonly #nc: NatsConnection;
+  readonly #jsm: JetStreamManager;
+  readonly #js: JetStreamClient;
+  readonly #names: BusNames;
+  readonly #log: BusLogger;
+  readonly #onClose?: () => Promise<void>;
+  readonly #stores: JetStreamStores;
+  readonly #consumers = new Map<JobKind, Consumer>();
+  readonly #subscriptions = new Set<{ stop(): Promise<void> }>();
+  readonly #deadLetterHandlers = new Set<(deadLetter: DeadLetter) => void | Promise<void>>();
+  #advisorySubscription: Subscription | null = null;
+  #closed = false;
 
-  const jobConsumer = async (kind: JobKind): Promise<Consumer> => {
-    let consumer = consumers.get(kind);
+  constructor(parts: JetStreamBusParts) {
+    this.url = parts.url;
+    this.settings = parts.settings;
+    this.#nc = parts.nc;
+    this.#jsm = parts.jsm;
+    this.#js = parts.js;
+    this.#names = parts.names;
+    this.#log = parts.log;
+    this.#onClose = parts.onClose;
+    this.#stores = jetStreamStores({
+      nc: parts.nc,
+      names: storeNames(parts.namespace),
+      heartbeatTtlMs: parts.settings.heartbeatTtlMs,
+      log: parts.log,
+      ensureOpen: () => this.#ensureOpen(),
+    });
+    this.cancels = this.#stores.cancels;
+    this.runners = this.#stores.runners;
+    this.artifacts = this.#stores.artifacts;
+  }
+
+  async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
+    this.#ensureOpen();
+    const valid = parseJobEnvelope(JSON.parse(JSON.stringify(envelope)));
+    try {
+      const ack = await this.#js.publish(this.#names.jobSubject(valid.kind, valid.tenantId), encoder.encode(JSON.stringify(valid)), { msgID: valid.jobId });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      throw transportError(`publishing job ${valid.jobId}`, error);
+    }
+  }
+
+  async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
+    this.#ensureOpen();
+    checkJobKind("pullJobs", kind);
+    checkPullOptions(pull);
+    try {
+      return this.#toDeliveries(await this.#pullMessages(kind, pull));
+    } catch (error) {
+      if (this.#closed) return [];
+      throw transportError(`pulling ${kind} jobs`, error);
+    }
+  }
+
+  async watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch> {
+    this.#ensureOpen();
+    for (const kind of kinds) checkJobKind("watchJobs", kind);
+    // A core subscription on a kind's job subjects sees every job published there (JetStream stores it as well).
+    const subs = kinds.map((kind) =>
+      this.#nc.subscribe(this.#names.jobFilter(kind), {
+        callback: (error) => {
+          if (error) return;
+          try {
+            handler(kind);
+          } catch (e) {
+            this.#log.warn(`watchJobs handler failed: ${String(e)}`);
+          }
+        },
+      }),
+    );
+    return this.#track(async () => {
+      for (const sub of subs) sub.unsubscribe();
+    });
+  }
+
+  async publishEvent(jobId: string, event: JobEvent): Promise<{ seq: number }> {
+    this.#ensureOpen();
+    const subject = this.#names.eventSubject(jobId);
+    const valid = parseJobEvent(JSON.parse(JSON.stringify(event)));
+    try {
+      const ack = await this.#js.publish(subject, encoder.encode(JSON.stringify(valid)));
+      return { seq: ack.seq };
+    } catch (error) {
+      throw transportError(`publishing an event of job ${jobId}`, error);
+    }
+  }
+
+  async subscribeEvents(subscribe: SubscribeEventsOptions, handler: EventHandler): Promise<EventSubscription> {
+    this.#ensureOpen();
+    const filter = subscribe.jobId === undefined ? this.#names.eventsWildcard : this.#names.eventSubject(subscribe.jobId);
+    const afterSeq = checkAfterSeq(subscribe.afterSeq);
+    let messages: ConsumerMessages;
+    try {
+      messages = await (await this.#orderedEventConsumer(filter, afterSeq)).consume({ expires: EVENT_PULL_EXPIRES_MS });
+    } catch (error) {
+      throw transportError("subscribing to job events", error);
+    }
+    const loop = (async () => {
+      for await (const message of messages) {
+        const delivery = this.#toEventDelivery(message);
+        if (!delivery) continue;
+        try {
+          await handler(delivery);
+        } catch (error) {
+          this.#log.warn(`event handler failed at seq ${delivery.seq}: ${String(error)}`);
+        }
+      }
+    })().catch((error: unknown) => this.#log.warn(`event subscription ended: ${String(error)}`));
+    return this.#track(async () => {
+      messages.stop();
+      await loop;
+    });
+  }
+
+  async readEvents(jobId: string, afterSeq?: number): Promise<EventDelivery[]> {
+    this.#ensureOpen();
+    const subject = this.#names.eventSubject(jobId);
+    const after = checkAfterSeq(afterSeq);
+    const out: EventDelivery[] = [];
+    try {
+      const last = await this.#lastEventSeq(subject);
+      if (last <= after) return out;
+      const messages = await (await this.#orderedEventConsumer(subject, after)).consume();
+      for await (const message of messages) {
+        const delivery = this.#toEventDelivery(message);
+        if (delivery) out.push(delivery);
+        if (message.seq >= last || message.info.pending === 0) break;
+      }
+      messages.stop();
+    } catch (error) {
+      throw transportError(`reading events of job ${jobId}`, error);
+    }
+    return out;
+  }
+
+  onDeadLetter(handler: (deadLetter: DeadLetter) => void | Promise<void>): () => void {
+    this.#deadLetterHandlers.add(handler);
+    if (!this.#advisorySubscription && !this.#closed) {
+      this.#advisorySubscription = this.#nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.#names.jobsStream}.*`, {
+        callback: (error, message) => {
+          if (error) return;
+          this.#handleMaxDeliveries(message.data).catch((e: unknown) => this.#log.warn(`dead-letter handling failed: ${String(e)}`));
+        },
+      });
+    }
+    return () => {
+      this.#deadLetterHandlers.delete(handler);
+    };
+  }
+
+  async queueDepth(kind: JobKind): Promise<JobQueueDepth> {
+    this.#ensureOpen();
+    try {
+      const info = await this.#jsm.consumers.info(this.#names.jobsStream, this.#names.jobConsumer(kind));
+      return { pending: info.num_pending, inFlight: info.num_ack_pending };
+    } catch (error) {
+      throw transportError(`reading queue depth of ${kind}`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+    await this.#stores.stopWatches();
+    this.#advisorySubscription?.unsubscribe();
+    try {
+      await this.#nc.drain();
+    } catch {
+      await this.#nc.close().catch(() => {});
+    }
+    await this.#onClose?.();
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new BusClosedError();
+  }
+
+  /** A subscription or watch that `close()` stops too. */
+  #track(stop: () => Promise<void>): BusWatch {
+    const tracked = {
+      stop: async () => {
+        this.#subscriptions.delete(tracked);
+        await stop();
+      },
+    };
+    this.#subscriptions.add(tracked);
+    return tracked;
+  }
+
+  async #jobConsumer(kind: JobKind): Promise<Consumer> {
+    let consumer = this.#consumers.get(kind);
     if (!consumer) {
-      consumer = await js.consumers.get(names.jobsStream, names.jobConsumer(kind));
-      consumers.set(kind, consumer);
+      consumer = await this.#js.consumers.get(this.#names.jobsStream, this.#names.jobConsumer(kind));
+      this.#consumers.set(kind, consumer);
     }
     return consumer;
-  };
+  }
 
-  const toDelivery = (message: JobMessage, envelope: JobEnvelope): JobDelivery => ({
+  /** Messages of one kind: ready now (`expiresMs` 0, a no-wait pull), or waited for up to `expiresMs`. */
+  async #pullMessages(kind: JobKind, pull: PullJobsOptions): Promise<JobMessage[]> {
+    if (pull.expiresMs === 0) return pullReady(this.#nc, this.#names.jobsStream, this.#names.jobConsumer(kind), pull.max, NO_WAIT_PULL_TIMEOUT_MS);
+    const fetched: JobMessage[] = [];
+    for await (const message of await (await this.#jobConsumer(kind)).fetch({ max_messages: pull.max, expires: pull.expiresMs })) {
+      fetched.push(fromJsMsg(message));
+    }
+    return fetched;
+  }
+
+  /** The deliveries of pulled messages; a message that is not a valid envelope is terminated. */
+  #toDeliveries(messages: Iterable<JobMessage>): JobDelivery[] {
+    const deliveries: JobDelivery[] = [];
+    for (const message of messages) {
+      let envelope: JobEnvelope;
+      try {
+        envelope = parseJobEnvelope(message.json());
+      } catch (error) {
+        this.#log.warn(`terminating invalid job message at ${this.#names.jobsStream} seq ${message.seq}: ${String(error)}`);
+        message.term();
+        continue;
+      }
+      deliveries.push(toDelivery(message, envelope));
+    }
+    return deliveries;
+  }
+
+  #toEventDelivery(message: JsMsg): EventDelivery | null {
+    const jobId = this.#names.jobIdOfEventSubject(message.subject);
+    if (jobId === null) return null;
+    try {
+      const event = parseJobEvent(JSON.parse(new TextDecoder().decode(message.data)));
+      return { seq: message.seq, jobId, event, time: message.time };
+    } catch (error) {
+      this.#log.warn(`skipping invalid event at ${this.#names.eventsStream} seq ${message.seq}: ${String(error)}`);
+      return null;
+    }
+  }
+
+  /** A max-deliveries advisory: copies the job to JOBS_DLQ, deletes it from JOBS and tells the handlers. */
+  async #handleMaxDeliveries(data: Uint8Array): Promise<void> {
+    const advisory = JSON.parse(new TextDecoder().decode(data)) as { stream_seq?: number; deliveries?: number };
+    const seq = advisory.stream_seq;
+    if (typeof seq !== "number") return;
+    const { jobsStream } = this.#names;
+    const stored = await this.#jsm.streams.getMessage(jobsStream, { seq }).catch(() => null);
+    if (!stored) return; // another instance handled it
+    let envelope: JobEnvelope;
+    try {
+      envelope = parseJobEnvelope(stored.json());
+    } catch (error) {
+      this.#log.warn(`dead job at ${jobsStream} seq ${seq} is not a valid envelope; deleting it: ${String(error)}`);
+      await this.#jsm.streams.deleteMessage(jobsStream, seq).catch(() => false);
+      return;
+    }
+    await this.#js.publish(this.#names.dlqSubject(envelope.kind, envelope.tenantId), stored.data, { msgID: envelope.jobId });
+    await this.#jsm.streams.deleteMessage(jobsStream, seq).catch(() => false);
+    const letter: DeadLetter = { envelope, seq, deliveries: advisory.deliveries ?? this.settings.maxDeliver };
+    this.#log.warn(`job ${envelope.jobId} (${envelope.kind}) dead-lettered after ${letter.deliveries} deliveries`);
+    for (const handler of this.#deadLetterHandlers) {
+      try {
+        await handler(letter);
+      } catch (error) {
+        this.#log.warn(`dead-letter handler failed for job ${envelope.jobId}: ${String(error)}`);
+      }
+    }
+  }
+
+  async #lastEventSeq(subject: string): Promise<number> {
+    try {
+      const last = await this.#jsm.streams.getMessage(this.#names.eventsStream, { last_by_subj: subject });
+      return last?.seq ?? 0;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+  }
+
+  #orderedEventConsumer(filter: string, afterSeq: number): Promise<Consumer> {
+    return this.#js.consumers.get(this.#names.eventsStream, {
+      filter_subjects: filter, // a string maps to filter_subject (nats-server 2.9 has no filter_subjects)
+      ...(afterSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+  }
+}
+
+function toDelivery(message: JobMessage, envelope: JobEnvelope): JobDelivery {
+  return {
     envelope,
     subject: message.subject,
     seq: message.seq,
@@ -231,251 +490,5 @@ export async function connectJetStreamBus(url: string, options: JetStreamBusOpti
     nak: (delayMs?: number) => message.nak(delayMs),
     working: () => message.working(),
     term: () => message.term(),
-  });
-
-  /** The deliveries of pulled messages; a message that is not a valid envelope is terminated. */
-  const toDeliveries = (messages: Iterable<JobMessage>): JobDelivery[] => {
-    const deliveries: JobDelivery[] = [];
-    for (const message of messages) {
-      let envelope: JobEnvelope;
-      try {
-        envelope = parseJobEnvelope(message.json());
-      } catch (error) {
-        log.warn(`terminating invalid job message at ${names.jobsStream} seq ${message.seq}: ${String(error)}`);
-        message.term();
-        continue;
-      }
-      deliveries.push(toDelivery(message, envelope));
-    }
-    return deliveries;
-  };
-
-  /** Messages of one kind: ready now (`expiresMs` 0, a no-wait pull), or waited for up to `expiresMs`. */
-  const pullMessages = async (kind: JobKind, pull: PullJobsOptions): Promise<JobMessage[]> => {
-    if (pull.expiresMs === 0) return pullReady(nc, names.jobsStream, names.jobConsumer(kind), pull.max, NO_WAIT_PULL_TIMEOUT_MS);
-    const fetched: JobMessage[] = [];
-    for await (const message of await (await jobConsumer(kind)).fetch({ max_messages: pull.max, expires: pull.expiresMs })) {
-      fetched.push(fromJsMsg(message));
-    }
-    return fetched;
-  };
-
-  const toEventDelivery = (message: JsMsg | { subject: string; seq: number; data: Uint8Array; time: Date }): EventDelivery | null => {
-    const jobId = names.jobIdOfEventSubject(message.subject);
-    if (jobId === null) return null;
-    try {
-      const event = parseJobEvent(JSON.parse(new TextDecoder().decode(message.data)));
-      return { seq: message.seq, jobId, event, time: message.time };
-    } catch (error) {
-      log.warn(`skipping invalid event at ${names.eventsStream} seq ${message.seq}: ${String(error)}`);
-      return null;
-    }
-  };
-
-  const handleMaxDeliveries = async (data: Uint8Array): Promise<void> => {
-    const advisory = JSON.parse(new TextDecoder().decode(data)) as { stream_seq?: number; deliveries?: number };
-    const seq = advisory.stream_seq;
-    if (typeof seq !== "number") return;
-    const stored = await jsm.streams.getMessage(names.jobsStream, { seq }).catch(() => null);
-    if (!stored) return; // another instance handled it
-    let envelope: JobEnvelope;
-    try {
-      envelope = parseJobEnvelope(stored.json());
-    } catch (error) {
-      log.warn(`dead job at ${names.jobsStream} seq ${seq} is not a valid envelope; deleting it: ${String(error)}`);
-      await jsm.streams.deleteMessage(names.jobsStream, seq).catch(() => false);
-      return;
-    }
-    await js.publish(names.dlqSubject(envelope.kind, envelope.tenantId), stored.data, { msgID: envelope.jobId });
-    await jsm.streams.deleteMessage(names.jobsStream, seq).catch(() => false);
-    const letter: DeadLetter = { envelope, seq, deliveries: advisory.deliveries ?? settings.maxDeliver };
-    log.warn(`job ${envelope.jobId} (${envelope.kind}) dead-lettered after ${letter.deliveries} deliveries`);
-    for (const handler of deadLetterHandlers) {
-      try {
-        await handler(letter);
-      } catch (error) {
-        log.warn(`dead-letter handler failed for job ${envelope.jobId}: ${String(error)}`);
-      }
-    }
-  };
-
-  const lastEventSeq = async (subject: string): Promise<number> => {
-    try {
-      const last = await jsm.streams.getMessage(names.eventsStream, { last_by_subj: subject });
-      return last?.seq ?? 0;
-    } catch (error) {
-      if (isNotFound(error)) return 0;
-      throw error;
-    }
-  };
-
-  const orderedEventConsumer = (filter: string, afterSeq: number) =>
-    js.consumers.get(names.eventsStream, {
-      filter_subjects: filter, // a string maps to filter_subject (nats-server 2.9 has no filter_subjects)
-      ...(afterSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
-    });
-
-  return {
-    kind: "jetstream",
-    url,
-    settings,
-    cancels: stores.cancels,
-    runners: stores.runners,
-    artifacts: stores.artifacts,
-
-    async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
-      ensureOpen();
-      const valid = parseJobEnvelope(JSON.parse(JSON.stringify(envelope)));
-      try {
-        const ack = await js.publish(names.jobSubject(valid.kind, valid.tenantId), encoder.encode(JSON.stringify(valid)), {
-          msgID: valid.jobId,
-        });
-        return { seq: ack.seq, duplicate: ack.duplicate };
-      } catch (error) {
-        throw transportError(`publishing job ${valid.jobId}`, error);
-      }
-    },
-
-    async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
-      ensureOpen();
-      checkJobKind("pullJobs", kind);
-      checkPullOptions(pull);
-      try {
-        return toDeliveries(await pullMessages(kind, pull));
-      } catch (error) {
-        if (closed) return [];
-        throw transportError(`pulling ${kind} jobs`, error);
-      }
-    },
-
-    async watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch> {
-      ensureOpen();
-      for (const kind of kinds) checkJobKind("watchJobs", kind);
-      // A core subscription on a kind's job subjects sees every job published there (JetStream stores it as well).
-      const subs = kinds.map((kind) =>
-        nc.subscribe(names.jobFilter(kind), {
-          callback: (error) => {
-            if (error) return;
-            try {
-              handler(kind);
-            } catch (e) {
-              log.warn(`watchJobs handler failed: ${String(e)}`);
-            }
-          },
-        }),
-      );
-      const watch = {
-        async stop() {
-          subscriptions.delete(watch);
-          for (const sub of subs) sub.unsubscribe();
-        },
-      };
-      subscriptions.add(watch);
-      return watch;
-    },
-
-    async publishEvent(jobId: string, event: JobEvent): Promise<{ seq: number }> {
-      ensureOpen();
-      const subject = names.eventSubject(jobId);
-      const valid = parseJobEvent(JSON.parse(JSON.stringify(event)));
-      try {
-        const ack = await js.publish(subject, encoder.encode(JSON.stringify(valid)));
-        return { seq: ack.seq };
-      } catch (error) {
-        throw transportError(`publishing an event of job ${jobId}`, error);
-      }
-    },
-
-    async subscribeEvents(subscribe: SubscribeEventsOptions, handler: EventHandler): Promise<EventSubscription> {
-      ensureOpen();
-      const filter = subscribe.jobId === undefined ? names.eventsWildcard : names.eventSubject(subscribe.jobId);
-      const afterSeq = checkAfterSeq(subscribe.afterSeq);
-      let messages: ConsumerMessages;
-      try {
-        messages = await (await orderedEventConsumer(filter, afterSeq)).consume({ expires: EVENT_PULL_EXPIRES_MS });
-      } catch (error) {
-        throw transportError("subscribing to job events", error);
-      }
-      const loop = (async () => {
-        for await (const message of messages) {
-          const delivery = toEventDelivery(message);
-          if (!delivery) continue;
-          try {
-            await handler(delivery);
-          } catch (error) {
-            log.warn(`event handler failed at seq ${delivery.seq}: ${String(error)}`);
-          }
-        }
-      })().catch((error: unknown) => log.warn(`event subscription ended: ${String(error)}`));
-      const subscription = {
-        async stop() {
-          subscriptions.delete(subscription);
-          messages.stop();
-          await loop;
-        },
-      };
-      subscriptions.add(subscription);
-      return subscription;
-    },
-
-    async readEvents(jobId: string, afterSeq?: number): Promise<EventDelivery[]> {
-      ensureOpen();
-      const subject = names.eventSubject(jobId);
-      const after = checkAfterSeq(afterSeq);
-      const out: EventDelivery[] = [];
-      try {
-        const last = await lastEventSeq(subject);
-        if (last <= after) return out;
-        const messages = await (await orderedEventConsumer(subject, after)).consume();
-        for await (const message of messages) {
-          const delivery = toEventDelivery(message);
-          if (delivery) out.push(delivery);
-          if (message.seq >= last || message.info.pending === 0) break;
-        }
-        messages.stop();
-      } catch (error) {
-        throw transportError(`reading events of job ${jobId}`, error);
-      }
-      return out;
-    },
-
-    onDeadLetter(handler) {
-      deadLetterHandlers.add(handler);
-      if (!advisorySubscription && !closed) {
-        advisorySubscription = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${names.jobsStream}.*`, {
-          callback: (error, message) => {
-            if (error) return;
-            handleMaxDeliveries(message.data).catch((e: unknown) => log.warn(`dead-letter handling failed: ${String(e)}`));
-          },
-        });
-      }
-      return () => {
-        deadLetterHandlers.delete(handler);
-      };
-    },
-
-    async queueDepth(kind: JobKind): Promise<JobQueueDepth> {
-      ensureOpen();
-      try {
-        const info = await jsm.consumers.info(names.jobsStream, names.jobConsumer(kind));
-        return { pending: info.num_pending, inFlight: info.num_ack_pending };
-      } catch (error) {
-        throw transportError(`reading queue depth of ${kind}`, error);
-      }
-    },
-
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      await Promise.all([...subscriptions].map((s) => s.stop()));
-      await stores.stopWatches();
-      advisorySubscription?.unsubscribe();
-      try {
-        await nc.drain();
-      } catch {
-        await nc.close().catch(() => {});
-      }
-      await options.onClose?.();
-    },
   };
 }

@@ -50,6 +50,22 @@ async function* slowChunks(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 
 export type BusFactory = (settings: Partial<JobQueueSettings>) => Promise<JobBus>;
 
+/** `bus`, whose `close()` also runs `cleanup` afterwards (the bus may be a class instance: its methods stay bound). */
+export function closingAlso(bus: JobBus, cleanup: () => Promise<void> | void): JobBus {
+  return new Proxy(bus, {
+    get(target, property) {
+      if (property === "close") {
+        return async () => {
+          await target.close();
+          await cleanup();
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {

@@ -6,18 +6,14 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInProcessBus, folderArtifactStore, readArtifact, type JobBus } from "../../src/bus/index.ts";
-import { runBusContract } from "./contract.ts";
+import { closingAlso, runBusContract } from "./contract.ts";
 
 runBusContract("in-process", async (settings) => createInProcessBus({ settings }));
 
 runBusContract("in-process (artifacts under a folder)", async (settings) => {
   const dir = mkdtempSync(join(tmpdir(), "parm-bus-artifacts-"));
   const bus = createInProcessBus({ settings, artifactsDir: join(dir, "artifacts") });
-  const close = bus.close.bind(bus);
-  return { ...bus, close: async () => {
-    await close();
-    rmSync(dir, { recursive: true, force: true });
-  } } satisfies JobBus;
+  return closingAlso(bus, () => rmSync(dir, { recursive: true, force: true }));
 });
 
 test("in-process: event sequences start after eventSeqAfter", async () => {

@@ -22,7 +22,7 @@ import {
   type JobBus,
   type JobQueueSettings,
 } from "../../src/bus/index.ts";
-import { runBusContract } from "./contract.ts";
+import { closingAlso, runBusContract } from "./contract.ts";
 
 const HOST = fileURLToPath(new URL("./ipc-host.ts", import.meta.url));
 
@@ -43,13 +43,11 @@ runBusContract("ipc (to an in-process bus in a child process)", async (settings)
   const bus = await connectIpcBus(ipcEndpoint(child), { helloTimeoutMs: 60_000 });
   assert.equal(bus.kind, "ipc");
   assert.equal(bus.settings.ackWaitMs, settings.ackWaitMs, "the served bus's settings");
-  const close = bus.close.bind(bus);
-  return { ...bus, close: async () => {
-    await close();
+  return closingAlso(bus, async () => {
     if (child.connected) child.disconnect();
     await exited(child);
     rmSync(dir, { recursive: true, force: true });
-  } } satisfies JobBus;
+  });
 });
 
 test("ipc: a lost channel fails calls with BusTransportError; the served bus keeps the client's job in flight until the ack wait", async () => {

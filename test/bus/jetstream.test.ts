@@ -10,18 +10,14 @@ import { connect as tcpConnect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BusTransportError, connectJetStreamBus, findNatsServerBinary, type JobBus } from "../../src/bus/index.ts";
-import { runBusContract } from "./contract.ts";
+import { closingAlso, runBusContract } from "./contract.ts";
 import { deleteNamespace, natsTestUrl, uniqueNamespace } from "./nats-test-server.ts";
 
 runBusContract("jetstream", async (settings) => {
   const url = await natsTestUrl();
   const namespace = uniqueNamespace();
   const bus = await connectJetStreamBus(url, { namespace, settings });
-  const close = bus.close.bind(bus);
-  return { ...bus, close: async () => {
-    await close();
-    await deleteNamespace(url, namespace);
-  } } satisfies JobBus;
+  return closingAlso(bus, () => deleteNamespace(url, namespace));
 });
 
 test("jetstream: a published job sits on JOBS under jobs.train.<tenant> with Nats-Msg-Id = job id", async () => {
