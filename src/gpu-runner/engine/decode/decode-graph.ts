@@ -102,8 +102,8 @@ export class CachedDecoder {
    * Identical rows without α run once and are fanned out.
    */
   async prefill(rows: readonly (readonly number[])[], alphas?: readonly (readonly number[])[]): Promise<{ logits: DecoderLogits; cache: KvCache }> {
-    this.#checkRows(rows);
-    const alpha = this.#alphaFeed(rows.length, alphas);
+    checkPromptRows(this.config, rows);
+    const alpha = alphaFeed(this.alphaSize, this.dtype, rows.length, alphas);
     if (!alpha && rows.length > 1 && rows.every((row) => sameIds(row, rows[0]))) {
       const single = await this.prefill([rows[0]]);
       return { logits: repeatLogits(single.logits, rows.length), cache: single.cache.repeatRows(rows.length) };
@@ -130,8 +130,8 @@ export class CachedDecoder {
   /** Feeds one token per row at each row's cached length, appends the new keys/values, returns next logits. */
   async step(cache: KvCache, tokens: readonly number[], alphas?: readonly (readonly number[])[]): Promise<DecoderLogits> {
     if (tokens.length !== cache.batch) throw new DecoderInputError("INVALID_ROWS", `step needs ${cache.batch} tokens (one per row), got ${tokens.length}`);
-    this.#checkIds(tokens, "step token");
-    const alpha = this.#alphaFeed(cache.batch, alphas);
+    checkTokenIds(this.config, tokens, "step token");
+    const alpha = alphaFeed(this.alphaSize, this.dtype, cache.batch, alphas);
     cache.reserveNext(this.#options.minCacheBucket ?? 32);
     const { session, graph } = await this.#session("step", cache.batch, cache.capacity);
     const feeds: Record<string, HostTensor> = {
@@ -206,47 +206,49 @@ export class CachedDecoder {
     this.#buildMs += performance.now() - started;
     return { session, graph };
   }
+}
 
-  #checkRows(rows: readonly (readonly number[])[]): void {
-    if (!Array.isArray(rows) || rows.length === 0) throw new DecoderInputError("INVALID_ROWS", "prefill needs at least one row of token ids");
-    rows.forEach((row, r) => {
-      if (!Array.isArray(row) || row.length === 0) throw new DecoderInputError("INVALID_ROWS", `row ${r} is empty: a prompt needs at least one token (e.g. BOS)`);
-      if (row.length >= this.config.maxSeqLen) {
-        throw new DecoderInputError("PROMPT_TOO_LONG", `row ${r} has ${row.length} tokens; the model's context is ${this.config.maxSeqLen} and generation needs room for one more`);
-      }
-      this.#checkIds(row, `row ${r} token`);
-    });
-  }
-
-  #checkIds(ids: readonly number[], what: string): void {
-    ids.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new DecoderInputError("INVALID_ROWS", `${what} ${i} is ${id}, outside the vocabulary [0, ${this.config.vocabSize})`);
-      }
-    });
-  }
-
-  #alphaFeed(batch: number, alphas: readonly (readonly number[])[] | undefined): HostTensor | undefined {
-    if (this.alphaSize === 0) {
-      if (alphas !== undefined && alphas.some((a) => a.length > 0)) {
-        throw new DecoderInputError("INVALID_ALPHA", "this model has no PBLoRA adapter and takes no α");
-      }
-      return undefined;
+/** Prompt rows: at least one, each non-empty, shorter than the context, ids in the vocabulary. */
+export function checkPromptRows(config: LlamaConfig, rows: readonly (readonly number[])[]): void {
+  if (!Array.isArray(rows) || rows.length === 0) throw new DecoderInputError("INVALID_ROWS", "prefill needs at least one row of token ids");
+  rows.forEach((row, r) => {
+    if (!Array.isArray(row) || row.length === 0) throw new DecoderInputError("INVALID_ROWS", `row ${r} is empty: a prompt needs at least one token (e.g. BOS)`);
+    if (row.length >= config.maxSeqLen) {
+      throw new DecoderInputError("PROMPT_TOO_LONG", `row ${r} has ${row.length} tokens; the model's context is ${config.maxSeqLen} and generation needs room for one more`);
     }
-    if (!alphas || alphas.length !== batch) {
-      throw new DecoderInputError("INVALID_ALPHA", `a PBLoRA model needs one α per row (${batch} rows), got ${alphas?.length ?? 0}`);
+    checkTokenIds(config, row, `row ${r} token`);
+  });
+}
+
+export function checkTokenIds(config: LlamaConfig, ids: readonly number[], what: string): void {
+  ids.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
+      throw new DecoderInputError("INVALID_ROWS", `${what} ${i} is ${id}, outside the vocabulary [0, ${config.vocabSize})`);
     }
-    const k = this.alphaSize;
-    const data = this.dtype === "float32" ? new Float32Array(batch * k) : new Float64Array(batch * k);
-    alphas.forEach((a, r) => {
-      if (a.length !== k) throw new DecoderInputError("INVALID_ALPHA", `α of row ${r} has ${a.length} entries, the adapter has ${k} objectives`);
-      a.forEach((v, i) => {
-        if (!Number.isFinite(v)) throw new DecoderInputError("INVALID_ALPHA", `α[${r}][${i}] is ${v}, expected a finite number`);
-        data[r * k + i] = v;
-      });
-    });
-    return { dtype: this.dtype, shape: [batch, k], data };
+  });
+}
+
+/** The α feed [batch, k] for a model taking `alphaSize` weights (0: none, and α must be absent or empty). */
+export function alphaFeed(alphaSize: number, dtype: FloatDType, batch: number, alphas: readonly (readonly number[])[] | undefined): HostTensor | undefined {
+  if (alphaSize === 0) {
+    if (alphas !== undefined && alphas.some((a) => a.length > 0)) {
+      throw new DecoderInputError("INVALID_ALPHA", "this model has no PBLoRA adapter and takes no α");
+    }
+    return undefined;
   }
+  if (!alphas || alphas.length !== batch) {
+    throw new DecoderInputError("INVALID_ALPHA", `a PBLoRA model needs one α per row (${batch} rows), got ${alphas?.length ?? 0}`);
+  }
+  const k = alphaSize;
+  const data = dtype === "float32" ? new Float32Array(batch * k) : new Float64Array(batch * k);
+  alphas.forEach((a, r) => {
+    if (a.length !== k) throw new DecoderInputError("INVALID_ALPHA", `α of row ${r} has ${a.length} entries, the adapter has ${k} objectives`);
+    a.forEach((v, i) => {
+      if (!Number.isFinite(v)) throw new DecoderInputError("INVALID_ALPHA", `α[${r}][${i}] is ${v}, expected a finite number`);
+      data[r * k + i] = v;
+    });
+  });
+  return { dtype, shape: [batch, k], data };
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {

@@ -25,12 +25,17 @@ import { TokenSampler, validateSamplingConfig, type SamplingConfig } from "./sam
 import { StopCriteria, type StopReason } from "./stop.ts";
 import { CachedDecoder, type CachedDecoderOptions, type DecodeAdapter, type DecoderLogits } from "./decode-graph.ts";
 import { assertSharedVocabulary } from "./vocabulary.ts";
-import type { KvCache } from "./kv-cache.ts";
+import { FastDecoder, type FastDecodeModel } from "./fast-decoder.ts";
+import { llmDecodeUnsupported } from "../model/llm-decode-graph.ts";
+import type { DecodeWeights, WeightQuantization } from "../model/decode-weights.ts";
 
-/** What generation needs of a loaded model (a `LoadedModel` fits). */
+/** What generation needs of a loaded model (a `LoadedModel` fits). `decodeWeights`, when present, is what the fast
+ *  path reads (a quantized GGUF kept quantized: model/gguf-quantized.ts, whose `weights` dequantize on demand for
+ *  the reference path). */
 export interface DecodeModel {
   readonly config: LlamaConfig;
   readonly weights: ModelWeights;
+  readonly decodeWeights?: DecodeWeights;
   readonly tokenizer: Tokenizer;
 }
 
@@ -50,6 +55,33 @@ export interface GenArmGuides {
 export interface GeneratorOptions extends CachedDecoderOptions {
   readonly base: DecodeModel;
   readonly arm?: ParmArm | GenArmGuides;
+  /** Decode through onnxruntime's LLM kernels (decode/fast-decoder.ts) or through the plain-op reference graphs
+   *  (false). Default: the fast path for float32 models it supports (llmDecodeUnsupported), else the reference. */
+  readonly fastDecode?: boolean;
+  /** Fast path: float weights as they are (default) or quantized on load (`q8`, `q4`, MatMulNBits). */
+  readonly weightQuantization?: WeightQuantization;
+}
+
+/** What the generator drives: CachedDecoder (reference) or FastDecoder, each with its own cache type. */
+interface StepDecoder {
+  readonly config: LlamaConfig;
+  prefill(rows: readonly (readonly number[])[], alphas?: readonly (readonly number[])[]): Promise<{ logits: DecoderLogits; cache: unknown }>;
+  step(cache: unknown, tokens: readonly number[], alphas?: readonly (readonly number[])[]): Promise<DecoderLogits>;
+  warm(batch: number, promptLength: number, totalLength: number): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** The decoder of one model under the generator's options. */
+function makeDecoder(model: DecodeModel, adapter: DecodeAdapter | undefined, options: GeneratorOptions): StepDecoder {
+  const float32 = (options.dtype ?? "float32") === "float32";
+  const unsupported = float32 ? llmDecodeUnsupported(model.config) : "it runs float32 only";
+  const fast = options.fastDecode ?? unsupported === undefined;
+  if (fast) {
+    if (unsupported) throw new GenerateRequestError("INVALID_GUIDANCE", `fastDecode cannot run this model: ${unsupported}`);
+    const fastModel: FastDecodeModel = model.decodeWeights ? { config: model.config, decodeWeights: model.decodeWeights } : { config: model.config, weights: model.weights };
+    return new FastDecoder(fastModel, adapter, options) as StepDecoder;
+  }
+  return new CachedDecoder({ config: model.config, weights: model.weights }, adapter, options) as StepDecoder;
 }
 
 export type GuidanceMode = "none" | "parm" | "genarm";
@@ -195,14 +227,13 @@ class GuidedGenerator implements Generator {
   readonly vocabSize: number;
   readonly context: number;
   readonly #base: DecodeModel;
-  readonly #baseDecoder: CachedDecoder;
-  readonly #guides: CachedDecoder[];
+  readonly #baseDecoder: StepDecoder;
+  readonly #guides: StepDecoder[];
 
   constructor(options: GeneratorOptions) {
     const { base, arm } = options;
-    const decoderOptions: CachedDecoderOptions = options;
     this.#base = base;
-    this.#baseDecoder = new CachedDecoder(base, undefined, decoderOptions);
+    this.#baseDecoder = makeDecoder(base, undefined, options);
     if (!arm) {
       this.mode = "none";
       this.objectives = 0;
@@ -218,7 +249,7 @@ class GuidedGenerator implements Generator {
       this.mode = "genarm";
       this.objectives = arm.genarm.length;
       this.vocabSize = assertSharedVocabulary(base, arm.genarm.map((g, i) => ({ role: `genarm[${i}]`, model: g.model })));
-      this.#guides = arm.genarm.map((g) => new CachedDecoder(g.model, g.adapter, decoderOptions));
+      this.#guides = arm.genarm.map((g) => makeDecoder(g.model, g.adapter, options));
     } else {
       if (arm.adapter.spec.mode !== "pblora") {
         throw new GenerateRequestError("INVALID_GUIDANCE", `a PARM ARM needs a PBLoRA adapter, got ${arm.adapter.spec.mode}`);
@@ -226,7 +257,7 @@ class GuidedGenerator implements Generator {
       this.mode = "parm";
       this.objectives = arm.adapter.spec.numObjectives;
       this.vocabSize = assertSharedVocabulary(base, [{ role: "arm", model: arm.model }]);
-      this.#guides = [new CachedDecoder(arm.model, arm.adapter, decoderOptions)];
+      this.#guides = [makeDecoder(arm.model, arm.adapter, options)];
     }
     this.context = Math.min(base.config.maxSeqLen, ...this.#guides.map((g) => g.config.maxSeqLen));
   }
@@ -282,7 +313,7 @@ class GuidedGenerator implements Generator {
     const stopIfCancelled = (where: string) => throwIfGenerationCancelled(request.signal, where, steps, budget, rowState);
     stopIfCancelled("before the prefill");
     const baseStart = await this.#baseDecoder.prefill(promptRows);
-    const caches: KvCache[] = [baseStart.cache];
+    const caches: unknown[] = [baseStart.cache];
     const guideLogits: DecoderLogits[] = [];
     for (const guide of this.#guides) {
       stopIfCancelled("before the prefill");

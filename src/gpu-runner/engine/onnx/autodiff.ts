@@ -14,6 +14,7 @@
  */
 import { AutodiffError, UnreachableCaseError } from "./errors.ts";
 import {
+  type ContribOpType,
   isFloat,
   shapeEquals,
   sizeOf,
@@ -71,8 +72,9 @@ const broadcastBinary = (
 const unary = (f: (ctx: VjpContext, x: Value, y: Value, g: Value) => Value): VjpRule => (ctx, node, [g]) =>
   g ? [f(ctx, node.inputs[0], node.outputs[0], g)] : [];
 
-/** One vector-Jacobian rule per op type. Rules emit only ops that themselves have rules here. */
-export const vjpRules: Record<OpType, VjpRule> = {
+/** One vector-Jacobian rule per standard op type (contrib ops are for inference graphs and have none). Rules
+ *  emit only ops that themselves have rules here. */
+export const vjpRules: Record<Exclude<OpType, ContribOpType>, VjpRule> = {
   Add: broadcastBinary((ctx, _a, _b, _y, g) => [ctx.needs(0) ? g : undefined, ctx.needs(1) ? g : undefined]),
   Sub: broadcastBinary((ctx, _a, _b, _y, g) => [ctx.needs(0) ? g : undefined, ctx.needs(1) ? ctx.b.neg(g) : undefined]),
   Mul: broadcastBinary((ctx, a, b, _y, g) => [
@@ -275,7 +277,7 @@ export function appendGradients(
         continue;
       }
     }
-    const rule = vjpRules[node.opType];
+    const rule = (vjpRules as Partial<Record<OpType, VjpRule>>)[node.opType];
     if (!rule) throw new AutodiffError(`no VJP rule for op ${node.opType}`);
     const inGrads = rule({ b, needs }, node, outGrads);
     inGrads.forEach((g, i) => {

@@ -20,7 +20,7 @@ import {
   type ValueInfoMessage,
 } from "./proto.ts";
 
-export type DType = "float32" | "float64" | "int64" | "bool";
+export type DType = "float32" | "float64" | "int64" | "bool" | "int32" | "uint8" | "float16";
 export type FloatDType = "float32" | "float64";
 export type Shape = readonly number[];
 
@@ -30,6 +30,10 @@ export interface DTypeArray {
   float64: Float64Array;
   int64: BigInt64Array;
   bool: Uint8Array;
+  int32: Int32Array;
+  uint8: Uint8Array;
+  /** IEEE half floats as their bit patterns. */
+  float16: Uint16Array;
 }
 export type TensorArray = DTypeArray[DType];
 
@@ -45,13 +49,36 @@ export interface Value {
   readonly name: string;
   readonly dtype: DType;
   readonly shape: Shape;
+  /** Graph inputs/outputs only: a name per axis that is symbolic in the serialized graph (undefined = the static
+   *  size in `shape`). `shape` then holds a representative size the builder computes with. */
+  readonly dimNames?: readonly (string | undefined)[];
 }
 
 export type OpType =
   | "Add" | "Sub" | "Mul" | "Div" | "Neg" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Sigmoid" | "Softplus"
   | "Relu" | "Abs" | "Sign" | "Identity" | "Cast" | "MatMul" | "Transpose" | "Reshape" | "Squeeze" | "Unsqueeze"
   | "Concat" | "Split" | "Gather" | "GatherElements" | "ScatterElements" | "ReduceSum" | "ReduceMean"
-  | "Softmax" | "LogSoftmax" | "Expand" | "ConstantOfShape" | "Shape" | "Dropout";
+  | "Softmax" | "LogSoftmax" | "Expand" | "ConstantOfShape" | "Shape" | "Dropout" | ContribOpType;
+
+/** onnxruntime's com.microsoft operators the engine emits (inference graphs only; autodiff has no rules for them). */
+export type ContribOpType =
+  | "GroupQueryAttention" | "RotaryEmbedding" | "MatMulNBits" | "SimplifiedLayerNormalization"
+  | "SkipSimplifiedLayerNormalization";
+
+/** The domain of each contrib op (SimplifiedLayerNormalization is registered in the default domain by onnxruntime). */
+const CONTRIB_DOMAIN: Readonly<Record<ContribOpType, string>> = {
+  GroupQueryAttention: "com.microsoft",
+  RotaryEmbedding: "com.microsoft",
+  MatMulNBits: "com.microsoft",
+  SimplifiedLayerNormalization: "",
+  SkipSimplifiedLayerNormalization: "com.microsoft",
+};
+
+/** Version of the com.microsoft opset the engine imports when a graph uses a contrib op. */
+export const MS_OPSET_VERSION = 1;
+
+/** Stands for an omitted optional input of a node (serialized as the empty name). */
+export const OMITTED_INPUT: Value = { name: "", dtype: "float32", shape: [] };
 
 export type AttributeValue =
   | { readonly kind: "int"; readonly value: number }
@@ -111,6 +138,9 @@ const ELEMENT_TYPE: Record<DType, number> = {
   float64: OnnxElementType.DOUBLE,
   int64: OnnxElementType.INT64,
   bool: OnnxElementType.BOOL,
+  int32: OnnxElementType.INT32,
+  uint8: OnnxElementType.UINT8,
+  float16: OnnxElementType.FLOAT16,
 };
 
 export const OPSET_VERSION = 18;
@@ -166,7 +196,12 @@ export function arrayFor(dtype: DType, length: number): TensorArray {
     case "int64":
       return new BigInt64Array(length);
     case "bool":
+    case "uint8":
       return new Uint8Array(length);
+    case "int32":
+      return new Int32Array(length);
+    case "float16":
+      return new Uint16Array(length);
   }
 }
 
@@ -179,7 +214,9 @@ function checkArrayDType(dtype: DType, data: TensorArray, what: string): void {
     (dtype === "float32" && data instanceof Float32Array) ||
     (dtype === "float64" && data instanceof Float64Array) ||
     (dtype === "int64" && data instanceof BigInt64Array) ||
-    (dtype === "bool" && data instanceof Uint8Array);
+    ((dtype === "bool" || dtype === "uint8") && data instanceof Uint8Array) ||
+    (dtype === "int32" && data instanceof Int32Array) ||
+    (dtype === "float16" && data instanceof Uint16Array);
   if (!ok) throw new GraphShapeError(`${what}: data array does not hold ${dtype}`);
 }
 
@@ -219,10 +256,11 @@ export class GraphBuilder {
     return this.names.has(name);
   }
 
-  input(name: string, dtype: DType, shape: Shape): Value {
+  /** A graph input; `dimNames` makes the named axes symbolic in the serialized graph (see Value.dimNames). */
+  input(name: string, dtype: DType, shape: Shape, dimNames?: readonly (string | undefined)[]): Value {
     this.claim(name);
     checkShape(shape, `input "${name}"`);
-    const value: Value = { name, dtype, shape: [...shape] };
+    const value: Value = { name, dtype, shape: [...shape], ...(dimNames ? { dimNames: [...dimNames] } : {}) };
     this.inputs.push(value);
     return value;
   }
@@ -271,16 +309,32 @@ export class GraphBuilder {
   }
 
   /** Marks `value` as a graph output, under `name` when given (through an Identity node if the name differs). */
-  output(value: Value, name?: string): Value {
-    let out = value;
+  output(value: Value, name?: string, dimNames?: readonly (string | undefined)[]): Value {
+    let out = dimNames ? { ...value, dimNames: [...dimNames] } : value;
     if (name !== undefined && name !== value.name) {
       this.claim(name);
-      out = { name, dtype: value.dtype, shape: value.shape };
+      out = { name, dtype: value.dtype, shape: value.shape, ...(dimNames ? { dimNames: [...dimNames] } : {}) };
       this.nodes.push({ opType: "Identity", inputs: [value], outputs: [out], attributes: {}, params: {} });
     }
     if (this.outputs.some((o) => o.name === out.name)) throw new GraphNameError(`"${out.name}" is already an output`);
     this.outputs.push(out);
     return out;
+  }
+
+  /**
+   * A com.microsoft operator (ContribOpType) with the output dtypes and shapes the caller states: the builder
+   * does no shape inference for these, onnxruntime checks them on load. `OMITTED_INPUT` skips an optional input;
+   * trailing omitted inputs are dropped.
+   */
+  contrib(
+    opType: ContribOpType,
+    inputs: readonly Value[],
+    outputSpecs: readonly { dtype: DType; shape: Shape }[],
+    attributes: Record<string, AttributeValue> = {},
+  ): Value[] {
+    const given = [...inputs];
+    while (given.length > 0 && given[given.length - 1].name === "") given.pop();
+    return this.emit(opType, given, outputSpecs, attributes);
   }
 
   // ---------------------------------------------------------------- node plumbing
@@ -635,7 +689,10 @@ export class GraphBuilder {
       irVersion: IR_VERSION,
       producerName: "parm-platform",
       producerVersion: "0.1.0",
-      opsetImport: [{ domain: "", version: OPSET_VERSION }],
+      opsetImport: [
+        { domain: "", version: OPSET_VERSION },
+        ...(this.nodes.some((n) => CONTRIB_DOMAIN[n.opType as ContribOpType] === "com.microsoft") ? [{ domain: "com.microsoft", version: MS_OPSET_VERSION }] : []),
+      ],
       graph: {
         name: this.graphName,
         node: this.nodes.map((node, i) => nodeMessage(node, i)),
@@ -663,7 +720,12 @@ function checkShape(shape: Shape, what: string): void {
 function valueInfo(value: Value): ValueInfoMessage {
   return {
     name: value.name,
-    type: { tensorType: { elemType: ELEMENT_TYPE[value.dtype], shape: { dim: value.shape.map((d) => ({ dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType: ELEMENT_TYPE[value.dtype],
+        shape: { dim: value.shape.map((d, i) => (value.dimNames?.[i] !== undefined ? { dimParam: value.dimNames[i] } : { dimValue: d })) },
+      },
+    },
   };
 }
 
@@ -693,5 +755,6 @@ function nodeMessage(node: GraphNode, index: number): NodeMessage {
     name: `${node.opType}_${index}`,
     opType: node.opType,
     attribute: Object.entries(node.attributes).map(([name, attr]) => attributeMessage(name, attr)),
+    ...(CONTRIB_DOMAIN[node.opType as ContribOpType] ? { domain: CONTRIB_DOMAIN[node.opType as ContribOpType] } : {}),
   };
 }

@@ -8,7 +8,7 @@ import protobuf from "protobufjs";
 import { EngineError } from "../util/errors.ts";
 
 /** ONNX TensorProto.DataType codes used by the engine. */
-export const OnnxElementType = { FLOAT: 1, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
+export const OnnxElementType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
 
 /** AttributeProto.AttributeType codes. */
 export const OnnxAttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;

@@ -63,9 +63,12 @@ export class SessionRunError extends EngineError<"SESSION_RUN_FAILED"> {
   }
 }
 
-const ORT_TYPE: Record<DType, "float32" | "float64" | "int64" | "bool"> = {
+const ORT_TYPE: Record<DType, "float32" | "float64" | "int64" | "bool" | "int32" | "uint8" | "float16"> = {
   float32: "float32",
   float64: "float64",
+  int32: "int32",
+  uint8: "uint8",
+  float16: "float16",
   int64: "int64",
   bool: "bool",
 };
@@ -88,6 +91,12 @@ function fromOrtTensor(name: string, t: ort.Tensor): HostTensor {
       return { dtype: "int64", shape, data: t.data as BigInt64Array };
     case "bool":
       return { dtype: "bool", shape, data: t.data as Uint8Array };
+    case "int32":
+      return { dtype: "int32", shape, data: t.data as Int32Array };
+    case "uint8":
+      return { dtype: "uint8", shape, data: t.data as Uint8Array };
+    case "float16":
+      return { dtype: "float16", shape, data: t.data as Uint16Array };
     default:
       throw new SessionRunError(`output "${name}" has unsupported element type ${t.type}`);
   }
@@ -108,8 +117,18 @@ export class EngineSession {
     return this.session.outputNames;
   }
 
-  /** Runs with `feeds` (every graph input) and returns `fetches` (default: every output) by name. */
-  async run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs with `feeds` (every graph input) and returns `fetches` (default: every output) by name. `into` names
+   * outputs onnxruntime writes into the given host tensors (pre-allocated; with the CPU provider a buffer that is
+   * also fed as an input is the same memory, which is how GroupQueryAttention updates a shared KV buffer in
+   * place); they are fetched in addition to `fetches`. onnxruntime-node 1.30 still returns each of them as a new
+   * array (a copy of the whole tensor per run, docs/engine.md §7), so decoding does not use this for its cache.
+   */
+  async run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    fetches?: readonly string[],
+    into?: Readonly<Record<string, HostTensor>>,
+  ): Promise<Record<string, HostTensor>> {
     const missing = this.session.inputNames.filter((n) => !(n in feeds));
     if (missing.length > 0) throw new SessionRunError(`missing feeds: ${missing.join(", ")}`);
     const extra = Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n));
@@ -120,7 +139,16 @@ export class EngineSession {
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(name, t);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+      if (into) {
+        const unknownInto = Object.keys(into).filter((n) => !this.session.outputNames.includes(n));
+        if (unknownInto.length > 0) throw new SessionRunError(`unknown pre-allocated outputs: ${unknownInto.join(", ")}`);
+        const outputs: Record<string, ort.Tensor | null> = {};
+        for (const name of fetches ?? this.session.outputNames) outputs[name] = null;
+        for (const [name, t] of Object.entries(into)) outputs[name] = toOrtTensor(name, t);
+        result = await this.session.run(ortFeeds, outputs);
+      } else {
+        result = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+      }
     } catch (cause) {
       throw new SessionRunError(`session run failed: ${(cause as Error).message}`, { cause });
     }
