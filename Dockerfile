@@ -1,6 +1,9 @@
 # One image for both processes: `npm start` (api) and `npm run runner` (runner).
 FROM node:20-bookworm-slim
 WORKDIR /app
+# The Vulkan loader for runners on onnxruntime's WebGPU provider; an NVIDIA host's container toolkit mounts the
+# driver's Vulkan ICD when the container asks for the "graphics" capability (docker-compose.yml, docs/operations.md).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libvulkan1 && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 COPY prisma ./prisma

@@ -21,6 +21,7 @@ import { loadGguf, SentencePieceBpeTokenizer, type LlamaConfig } from "../src/gp
 import { randomTinyWeights } from "../src/gpu-runner/engine/model/arm-graph-reference.ts";
 import { initAdapterTensors, pbloraSpec, type AdapterSpec } from "../src/gpu-runner/engine/model/pblora.ts";
 import { mulberry32 } from "../src/gpu-runner/engine/onnx/index.ts";
+import { benchExecutionProvider } from "./execution-provider.ts";
 
 const { values } = parseArgs({
   options: {
@@ -113,12 +114,13 @@ function median(xs: number[]): number {
 }
 
 const { name, model } = await loadModel();
+const executionProvider = await benchExecutionProvider();
 const prompt = Array.from({ length: promptTokens }, (_, i) => (i === 0 ? model.config.bosId : 3 + ((i * 7919) % (model.config.vocabSize - 3))));
 
 /** Timing of one request shape on a generator whose sessions are built first: median step time over all steps of
  *  `repeats` runs, best wall time, median time to first token. `runsPerMeasure` > 1 runs each α alone in turn. */
 async function measure(options: GeneratorOptions, alphas: number[][] | undefined, runsPerMeasure = 1): Promise<Measured> {
-  const generator = createGenerator({ ...options, threads, weightsAs, adapterAs, allowSpinning });
+  const generator = createGenerator({ ...options, threads, weightsAs, adapterAs, allowSpinning, executionProvider });
   await generator.warm(runsPerMeasure > 1 ? 1 : (alphas?.length ?? 1), prompt.length, tokens);
   const stepMs: number[] = [];
   const ttfts: number[] = [];
@@ -160,7 +162,7 @@ const loraSpec: AdapterSpec = { mode: "lora", rank: 8, loraAlpha: 16, targets: [
 const genarm = (k: number): GeneratorOptions["arm"] => ({ genarm: Array.from({ length: k }, (_, i) => ({ model, adapter: randomAdapter(model.config, loraSpec, 20 + i) })) });
 const uniform = (k: number) => [Array.from({ length: k }, () => 1 / k)];
 
-console.log(`decode bench: ${name}; prompt ${prompt.length} tokens, ${tokens} new tokens, ${threads} thread(s), weights as ${weightsAs}, adapters as ${adapterAs}, thread pools ${allowSpinning ? "spinning" : "not spinning"}, ${repeats} repeats`);
+console.log(`decode bench: ${name} on ${executionProvider}; prompt ${prompt.length} tokens, ${tokens} new tokens, ${threads} thread(s), weights as ${weightsAs}, adapters as ${adapterAs}, thread pools ${allowSpinning ? "spinning" : "not spinning"}, ${repeats} repeats`);
 const rows: [string, Measured][] = [];
 const record = (label: string, m: Measured) => {
   rows.push([label, m]);
@@ -187,8 +189,8 @@ for (const k of [2, 3]) {
 // One ARM alone: PBLoRA (α input) vs plain LoRA of the same total rank, prefill + `tokens` steps at batch 1,
 // the two measured in alternation; median step time.
 const armVariants = [
-  { decoder: new CachedDecoder(model, randomAdapter(model.config, pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 }), 31), { threads, weightsAs, adapterAs, allowSpinning }), alpha: [[0.5, 0.5]], steps: [] as number[] },
-  { decoder: new CachedDecoder(model, randomAdapter(model.config, loraSpec, 32), { threads, weightsAs, adapterAs, allowSpinning }), alpha: undefined, steps: [] as number[] },
+  { decoder: new CachedDecoder(model, randomAdapter(model.config, pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 }), 31), { threads, weightsAs, adapterAs, allowSpinning, executionProvider }), alpha: [[0.5, 0.5]], steps: [] as number[] },
+  { decoder: new CachedDecoder(model, randomAdapter(model.config, loraSpec, 32), { threads, weightsAs, adapterAs, allowSpinning, executionProvider }), alpha: undefined, steps: [] as number[] },
 ];
 for (const v of armVariants) await v.decoder.warm(1, prompt.length, prompt.length + tokens);
 for (let r = 0; r < repeats; r++) {

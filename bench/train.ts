@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { loadGguf, trainArm, type LoadedModel, type PreferencePair, type TrainableModel } from "../src/gpu-runner/engine/index.ts";
 import { randomTinyWeights, tinyConfig } from "../src/gpu-runner/engine/model/arm-graph-reference.ts";
 import { mulberry32 } from "../src/gpu-runner/engine/onnx/index.ts";
+import { benchExecutionProvider } from "./execution-provider.ts";
 
 type Workload = "stories" | "random";
 type Variant = "default" | "inputs" | "generic";
@@ -85,6 +86,7 @@ async function child(workload: Workload, variant: Variant, threads: number, upda
     maxPromptLength: 64,
     lengthBuckets: [T],
     threads,
+    executionProvider: await benchExecutionProvider(),
     weightsAs: variant === "inputs" ? "inputs" : "initializers",
     fuseLogSoftmaxGather: variant !== "generic",
     evaluateBefore: false,
@@ -111,7 +113,7 @@ async function parent(): Promise<void> {
   const updates = Number(option("steps", "5"));
   const only = option("only", "");
   const workloads: Workload[] = only ? [only as Workload] : ["stories", "random"];
-  console.log(`bench/train: ${cpus()[0]?.model ?? "cpu"} (${cpus().length} cores), onnxruntime CPU, intra-op threads ${threads}, ${updates} timed updates after a warm-up update`);
+  console.log(`bench/train: ${cpus()[0]?.model ?? "cpu"} (${cpus().length} cores), onnxruntime ${await benchExecutionProvider()}, intra-op threads ${threads}, ${updates} timed updates after a warm-up update`);
   for (const workload of workloads) {
     const rows: ChildResult[] = [];
     for (const variant of VARIANTS) {

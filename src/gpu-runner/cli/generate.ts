@@ -4,7 +4,8 @@
  *
  *   npm run parm -- generate --base model.gguf [--arm adapter.safetensors …] [--arm-base backbone]
  *     [--alpha 0.3,0.7 …] [--beta 1] --prompt "…" [--max-new-tokens 128] [--temperature T --top-k K --top-p P
- *     --seed S] [--stop STR …] [--threads N] [--format text|jsonl] [--skip-digest-check]
+ *     --seed S] [--stop STR …] [--threads N] [--execution-provider auto|cpu|webgpu|cuda] [--format text|jsonl]
+ *     [--skip-digest-check]
  *
  * Models: a `.gguf` file or a Hugging Face folder (config.json + safetensors + tokenizer.json). `--arm` takes
  * adapter files written by `parm train`: one PARM adapter (α has one weight per dimension, in the file's order),
@@ -18,6 +19,7 @@
  * `parm generate: <ErrorName> <code>: message`), 2 usage.
  */
 import { readFile, stat } from "node:fs/promises";
+import { resolveExecutionProvider } from "../device/index.ts";
 import { parseArgs } from "node:util";
 import { createGenerator, decodeAdapterFromFile, type GenArmGuides, type GenerateRequest, type ParmArm } from "../engine/decode/index.ts";
 import type { SamplingConfig } from "../engine/decode/index.ts";
@@ -33,7 +35,7 @@ export interface CommandIo {
 
 export const GENERATE_USAGE = `usage: parm generate --base MODEL [--arm ADAPTER]... [--arm-base MODEL] [--alpha A1,A2,...]...
                      [--beta B] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
-                     [--seed S] [--stop STRING]... [--threads N] [--format text|jsonl] [--skip-digest-check]
+                     [--seed S] [--stop STRING]... [--threads N] [--execution-provider auto|cpu|webgpu|cuda] [--format text|jsonl] [--skip-digest-check]
   MODEL    a .gguf file or a Hugging Face model folder
   ADAPTER  an adapter file from \`parm train\` (one PARM adapter, or GENARM adapters, one per objective)
   --alpha  a preference vector (one weight per objective); repeat for an α-batched sweep
@@ -51,6 +53,8 @@ interface ParsedGenerateArgs {
   readonly sampling: SamplingConfig;
   readonly stop: readonly string[];
   readonly threads?: number;
+  /** auto | cpu | webgpu | cuda; undefined: PARM_EXECUTION_PROVIDER (gpu-runner/device). */
+  readonly executionProvider?: string;
   readonly format: "text" | "jsonl";
   readonly skipDigestCheck: boolean;
 }
@@ -84,6 +88,7 @@ export function parseGenerateArgs(argv: readonly string[]): ParsedGenerateArgs {
         seed: { type: "string" },
         stop: { type: "string", multiple: true },
         threads: { type: "string" },
+        "execution-provider": { type: "string" },
         format: { type: "string" },
         "skip-digest-check": { type: "boolean" },
       },
@@ -126,6 +131,7 @@ export function parseGenerateArgs(argv: readonly string[]): ParsedGenerateArgs {
     sampling,
     stop: values.stop ?? [],
     ...(threads !== undefined ? { threads } : {}),
+    ...(values["execution-provider"] !== undefined ? { executionProvider: values["execution-provider"] } : {}),
     format,
     skipDigestCheck: values["skip-digest-check"] ?? false,
   };
@@ -176,7 +182,8 @@ export async function runGenerateCommand(argv: readonly string[], io: CommandIo 
   try {
     const base = await loadModel(args.base);
     const arm = await guidance(args, base);
-    generator = createGenerator({ base, ...(arm ? { arm } : {}), ...(args.threads !== undefined ? { threads: args.threads } : {}) });
+    const executionProvider = await resolveExecutionProvider({ explicit: args.executionProvider, threads: args.threads, log: (line) => io.stderr.write(`${line}\n`) });
+    generator = createGenerator({ base, ...(arm ? { arm } : {}), ...(args.threads !== undefined ? { threads: args.threads } : {}), executionProvider });
     const request: GenerateRequest = {
       prompt: args.prompt,
       ...(args.alphas.length > 0 ? { alphas: args.alphas } : {}),

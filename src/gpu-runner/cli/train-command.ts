@@ -17,11 +17,11 @@ import {
   TrainerError,
   type AdapterMethod,
   type AdapterTarget,
-  type ExecutionProviderChoice,
   type TrainArmOptions,
   type TrainArmResult,
   type WeightsPlacement,
 } from "../engine/index.ts";
+import { resolveExecutionProvider } from "../device/index.ts";
 import { CliUsageError, parseArgs, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { loadPreferencePairs, parseDataSource, parseKeyValues } from "./data.ts";
 import { loadModel } from "./model.ts";
@@ -43,7 +43,7 @@ export const TRAIN_USAGE = `parm train --model <file.gguf|hf-dir> --data <dim>=<
   schedule:  --epochs 2 (GENARM 1) --lr 5e-4 --weight-decay 0.05 --warmup-steps 20 --batch-pairs 4 --grad-accum 8 --max-grad-norm 1 (0 = off)
              --dirichlet-p 0.5 --alpha-per STEP|MICRO_BATCH --truncation TRL|PREFIX_SHARED --seed 0 --max-length min(1024, context) --max-prompt-length min(512, max-length/2) --buckets 64,128,…
              (defaults: the method's reference recipe, docs/engine.md "Training defaults")
-  runtime:   --threads N --execution-provider cpu|cuda|auto --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
+  runtime:   --threads N --execution-provider auto|cpu|webgpu|cuda (default PARM_EXECUTION_PROVIDER, else auto) --weights-as initializers|inputs --checkpoint-every N --resume <checkpoint>
   report:    --front-step 0.1 (also evaluate held-out accuracy along the α grid) --quiet`;
 
 function parseBeta(text: string | undefined, objectives: readonly string[]): number[] {
@@ -132,7 +132,7 @@ export async function runTrain(argv: readonly string[], io: { readonly stdout: N
     maxPromptLength: args.integer("max-prompt-length"),
     lengthBuckets: args.numbers("buckets"),
     threads: args.integer("threads"),
-    executionProvider: oneOf<ExecutionProviderChoice>(args, "execution-provider", ["cpu", "cuda", "auto"], "cpu"),
+    executionProvider: await resolveExecutionProvider({ explicit: args.string("execution-provider"), threads: args.integer("threads"), log: (line) => io.stderr.write(`${line}\n`) }),
     weightsAs: oneOf<WeightsPlacement>(args, "weights-as", ["initializers", "inputs"], "initializers"),
     checkpointEvery: args.integer("checkpoint-every", 0),
     onCheckpoint: (bytes) => writeAtomic(checkpointPath, bytes),

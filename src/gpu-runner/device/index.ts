@@ -16,3 +16,4 @@ export {
   type WebGpuProbeResult,
 } from "./webgpu.ts";
 export { nodePlacement, parseNodePlacement, type NodePlacement } from "./placement.ts";
+export { resolveExecutionProvider, type ResolveProviderOptions } from "./resolve.ts";
