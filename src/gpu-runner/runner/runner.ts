@@ -112,259 +112,342 @@ async function openBus(options: RunnerOptions, log: RunnerLogger): Promise<JobBu
 
 export async function startRunner(options: RunnerOptions): Promise<Runner> {
   const log = options.log ?? silent;
-  const bus = await openBus(options, log);
-  const { ackWaitMs, maxDeliver, heartbeatTtlMs } = bus.settings;
-  const idlePollMs = Math.max(50, options.idlePollMs ?? 1000);
-  const artifacts: ArtifactStore = busArtifactStore(bus.artifacts);
-  const cache = createArtifactCache(artifacts, options.cacheDir);
-  const pool = options.pool ?? createWorkerPool(options.slots);
-  const slots = new Semaphore(options.slots);
-  const inFlight = new Map<string, InFlight>();
-  const cancelled = new Set<string>();
-  let stopping = false;
-  const host = hostname() || "unknown-host";
+  const runner = new JobRunner(options, log, await openBus(options, log));
+  await runner.open();
+  return runner;
+}
 
-  // ---- cancellation channel: bus.cancels (KV job_cancels), key = job id; the job picker ----------------------
-  let cancelWatch: BusWatch;
-  let picker: JobPicker;
-  try {
-    cancelWatch = await bus.cancels.watch((jobId) => {
-      cancelled.add(jobId);
-      const job = inFlight.get(jobId);
-      if (job && job.stopReason === null) {
-        job.stopReason = "cancel";
-        log.info(`job ${jobId}: cancellation requested; stopping at the next step`);
-        job.controller.abort(job.stopReason);
-      }
-    });
-    picker = await startJobPicker({ bus, kinds: options.kinds, idlePollMs, log });
-  } catch (error) {
-    if (!options.pool) await pool.close();
-    await bus.close();
-    throw error;
+/** A job's events go out in order, one at a time; once the job is cancelled, queued token events are dropped. */
+class EventQueue {
+  #queue: Promise<void> = Promise.resolve();
+  #error: unknown = null;
+  droppedTokens = 0;
+
+  constructor(
+    private readonly publish: (event: JobEvent) => Promise<void>,
+    private readonly cancelled: () => boolean,
+  ) {}
+
+  emit(event: JobEvent): void {
+    this.#queue = this.#queue
+      .then(() => {
+        if (event.type === "token" && this.cancelled()) this.droppedTokens++;
+        else return this.publish(event);
+      })
+      .catch((error: unknown) => {
+        this.#error ??= error;
+      });
   }
 
-  const isCancelled = async (jobId: string): Promise<boolean> => {
-    if (cancelled.has(jobId)) return true;
+  /** Waits for every queued event; throws the first publishing error. */
+  async flush(): Promise<void> {
+    await this.#queue;
+    if (this.#error) throw this.#error;
+  }
+
+  /** Waits for every queued event, errors or not. */
+  settled(): Promise<void> {
+    return this.#queue;
+  }
+}
+
+class JobRunner implements Runner {
+  readonly id: string;
+  readonly artifacts: ArtifactStore;
+  readonly cache: ArtifactCache;
+  readonly #options: RunnerOptions;
+  readonly #log: RunnerLogger;
+  readonly #pool: WorkerPool;
+  readonly #slots: Semaphore;
+  readonly #inFlight = new Map<string, InFlight>();
+  readonly #cancelled = new Set<string>();
+  readonly #active = new Set<Promise<void>>();
+  readonly #host = hostname() || "unknown-host";
+  readonly #idlePollMs: number;
+  #stopping = false;
+  #cancelWatch: BusWatch | null = null;
+  #picker: JobPicker | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #lastHeartbeat: RunnerHeartbeat & { deviceName: string; threads: number; cachedArtifacts: number };
+  #loop: Promise<void> = Promise.resolve();
+  #stopped: Promise<void> | null = null;
+
+  constructor(
+    options: RunnerOptions,
+    log: RunnerLogger,
+    readonly bus: JobBus,
+  ) {
+    this.id = options.runnerId;
+    this.#options = options;
+    this.#log = log;
+    this.#idlePollMs = Math.max(50, options.idlePollMs ?? 1000);
+    this.artifacts = busArtifactStore(bus.artifacts);
+    this.cache = createArtifactCache(this.artifacts, options.cacheDir);
+    this.#pool = options.pool ?? createWorkerPool(options.slots);
+    this.#slots = new Semaphore(options.slots);
+    this.#lastHeartbeat = this.#makeHeartbeat();
+  }
+
+  /** Watches cancellations, starts the job picker and the heartbeats, then the pick loop. */
+  async open(): Promise<void> {
     try {
-      return await bus.cancels.isRequested(jobId);
+      this.#cancelWatch = await this.bus.cancels.watch((jobId) => this.#cancelRequested(jobId));
+      this.#picker = await startJobPicker({ bus: this.bus, kinds: this.#options.kinds, idlePollMs: this.#idlePollMs, log: this.#log });
+    } catch (error) {
+      if (!this.#options.pool) await this.#pool.close();
+      await this.bus.close();
+      throw error;
+    }
+    await this.#writeHeartbeat();
+    this.#heartbeatTimer = setInterval(() => void this.#writeHeartbeat(), Math.max(250, Math.floor(this.bus.settings.heartbeatTtlMs / 3)));
+    this.#loop = this.#pickLoop(this.#picker);
+    const { runnerId, kinds, slots, device } = this.#options;
+    this.#log.info(`runner ${runnerId} ready: kinds ${kinds.join(", ")}, ${slots} slot(s), device ${device.provider} (${device.name})`);
+  }
+
+  running(): RunningJobInfo[] {
+    return [...this.#inFlight.values()].map((j) => j.info);
+  }
+
+  heartbeat(): RunnerHeartbeat & { deviceName: string; threads: number } {
+    return this.#lastHeartbeat;
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
+    for (const job of this.#inFlight.values()) this.#abort(job, "shutdown");
+    await this.#picker?.stop();
+    await this.#loop;
+    await Promise.all([...this.#active]);
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    await this.#cancelWatch?.stop();
+    await this.bus.runners.delete(this.id).catch(() => undefined);
+    if (!this.#options.pool) await this.#pool.close();
+    await this.bus.close();
+    this.#log.info(`runner ${this.id} stopped`);
+  }
+
+  // ---- cancellation: bus.cancels (KV job_cancels), key = job id --------------------------------------------------
+
+  #cancelRequested(jobId: string): void {
+    this.#cancelled.add(jobId);
+    const job = this.#inFlight.get(jobId);
+    if (job && job.stopReason === null) {
+      this.#log.info(`job ${jobId}: cancellation requested; stopping at the next step`);
+      this.#abort(job, "cancel");
+    }
+  }
+
+  #abort(job: InFlight, reason: StopReason): void {
+    if (job.stopReason === null) job.stopReason = reason;
+    job.controller.abort(job.stopReason);
+  }
+
+  async #isCancelled(jobId: string): Promise<boolean> {
+    if (this.#cancelled.has(jobId)) return true;
+    try {
+      return await this.bus.cancels.isRequested(jobId);
     } catch {
       return false;
     }
-  };
+  }
 
-  // ---- heartbeats ---------------------------------------------------------------------------------------------
-  let lastHeartbeat = makeHeartbeat();
-  function makeHeartbeat(): RunnerHeartbeat & { deviceName: string; threads: number; cachedArtifacts: number } {
+  // ---- heartbeats ------------------------------------------------------------------------------------------------
+
+  #makeHeartbeat(): RunnerHeartbeat & { deviceName: string; threads: number; cachedArtifacts: number } {
+    const { runnerId, device, kinds, slots } = this.#options;
     return {
-      runnerId: options.runnerId,
+      runnerId,
       version: RUNNER_VERSION,
-      hostname: host,
-      device: options.device.provider,
-      deviceName: options.device.name,
-      threads: options.device.threads,
-      kinds: [...options.kinds],
-      totalSlots: options.slots,
-      freeSlots: Math.max(0, options.slots - inFlight.size),
-      loadedModels: pool.loadedModels(),
-      runningJobIds: [...inFlight.keys()],
-      cachedArtifacts: cache.cachedDigests.size,
+      hostname: this.#host,
+      device: device.provider,
+      deviceName: device.name,
+      threads: device.threads,
+      kinds: [...kinds],
+      totalSlots: slots,
+      freeSlots: Math.max(0, slots - this.#inFlight.size),
+      loadedModels: this.#pool.loadedModels(),
+      runningJobIds: [...this.#inFlight.keys()],
+      cachedArtifacts: this.cache.cachedDigests.size,
       at: new Date().toISOString(),
     };
   }
-  const writeHeartbeat = async () => {
-    lastHeartbeat = makeHeartbeat();
-    try {
-      await bus.runners.put(options.runnerId, lastHeartbeat);
-    } catch (error) {
-      log.warn(`heartbeat not written: ${String(error)}`);
-    }
-  };
-  await writeHeartbeat();
-  const heartbeatTimer = setInterval(() => void writeHeartbeat(), Math.max(250, Math.floor(heartbeatTtlMs / 3)));
 
-  // ---- events with retry (the connection may be re-established meanwhile) --------------------------------------
-  const publishEvent = async (jobId: string, event: JobEvent): Promise<void> => {
-    const deadline = Date.now() + Math.max(60_000, 2 * ackWaitMs);
+  async #writeHeartbeat(): Promise<void> {
+    this.#lastHeartbeat = this.#makeHeartbeat();
+    try {
+      await this.bus.runners.put(this.id, this.#lastHeartbeat);
+    } catch (error) {
+      this.#log.warn(`heartbeat not written: ${String(error)}`);
+    }
+  }
+
+  // ---- the pick loop: once a slot is free, the next job of any kind (job-picker.ts) ---------------------------
+
+  async #pickLoop(picker: JobPicker): Promise<void> {
+    while (!this.#stopping) {
+      const release = await this.#slots.acquire();
+      const delivery = this.#stopping ? null : await picker.next();
+      if (!delivery || this.#stopping) {
+        delivery?.nak();
+        release();
+        return;
+      }
+      const work = this.#runDelivery(delivery)
+        .catch((error: unknown) => this.#log.warn(`job ${delivery.envelope.jobId}: runner error ${String(error)}`))
+        .finally(() => {
+          release();
+          this.#active.delete(work);
+        });
+      this.#active.add(work);
+    }
+  }
+
+  // ---- one delivery ----------------------------------------------------------------------------------------------
+
+  /** Publishes an event, retrying transport failures (the connection may be re-established meanwhile). */
+  async #publishEvent(jobId: string, event: JobEvent): Promise<void> {
+    const deadline = Date.now() + Math.max(60_000, 2 * this.bus.settings.ackWaitMs);
     for (let attempt = 1; ; attempt++) {
       try {
-        await bus.publishEvent(jobId, event);
+        await this.bus.publishEvent(jobId, event);
         return;
       } catch (error) {
         if ((error as { code?: string }).code !== "BUS_TRANSPORT_FAILED" || Date.now() > deadline) throw error;
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
       }
     }
-  };
+  }
 
-  // ---- one delivery -------------------------------------------------------------------------------------------
-  const runDelivery = async (delivery: JobDelivery): Promise<void> => {
-    const { envelope, deliveryCount } = delivery;
-    const jobId = envelope.jobId;
-    const job: InFlight = { info: { jobId, kind: envelope.kind, attempt: deliveryCount }, controller: new AbortController(), stopReason: null };
-    const keepAlive = setInterval(() => {
+  async #isFinished(jobId: string): Promise<boolean> {
+    return (await this.bus.readEvents(jobId)).some((d) => TERMINAL_EVENT_TYPES.has(d.event.type));
+  }
+
+  /** Every ackWait/3: `working()`, and a direct look at the cancellation key (the KV watch may end with a lost
+   *  connection). */
+  #keepAlive(job: InFlight, delivery: JobDelivery): NodeJS.Timeout {
+    return setInterval(() => {
       try {
         delivery.working();
       } catch {
         // disconnected: JetStream redelivers if this lasts longer than ack_wait
       }
-      // Backstop for the KV watch (which may end with a lost connection): look the key up directly.
-      if (job.stopReason === null && !cancelled.has(jobId)) {
-        void isCancelled(jobId).then((yes) => {
-          if (yes && job.stopReason === null) {
-            cancelled.add(jobId);
-            job.stopReason = "cancel";
-            job.controller.abort(job.stopReason);
-          }
-        });
-      }
-    }, Math.max(200, Math.floor(ackWaitMs / 3)));
-    inFlight.set(jobId, job);
-    void writeHeartbeat();
+      const { jobId } = job.info;
+      if (job.stopReason !== null || this.#cancelled.has(jobId)) return;
+      void this.#isCancelled(jobId).then((yes) => {
+        if (yes && job.stopReason === null) {
+          this.#cancelled.add(jobId);
+          this.#abort(job, "cancel");
+        }
+      });
+    }, Math.max(200, Math.floor(this.bus.settings.ackWaitMs / 3)));
+  }
+
+  async #runDelivery(delivery: JobDelivery): Promise<void> {
+    const { envelope, deliveryCount } = delivery;
+    const jobId = envelope.jobId;
+    const job: InFlight = { info: { jobId, kind: envelope.kind, attempt: deliveryCount }, controller: new AbortController(), stopReason: null };
+    const keepAlive = this.#keepAlive(job, delivery);
+    this.#inFlight.set(jobId, job);
+    void this.#writeHeartbeat();
     const started = performance.now();
-    let queue: Promise<void> = Promise.resolve();
-    let emitError: unknown = null;
-    let droppedTokens = 0;
-    // Events go out in order, one at a time. A wide α batch makes tokens faster than they are published; once the
-    // job is cancelled, the tokens still queued are dropped, so `failed` CANCELLED follows without that backlog.
-    const emit = (event: JobEvent) => {
-      queue = queue
-        .then(() => {
-          if (event.type === "token" && job.stopReason === "cancel") droppedTokens++;
-          else return publishEvent(jobId, event);
-        })
-        .catch((error: unknown) => {
-          emitError ??= error;
-        });
-    };
-    const flush = async () => {
-      await queue;
-      if (emitError) throw emitError;
-    };
+    const events = new EventQueue((event) => this.#publishEvent(jobId, event), () => job.stopReason === "cancel");
     try {
-      const stored = await bus.readEvents(jobId);
-      if (stored.some((d) => TERMINAL_EVENT_TYPES.has(d.event.type))) {
-        log.info(`job ${jobId}: already finished (its events hold the outcome); acknowledging without running`);
-        await delivery.ack();
-        return;
-      }
-      if (await isCancelled(jobId)) {
-        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: cancelledBeforeRunReason(stored, new Date()), retryable: false });
-        await delivery.ack();
-        return;
-      }
-      const context: JobContext = {
-        envelope,
-        attempt: deliveryCount,
-        runnerId: options.runnerId,
-        device: options.device,
-        pool,
-        artifacts,
-        cache,
-        signal: job.controller.signal,
-        log,
-        start: async (resumedFromStep) => {
-          emit({ type: "started", runnerId: options.runnerId, attempt: deliveryCount, device: options.device.provider, resumedFromStep });
-          await flush();
-        },
-        emit,
-      };
-      log.info(`job ${jobId} (${envelope.kind}) attempt ${deliveryCount}: running`);
-      const completed = await handlerFor(envelope.kind).run(context as never);
-      await flush();
+      if (await this.#settledBeforeRun(delivery)) return;
+      this.#log.info(`job ${jobId} (${envelope.kind}) attempt ${deliveryCount}: running`);
+      const completed = await handlerFor(envelope.kind).run(this.#jobContext(delivery, job, events) as never);
+      await events.flush();
       if (job.stopReason === "cancel") throw new Error("the cancellation arrived after the work had finished");
       // Another delivery of this job (after an outage longer than ack_wait) may have finished first.
-      const finishedMeanwhile = (await bus.readEvents(jobId)).some((d) => TERMINAL_EVENT_TYPES.has(d.event.type));
-      if (!finishedMeanwhile) await publishEvent(jobId, { type: "completed", durationSeconds: (performance.now() - started) / 1000, ...completed });
+      const finishedMeanwhile = await this.#isFinished(jobId);
+      if (!finishedMeanwhile) await this.#publishEvent(jobId, { type: "completed", durationSeconds: (performance.now() - started) / 1000, ...completed });
       await delivery.ack();
-      log.info(`job ${jobId}: completed${finishedMeanwhile ? " (another delivery reported it first)" : ""}`);
+      this.#log.info(`job ${jobId}: completed${finishedMeanwhile ? " (another delivery reported it first)" : ""}`);
     } catch (error) {
-      await queue;
-      if (job.stopReason === "shutdown") {
-        log.info(`job ${jobId}: handed back for redelivery (runner stopping)`);
-        delivery.nak();
-        return;
-      }
-      if (job.stopReason === "cancel") {
-        const reason = cancelledWhileRunningReason((performance.now() - started) / 1000);
-        await publishEvent(jobId, { type: "failed", code: "CANCELLED", reason, retryable: false }).catch(() => undefined);
-        await delivery.ack().catch(() => undefined);
-        const dropped = droppedTokens > 0 ? `; ${droppedTokens} queued token events dropped` : "";
-        log.info(`job ${jobId}: cancelled (${error instanceof Error ? error.message : String(error)}${dropped})`);
-        return;
-      }
-      const failure = classifyFailure(error, envelope.kind);
-      if (failure.retryable && deliveryCount < maxDeliver) {
-        log.warn(`job ${jobId}: attempt ${deliveryCount} of ${maxDeliver} failed (${failure.code}: ${failure.reason}); retrying`);
-        delivery.nak(retryDelayMs(deliveryCount));
-        return;
-      }
-      log.warn(`job ${jobId}: failed (${failure.code}: ${failure.reason})`);
-      try {
-        await publishEvent(jobId, { type: "failed", ...failure });
-      } catch (publishError) {
-        log.warn(`job ${jobId}: could not publish its failure: ${String(publishError)}`);
-        delivery.nak(retryDelayMs(deliveryCount));
-        return;
-      }
-      if (failure.retryable) delivery.nak();
-      else delivery.term();
+      await events.settled();
+      await this.#settleFailure(delivery, job, error, { seconds: (performance.now() - started) / 1000, droppedTokens: events.droppedTokens });
     } finally {
       clearInterval(keepAlive);
-      inFlight.delete(jobId);
-      void writeHeartbeat();
+      this.#inFlight.delete(jobId);
+      void this.#writeHeartbeat();
     }
-  };
+  }
 
-  // ---- the pick loop: once a slot is free, the next job of any kind (job-picker.ts) -------------------------------
-  const active = new Set<Promise<void>>();
-  const pickLoop = async () => {
-    while (!stopping) {
-      const release = await slots.acquire();
-      const delivery = stopping ? null : await picker.next();
-      if (!delivery || stopping) {
-        delivery?.nak();
-        release();
-        return;
-      }
-      const work = runDelivery(delivery)
-        .catch((error: unknown) => log.warn(`job ${delivery.envelope.jobId}: runner error ${String(error)}`))
-        .finally(() => {
-          release();
-          active.delete(work);
-        });
-      active.add(work);
+  /** Before running: a job whose events hold its outcome is acked; one cancelled meanwhile ends CANCELLED. */
+  async #settledBeforeRun(delivery: JobDelivery): Promise<boolean> {
+    const jobId = delivery.envelope.jobId;
+    const stored = await this.bus.readEvents(jobId);
+    if (stored.some((d) => TERMINAL_EVENT_TYPES.has(d.event.type))) {
+      this.#log.info(`job ${jobId}: already finished (its events hold the outcome); acknowledging without running`);
+      await delivery.ack();
+      return true;
     }
-  };
-  const loop = pickLoop();
-  log.info(`runner ${options.runnerId} ready: kinds ${options.kinds.join(", ")}, ${options.slots} slot(s), device ${options.device.provider} (${options.device.name})`);
+    if (await this.#isCancelled(jobId)) {
+      await this.#publishEvent(jobId, { type: "failed", code: "CANCELLED", reason: cancelledBeforeRunReason(stored, new Date()), retryable: false });
+      await delivery.ack();
+      return true;
+    }
+    return false;
+  }
 
-  let stopped: Promise<void> | null = null;
-  return {
-    id: options.runnerId,
-    bus,
-    artifacts,
-    cache,
-    running: () => [...inFlight.values()].map((j) => j.info),
-    heartbeat: () => lastHeartbeat,
-    stop() {
-      stopped ??= (async () => {
-        stopping = true;
-        for (const job of inFlight.values()) {
-          if (job.stopReason === null) job.stopReason = "shutdown";
-          job.controller.abort(job.stopReason);
-        }
-        await picker.stop();
-        await loop;
-        await Promise.all([...active]);
-        clearInterval(heartbeatTimer);
-        await cancelWatch.stop();
-        await bus.runners.delete(options.runnerId).catch(() => undefined);
-        if (!options.pool) await pool.close();
-        await bus.close();
-        log.info(`runner ${options.runnerId} stopped`);
-      })();
-      return stopped;
-    },
-  };
+  #jobContext(delivery: JobDelivery, job: InFlight, events: EventQueue): JobContext {
+    const { runnerId, device } = this.#options;
+    return {
+      envelope: delivery.envelope,
+      attempt: delivery.deliveryCount,
+      runnerId,
+      device,
+      pool: this.#pool,
+      artifacts: this.artifacts,
+      cache: this.cache,
+      signal: job.controller.signal,
+      log: this.#log,
+      start: async (resumedFromStep) => {
+        events.emit({ type: "started", runnerId, attempt: delivery.deliveryCount, device: device.provider, resumedFromStep });
+        await events.flush();
+      },
+      emit: (event) => events.emit(event),
+    };
+  }
+
+  /** The outcome of a run that threw: handed back (shutdown), CANCELLED, retried, or failed. */
+  async #settleFailure(delivery: JobDelivery, job: InFlight, error: unknown, run: { seconds: number; droppedTokens: number }): Promise<void> {
+    const { envelope, deliveryCount } = delivery;
+    const jobId = envelope.jobId;
+    if (job.stopReason === "shutdown") {
+      this.#log.info(`job ${jobId}: handed back for redelivery (runner stopping)`);
+      delivery.nak();
+      return;
+    }
+    if (job.stopReason === "cancel") {
+      const reason = cancelledWhileRunningReason(run.seconds);
+      await this.#publishEvent(jobId, { type: "failed", code: "CANCELLED", reason, retryable: false }).catch(() => undefined);
+      await delivery.ack().catch(() => undefined);
+      const dropped = run.droppedTokens > 0 ? `; ${run.droppedTokens} queued token events dropped` : "";
+      this.#log.info(`job ${jobId}: cancelled (${error instanceof Error ? error.message : String(error)}${dropped})`);
+      return;
+    }
+    const failure = classifyFailure(error, envelope.kind);
+    const { maxDeliver } = this.bus.settings;
+    if (failure.retryable && deliveryCount < maxDeliver) {
+      this.#log.warn(`job ${jobId}: attempt ${deliveryCount} of ${maxDeliver} failed (${failure.code}: ${failure.reason}); retrying`);
+      delivery.nak(retryDelayMs(deliveryCount));
+      return;
+    }
+    this.#log.warn(`job ${jobId}: failed (${failure.code}: ${failure.reason})`);
+    try {
+      await this.#publishEvent(jobId, { type: "failed", ...failure });
+    } catch (publishError) {
+      this.#log.warn(`job ${jobId}: could not publish its failure: ${String(publishError)}`);
+      delivery.nak(retryDelayMs(deliveryCount));
+      return;
+    }
+    if (failure.retryable) delivery.nak();
+    else delivery.term();
+  }
 }
