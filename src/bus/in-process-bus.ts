@@ -12,9 +12,10 @@ import {
   parseJobEnvelope,
   parseJobEvent,
   type JobEnvelope,
+  type JobEvent,
   type JobKind,
 } from "../contracts/index.ts";
-import { inProcessStores } from "./in-process-stores.ts";
+import { inProcessStores, type InProcessStores } from "./in-process-stores.ts";
 import { busNames, type BusNames } from "./names.ts";
 import {
   BusClosedError,
@@ -22,12 +23,14 @@ import {
   checkAfterSeq,
   checkJobKind,
   checkPullOptions,
+  type ArtifactBucket,
   type BusLogger,
   type DeadLetter,
   type EventDelivery,
   type EventHandler,
   type EventSubscription,
   type JobBus,
+  type JobCancels,
   type JobDelivery,
   type JobQueueDepth,
   type JobQueueSettings,
@@ -35,6 +38,7 @@ import {
   type BusWatch,
   type PublishedJob,
   type PullJobsOptions,
+  type RunnerHeartbeats,
   type SubscribeEventsOptions,
 } from "./types.ts";
 
@@ -81,47 +85,286 @@ function roundTrip<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
+/** An in-process bus with these options (checked here: a negative `eventSeqAfter` is a BusArgumentError). */
 export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
-  const settings: JobQueueSettings = { ...DEFAULT_JOB_QUEUE_SETTINGS, ...options.settings };
-  const log = options.log ?? silent;
-  const names: BusNames = busNames();
-  let jobSeq = 0;
-  let eventSeq = checkAfterSeq(options.eventSeqAfter);
-  let closed = false;
-  const queues = new Map<JobKind, Map<number, QueuedJob>>(JOB_KINDS.map((k) => [k, new Map()]));
-  const waiters = new Map<JobKind, Waiter[]>(JOB_KINDS.map((k) => [k, []]));
-  const recentIds = new Map<string, { seq: number; at: number }>();
-  const events: EventDelivery[] = [];
-  const subscribers = new Set<Subscriber>();
-  const deadLetterHandlers = new Set<(deadLetter: DeadLetter) => void | Promise<void>>();
+  return new InProcessBus({
+    settings: { ...DEFAULT_JOB_QUEUE_SETTINGS, ...options.settings },
+    log: options.log ?? silent,
+    artifactsDir: options.artifactsDir,
+    eventSeqAfter: checkAfterSeq(options.eventSeqAfter),
+  });
+}
 
-  const ensureOpen = () => {
-    if (closed) throw new BusClosedError();
-  };
-  const stores = inProcessStores({ heartbeatTtlMs: settings.heartbeatTtlMs, artifactsDir: options.artifactsDir, log, ensureOpen });
-  const clearTimer = (job: QueuedJob) => {
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = null;
-  };
-  const inFlightCount = (kind: JobKind) => [...queues.get(kind)!.values()].filter((j) => j.state === "in-flight").length;
+interface InProcessBusParts {
+  readonly settings: JobQueueSettings;
+  readonly log: BusLogger;
+  readonly artifactsDir: string | undefined;
+  readonly eventSeqAfter: number;
+}
 
-  const deadLetter = (kind: JobKind, job: QueuedJob) => {
-    clearTimer(job);
-    queues.get(kind)!.delete(job.seq);
-    const letter: DeadLetter = { envelope: job.envelope, seq: job.seq, deliveries: job.deliveries };
-    log.warn(`job ${job.envelope.jobId} (${kind}) dead-lettered after ${job.deliveries} deliveries`);
-    for (const handler of deadLetterHandlers) {
-      Promise.resolve()
-        .then(() => handler(letter))
-        .catch((error: unknown) => log.warn(`dead-letter handler failed for job ${job.envelope.jobId}: ${String(error)}`));
+interface ReadyWatcher {
+  readonly kinds: ReadonlySet<JobKind>;
+  readonly handler: JobsReadyHandler;
+}
+
+/** The job bus inside this process (see the module comment); made by `createInProcessBus`. */
+class InProcessBus implements JobBus {
+  readonly kind = "in-process" as const;
+  readonly settings: JobQueueSettings;
+  readonly cancels: JobCancels;
+  readonly runners: RunnerHeartbeats;
+  readonly artifacts: ArtifactBucket;
+  readonly #log: BusLogger;
+  readonly #names: BusNames = busNames();
+  readonly #stores: InProcessStores;
+  readonly #queues = new Map<JobKind, Map<number, QueuedJob>>(JOB_KINDS.map((k) => [k, new Map()]));
+  readonly #waiters = new Map<JobKind, Waiter[]>(JOB_KINDS.map((k) => [k, []]));
+  readonly #recentIds = new Map<string, { seq: number; at: number }>();
+  readonly #events: EventDelivery[] = [];
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #deadLetterHandlers = new Set<(deadLetter: DeadLetter) => void | Promise<void>>();
+  readonly #readyWatchers = new Set<ReadyWatcher>();
+  #jobSeq = 0;
+  #eventSeq: number;
+  #closed = false;
+
+  constructor(parts: InProcessBusParts) {
+    this.settings = parts.settings;
+    this.#log = parts.log;
+    this.#eventSeq = parts.eventSeqAfter;
+    this.#stores = inProcessStores({
+      heartbeatTtlMs: parts.settings.heartbeatTtlMs,
+      artifactsDir: parts.artifactsDir,
+      log: parts.log,
+      ensureOpen: () => this.#ensureOpen(),
+    });
+    this.cancels = this.#stores.cancels;
+    this.runners = this.#stores.runners;
+    this.artifacts = this.#stores.artifacts;
+  }
+
+  async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
+    this.#ensureOpen();
+    const valid = parseJobEnvelope(roundTrip(envelope));
+    const now = Date.now();
+    this.#forgetExpiredIds(now);
+    const seen = this.#recentIds.get(valid.jobId);
+    if (seen) return { seq: seen.seq, duplicate: true };
+    const seq = ++this.#jobSeq;
+    this.#recentIds.set(valid.jobId, { seq, at: now });
+    this.#queue(valid.kind).set(seq, {
+      seq,
+      envelope: valid,
+      subject: this.#names.jobSubject(valid.kind, valid.tenantId),
+      deliveries: 0,
+      state: "ready",
+      token: 0,
+      timer: null,
+    });
+    this.#dispatch(valid.kind);
+    return { seq, duplicate: false };
+  }
+
+  async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
+    this.#ensureOpen();
+    checkJobKind("pullJobs", kind);
+    checkPullOptions(pull);
+    return new Promise<JobDelivery[]>((resolve) => {
+      const waiter: Waiter = { max: pull.max, collected: [], resolve, timer: null };
+      const queue = this.#waiters.get(kind)!;
+      queue.push(waiter);
+      this.#dispatch(kind);
+      if (!queue.includes(waiter)) return;
+      if (pull.expiresMs === 0) {
+        endWait(queue, waiter);
+        return;
+      }
+      waiter.timer = setTimeout(() => endWait(queue, waiter), pull.expiresMs);
+    });
+  }
+
+  async watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch> {
+    this.#ensureOpen();
+    for (const kind of kinds) checkJobKind("watchJobs", kind);
+    const watcher: ReadyWatcher = { kinds: new Set(kinds), handler };
+    this.#readyWatchers.add(watcher);
+    return {
+      stop: async () => {
+        this.#readyWatchers.delete(watcher);
+      },
+    };
+  }
+
+  async publishEvent(jobId: string, event: JobEvent): Promise<{ seq: number }> {
+    this.#ensureOpen();
+    this.#names.eventSubject(jobId); // validates the id as a subject token
+    const valid = parseJobEvent(roundTrip(event));
+    const seq = ++this.#eventSeq;
+    this.#events.push({ seq, jobId, event: valid, time: new Date() });
+    for (const subscriber of this.#subscribers) this.#pumpEvents(subscriber);
+    return { seq };
+  }
+
+  async subscribeEvents(subscribe: SubscribeEventsOptions, handler: EventHandler): Promise<EventSubscription> {
+    this.#ensureOpen();
+    if (subscribe.jobId !== undefined) this.#names.eventSubject(subscribe.jobId);
+    const subscriber: Subscriber = {
+      jobId: subscribe.jobId,
+      afterSeq: checkAfterSeq(subscribe.afterSeq),
+      handler,
+      nextIndex: 0,
+      pumping: null,
+      stopped: false,
+    };
+    this.#subscribers.add(subscriber);
+    this.#pumpEvents(subscriber);
+    return {
+      stop: async () => {
+        subscriber.stopped = true;
+        this.#subscribers.delete(subscriber);
+        await subscriber.pumping;
+      },
+    };
+  }
+
+  async readEvents(jobId: string, afterSeq?: number): Promise<EventDelivery[]> {
+    this.#ensureOpen();
+    this.#names.eventSubject(jobId);
+    const after = checkAfterSeq(afterSeq);
+    return this.#events.filter((e) => e.jobId === jobId && e.seq > after).map(copyEvent);
+  }
+
+  onDeadLetter(handler: (deadLetter: DeadLetter) => void | Promise<void>): () => void {
+    this.#deadLetterHandlers.add(handler);
+    return () => {
+      this.#deadLetterHandlers.delete(handler);
+    };
+  }
+
+  async queueDepth(kind: JobKind): Promise<JobQueueDepth> {
+    this.#ensureOpen();
+    const jobs = [...this.#queue(kind).values()];
+    return {
+      pending: jobs.filter((j) => j.state !== "in-flight").length,
+      inFlight: jobs.filter((j) => j.state === "in-flight").length,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stores.stopWatches();
+    this.#readyWatchers.clear();
+    for (const queue of this.#queues.values()) for (const job of queue.values()) clearTimer(job);
+    for (const queue of this.#waiters.values()) for (const waiter of queue.splice(0)) answerWaiter(waiter);
+    const pending = [...this.#subscribers].map((s) => {
+      s.stopped = true;
+      return s.pumping;
+    });
+    this.#subscribers.clear();
+    await Promise.all(pending);
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new BusClosedError();
+  }
+
+  #queue(kind: JobKind): Map<number, QueuedJob> {
+    return this.#queues.get(kind)!;
+  }
+
+  /** Drops the job ids older than the duplicate window. */
+  #forgetExpiredIds(now: number): void {
+    for (const [id, entry] of this.#recentIds) if (now - entry.at > this.settings.duplicateWindowMs) this.#recentIds.delete(id);
+  }
+
+  /** Hands ready jobs, oldest first, to waiting pulls, oldest pull first, within maxAckPending; a ready job left
+   *  over is announced to the `watchJobs` handlers of its kind. */
+  #dispatch(kind: JobKind): void {
+    const queue = this.#waiters.get(kind)!;
+    let ready = this.#readyJob(kind);
+    while (queue.length > 0 && ready) {
+      const waiter = queue[0];
+      waiter.collected.push(this.#deliver(kind, ready));
+      if (waiter.collected.length >= waiter.max) {
+        queue.shift();
+        answerWaiter(waiter);
+      }
+      ready = this.#readyJob(kind);
     }
-  };
+    if (ready) this.#announceReady(kind);
+  }
+
+  #readyJob(kind: JobKind): QueuedJob | undefined {
+    const jobs = [...this.#queue(kind).values()];
+    if (jobs.filter((j) => j.state === "in-flight").length >= this.settings.maxAckPending) return undefined;
+    return jobs.find((j) => j.state === "ready");
+  }
+
+  #announceReady(kind: JobKind): void {
+    for (const watcher of this.#readyWatchers) {
+      if (!watcher.kinds.has(kind)) continue;
+      queueMicrotask(() => {
+        if (!this.#readyWatchers.has(watcher)) return;
+        try {
+          watcher.handler(kind);
+        } catch (error) {
+          this.#log.warn(`watchJobs handler failed: ${String(error)}`);
+        }
+      });
+    }
+  }
+
+  /** One more delivery of `job`: in flight until settled; settling an older delivery does nothing. */
+  #deliver(kind: JobKind, job: QueuedJob): JobDelivery {
+    job.deliveries++;
+    job.token++;
+    job.state = "in-flight";
+    const token = job.token;
+    this.#startAckTimer(kind, job);
+    const current = () => job.token === token && job.state === "in-flight" && this.#queue(kind).get(job.seq) === job;
+    return {
+      envelope: roundTrip(job.envelope),
+      subject: job.subject,
+      seq: job.seq,
+      deliveryCount: job.deliveries,
+      ack: async () => {
+        if (current()) this.#remove(kind, job);
+      },
+      nak: (delayMs = 0) => {
+        if (current()) this.#release(kind, job, Math.max(0, delayMs));
+      },
+      working: () => {
+        if (current()) this.#startAckTimer(kind, job);
+      },
+      term: () => {
+        if (current()) this.#remove(kind, job);
+      },
+    };
+  }
+
+  /** Acked or terminated: the job leaves the queue. */
+  #remove(kind: JobKind, job: QueuedJob): void {
+    clearTimer(job);
+    this.#queue(kind).delete(job.seq);
+    this.#dispatch(kind);
+  }
+
+  #startAckTimer(kind: JobKind, job: QueuedJob): void {
+    clearTimer(job);
+    const token = job.token;
+    job.timer = setTimeout(() => {
+      job.timer = null;
+      if (job.token === token && job.state === "in-flight") this.#release(kind, job, 0);
+    }, this.settings.ackWaitMs);
+    job.timer.unref();
+  }
 
   /** A delivery ended without ack (nak or ack-wait expiry): redeliver, later or now, or dead-letter. */
-  const release = (kind: JobKind, job: QueuedJob, delayMs: number) => {
+  #release(kind: JobKind, job: QueuedJob, delayMs: number): void {
     clearTimer(job);
-    if (job.deliveries >= settings.maxDeliver) {
-      deadLetter(kind, job);
+    if (job.deliveries >= this.settings.maxDeliver) {
+      this.#deadLetter(kind, job);
       return;
     }
     if (delayMs > 0) {
@@ -129,257 +372,74 @@ export function createInProcessBus(options: InProcessBusOptions = {}): JobBus {
       job.timer = setTimeout(() => {
         job.timer = null;
         job.state = "ready";
-        dispatch(kind);
+        this.#dispatch(kind);
       }, delayMs);
       job.timer.unref();
       return;
     }
     job.state = "ready";
-    dispatch(kind);
-  };
+    this.#dispatch(kind);
+  }
 
-  const startAckTimer = (kind: JobKind, job: QueuedJob) => {
+  #deadLetter(kind: JobKind, job: QueuedJob): void {
     clearTimer(job);
-    const token = job.token;
-    job.timer = setTimeout(() => {
-      job.timer = null;
-      if (job.token === token && job.state === "in-flight") release(kind, job, 0);
-    }, settings.ackWaitMs);
-    job.timer.unref();
-  };
-
-  const deliver = (kind: JobKind, job: QueuedJob): JobDelivery => {
-    job.deliveries++;
-    job.token++;
-    job.state = "in-flight";
-    const token = job.token;
-    startAckTimer(kind, job);
-    const current = () => job.token === token && job.state === "in-flight" && queues.get(kind)!.get(job.seq) === job;
-    return {
-      envelope: roundTrip(job.envelope),
-      subject: job.subject,
-      seq: job.seq,
-      deliveryCount: job.deliveries,
-      async ack() {
-        if (!current()) return;
-        clearTimer(job);
-        queues.get(kind)!.delete(job.seq);
-        dispatch(kind);
-      },
-      nak(delayMs = 0) {
-        if (current()) release(kind, job, Math.max(0, delayMs));
-      },
-      working() {
-        if (current()) startAckTimer(kind, job);
-      },
-      term() {
-        if (!current()) return;
-        clearTimer(job);
-        queues.get(kind)!.delete(job.seq);
-        dispatch(kind);
-      },
-    };
-  };
-
-  const readyJob = (kind: JobKind): QueuedJob | undefined =>
-    inFlightCount(kind) >= settings.maxAckPending ? undefined : [...queues.get(kind)!.values()].find((j) => j.state === "ready");
-
-  /** Hands ready jobs, oldest first, to waiting pulls, oldest pull first, within maxAckPending; a ready job left
-   *  over is announced to the `watchJobs` handlers of its kind. */
-  const dispatch = (kind: JobKind) => {
-    const queue = waiters.get(kind)!;
-    let ready = readyJob(kind);
-    while (queue.length > 0 && ready) {
-      const waiter = queue[0];
-      waiter.collected.push(deliver(kind, ready));
-      if (waiter.collected.length >= waiter.max) {
-        queue.shift();
-        if (waiter.timer) clearTimeout(waiter.timer);
-        waiter.resolve(waiter.collected);
-      }
-      ready = readyJob(kind);
+    this.#queue(kind).delete(job.seq);
+    const letter: DeadLetter = { envelope: job.envelope, seq: job.seq, deliveries: job.deliveries };
+    this.#log.warn(`job ${job.envelope.jobId} (${kind}) dead-lettered after ${job.deliveries} deliveries`);
+    for (const handler of this.#deadLetterHandlers) {
+      Promise.resolve()
+        .then(() => handler(letter))
+        .catch((error: unknown) => this.#log.warn(`dead-letter handler failed for job ${job.envelope.jobId}: ${String(error)}`));
     }
-    if (ready) announceReady(kind);
-  };
+  }
 
-  const readyWatchers = new Set<{ readonly kinds: ReadonlySet<JobKind>; readonly handler: JobsReadyHandler }>();
-  const announceReady = (kind: JobKind) => {
-    for (const watcher of readyWatchers) {
-      if (!watcher.kinds.has(kind)) continue;
-      queueMicrotask(() => {
-        if (!readyWatchers.has(watcher)) return;
-        try {
-          watcher.handler(kind);
-        } catch (error) {
-          log.warn(`watchJobs handler failed: ${String(error)}`);
-        }
-      });
-    }
-  };
-
-  /** Delivers the stored events the subscriber has not seen, one handler call at a time. The loop starts after
-   *  `pumping` is set and a new pump is started when events arrived while this one was finishing. */
-  const pumpEvents = (subscriber: Subscriber): void => {
+  /** Starts delivering the stored events the subscriber has not seen, unless a delivery loop runs; a new loop is
+   *  started when events arrived while this one was finishing. */
+  #pumpEvents(subscriber: Subscriber): void {
     if (subscriber.pumping || subscriber.stopped) return;
-    const pumping = (async () => {
-      await null;
-      while (!subscriber.stopped && subscriber.nextIndex < events.length) {
-        const stored = events[subscriber.nextIndex++];
-        if (stored.seq <= subscriber.afterSeq) continue;
-        if (subscriber.jobId !== undefined && stored.jobId !== subscriber.jobId) continue;
-        try {
-          await subscriber.handler({ seq: stored.seq, jobId: stored.jobId, event: roundTrip(stored.event), time: new Date(stored.time) });
-        } catch (error) {
-          log.warn(`event handler failed at seq ${stored.seq}: ${String(error)}`);
-        }
-      }
-    })();
+    const pumping = this.#deliverStoredEvents(subscriber);
     subscriber.pumping = pumping;
     void pumping.finally(() => {
       if (subscriber.pumping === pumping) subscriber.pumping = null;
-      if (!subscriber.stopped && subscriber.nextIndex < events.length) pumpEvents(subscriber);
+      if (!subscriber.stopped && subscriber.nextIndex < this.#events.length) this.#pumpEvents(subscriber);
     });
-  };
+  }
 
-  return {
-    kind: "in-process",
-    settings,
-    cancels: stores.cancels,
-    runners: stores.runners,
-    artifacts: stores.artifacts,
-
-    async publishJob(envelope: JobEnvelope): Promise<PublishedJob> {
-      ensureOpen();
-      const valid = parseJobEnvelope(roundTrip(envelope));
-      const now = Date.now();
-      for (const [id, entry] of recentIds) if (now - entry.at > settings.duplicateWindowMs) recentIds.delete(id);
-      const seen = recentIds.get(valid.jobId);
-      if (seen) return { seq: seen.seq, duplicate: true };
-      const seq = ++jobSeq;
-      recentIds.set(valid.jobId, { seq, at: now });
-      queues.get(valid.kind)!.set(seq, {
-        seq,
-        envelope: valid,
-        subject: names.jobSubject(valid.kind, valid.tenantId),
-        deliveries: 0,
-        state: "ready",
-        token: 0,
-        timer: null,
-      });
-      dispatch(valid.kind);
-      return { seq, duplicate: false };
-    },
-
-    async pullJobs(kind: JobKind, pull: PullJobsOptions): Promise<JobDelivery[]> {
-      ensureOpen();
-      checkJobKind("pullJobs", kind);
-      checkPullOptions(pull);
-      return new Promise<JobDelivery[]>((resolve) => {
-        const waiter: Waiter = { max: pull.max, collected: [], resolve, timer: null };
-        const queue = waiters.get(kind)!;
-        queue.push(waiter);
-        dispatch(kind);
-        if (!queue.includes(waiter)) return;
-        if (pull.expiresMs === 0) {
-          queue.splice(queue.indexOf(waiter), 1);
-          resolve(waiter.collected);
-          return;
-        }
-        waiter.timer = setTimeout(() => {
-          const index = queue.indexOf(waiter);
-          if (index >= 0) queue.splice(index, 1);
-          resolve(waiter.collected);
-        }, pull.expiresMs);
-      });
-    },
-
-    async watchJobs(kinds: readonly JobKind[], handler: JobsReadyHandler): Promise<BusWatch> {
-      ensureOpen();
-      for (const kind of kinds) checkJobKind("watchJobs", kind);
-      const watcher = { kinds: new Set(kinds), handler };
-      readyWatchers.add(watcher);
-      return {
-        async stop() {
-          readyWatchers.delete(watcher);
-        },
-      };
-    },
-
-    async publishEvent(jobId: string, event) {
-      ensureOpen();
-      names.eventSubject(jobId); // validates the id as a subject token
-      const valid = parseJobEvent(roundTrip(event));
-      const seq = ++eventSeq;
-      events.push({ seq, jobId, event: valid, time: new Date() });
-      for (const subscriber of subscribers) pumpEvents(subscriber);
-      return { seq };
-    },
-
-    async subscribeEvents(subscribe: SubscribeEventsOptions, handler: EventHandler): Promise<EventSubscription> {
-      ensureOpen();
-      if (subscribe.jobId !== undefined) names.eventSubject(subscribe.jobId);
-      const subscriber: Subscriber = {
-        jobId: subscribe.jobId,
-        afterSeq: checkAfterSeq(subscribe.afterSeq),
-        handler,
-        nextIndex: 0,
-        pumping: null,
-        stopped: false,
-      };
-      subscribers.add(subscriber);
-      pumpEvents(subscriber);
-      return {
-        async stop() {
-          subscriber.stopped = true;
-          subscribers.delete(subscriber);
-          await subscriber.pumping;
-        },
-      };
-    },
-
-    async readEvents(jobId: string, afterSeq?: number): Promise<EventDelivery[]> {
-      ensureOpen();
-      names.eventSubject(jobId);
-      const after = checkAfterSeq(afterSeq);
-      return events
-        .filter((e) => e.jobId === jobId && e.seq > after)
-        .map((e) => ({ seq: e.seq, jobId: e.jobId, event: roundTrip(e.event), time: new Date(e.time) }));
-    },
-
-    onDeadLetter(handler) {
-      deadLetterHandlers.add(handler);
-      return () => {
-        deadLetterHandlers.delete(handler);
-      };
-    },
-
-    async queueDepth(kind: JobKind): Promise<JobQueueDepth> {
-      ensureOpen();
-      const jobs = [...queues.get(kind)!.values()];
-      return {
-        pending: jobs.filter((j) => j.state !== "in-flight").length,
-        inFlight: jobs.filter((j) => j.state === "in-flight").length,
-      };
-    },
-
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      stores.stopWatches();
-      readyWatchers.clear();
-      for (const queue of queues.values()) for (const job of queue.values()) clearTimer(job);
-      for (const queue of waiters.values()) {
-        for (const waiter of queue.splice(0)) {
-          if (waiter.timer) clearTimeout(waiter.timer);
-          waiter.resolve(waiter.collected);
-        }
+  /** One handler call at a time, in sequence order; the loop starts after `pumping` is set. */
+  async #deliverStoredEvents(subscriber: Subscriber): Promise<void> {
+    await null;
+    while (!subscriber.stopped && subscriber.nextIndex < this.#events.length) {
+      const stored = this.#events[subscriber.nextIndex++];
+      if (stored.seq <= subscriber.afterSeq) continue;
+      if (subscriber.jobId !== undefined && stored.jobId !== subscriber.jobId) continue;
+      try {
+        await subscriber.handler(copyEvent(stored));
+      } catch (error) {
+        this.#log.warn(`event handler failed at seq ${stored.seq}: ${String(error)}`);
       }
-      const pending = [...subscribers].map((s) => {
-        s.stopped = true;
-        return s.pumping;
-      });
-      subscribers.clear();
-      await Promise.all(pending);
-    },
-  };
+    }
+  }
+}
+
+function clearTimer(job: QueuedJob): void {
+  if (job.timer) clearTimeout(job.timer);
+  job.timer = null;
+}
+
+/** Resolves a pull with what it collected. */
+function answerWaiter(waiter: Waiter): void {
+  if (waiter.timer) clearTimeout(waiter.timer);
+  waiter.resolve(waiter.collected);
+}
+
+/** A pull's wait ended (no wait, or its expiry): it leaves the queue with what it collected. */
+function endWait(queue: Waiter[], waiter: Waiter): void {
+  const index = queue.indexOf(waiter);
+  if (index >= 0) queue.splice(index, 1);
+  waiter.resolve(waiter.collected);
+}
+
+/** A stored event as handed out (the subscriber's copy). */
+function copyEvent(stored: EventDelivery): EventDelivery {
+  return { seq: stored.seq, jobId: stored.jobId, event: roundTrip(stored.event), time: new Date(stored.time) };
 }
