@@ -27,6 +27,7 @@ import { createApiServer, silentLogger, type ApiServer } from "../../src/api/ser
 import { localArtifactServiceFactory } from "../../src/api/services/context.ts";
 import { ModelRoots } from "../../src/api/services/model-roots.ts";
 import { connectJetStreamBus, type JobBus } from "../../src/bus/index.ts";
+import { loadGguf } from "../../src/gpu-runner/engine/index.ts";
 import { runnerNatsNames, type Runner } from "../../src/gpu-runner/runner/index.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { postGraphQL } from "../helpers/graphql.ts";
@@ -215,6 +216,8 @@ describe("OpenAI-compatible API with the official client", () => {
     assert.deepEqual(generation.alphas, [[]]);
     assert.equal(generation.outputs[0].text, choice.text);
     assert.equal(completion.usage!.completion_tokens, generation.outputs[0].tokenCount);
+    const promptTokens = (await loadGguf(STORIES_GGUF_PATH)).tokenizer.encode("Once upon a time", { bos: true }).length;
+    assert.equal(completion.usage!.prompt_tokens, promptTokens, "the prompt's tokens as the runner decoded them (BOS included)");
     assert.equal(completion.usage!.total_tokens, completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
     assert.equal(completion.id, `cmpl-${Buffer.from((completion as any).generation_id, "base64").toString().split(":")[1]}`);
   });

@@ -5,7 +5,7 @@
  * `chat.completion.chunk`) and `usage`. Ids are `cmpl-<generation uuid>` / `chatcmpl-<generation uuid>`; the
  * extension `generation_id` is the Generation's GraphQL global id, and each choice carries its α as `preference`
  * (null for a base model alone). Choice `v·n + j` is sample `j` of preference vector `v`.
- * `usage.completion_tokens` counts every choice's tokens; `prompt_tokens` is what the runner reported (0 when not).
+ * `usage.completion_tokens` counts every choice's tokens; `prompt_tokens` is the runner's `metrics.promptTokens` (0 when absent).
  */
 import type { GenerationOutput } from "../../contracts/index.ts";
 import type { GenerationRow } from "../services/generations.ts";

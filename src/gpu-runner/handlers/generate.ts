@@ -1,6 +1,7 @@
 /**
  * @module gpu-runner/handlers/generate — `generate` jobs: one prompt, one output per α (α-batched in one run), each
- * token streamed as a `token` event; the `completed` event carries every output and tokens/s.
+ * token streamed as a `token` event; the `completed` event carries every output, tokens/s and the prompt's token count
+ * (`metrics.promptTokens`, the OpenAI routes' `usage.prompt_tokens`).
  */
 import type { GenerateTaskResult } from "../worker/index.ts";
 import { resolveAdapterFiles, resolveModel } from "./inputs.ts";
@@ -39,7 +40,7 @@ export const generateHandler: JobHandler<"generate"> = {
       ctx.signal,
     )) as GenerateTaskResult;
     return {
-      metrics: { tokensPerSecond: result.tokensPerSecond, timeToFirstTokenSeconds: result.timeToFirstTokenMs / 1000 },
+      metrics: { tokensPerSecond: result.tokensPerSecond, timeToFirstTokenSeconds: result.timeToFirstTokenMs / 1000, promptTokens: result.promptTokens },
       outputs: result.outputs.map((o) => ({ ...o, alpha: [...o.alpha] })),
     };
   },

@@ -303,6 +303,7 @@ export class EngineTaskRunner {
           tokenCount: o.tokenIds.length,
           finishReason: o.finishReason === "max-new-tokens" || o.finishReason === "context-length" ? "length" : "stop",
         })),
+        promptTokens: result.promptTokenIds.length,
         tokensPerSecond: result.timings.tokensPerSecond,
         timeToFirstTokenMs: result.timings.timeToFirstTokenMs,
       };

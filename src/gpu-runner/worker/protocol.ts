@@ -72,6 +72,8 @@ export interface GenerateTask {
 export interface GenerateTaskResult {
   readonly kind: "generate";
   readonly outputs: readonly { readonly alpha: number[]; readonly text: string; readonly tokenCount: number; readonly finishReason: "stop" | "length" }[];
+  /** Tokens of the prompt as decoded (after `maxPromptTokens`, when that cut it). */
+  readonly promptTokens: number;
   readonly tokensPerSecond: number;
   readonly timeToFirstTokenMs: number;
 }
