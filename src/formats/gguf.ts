@@ -10,7 +10,7 @@
  * Contracts:
  * - Metadata values: u64 / i64 read as bigint, other numbers as number, bool as boolean (a byte other than 0 or 1
  *   is BAD_VALUE_TYPE), arrays as JS arrays; a duplicate key or tensor name is DUPLICATE_NAME.
- * - Tensor infos are read only for the types whose byte size this module knows (F32, F16, BF16, Q8_0); any other
+ * - Tensor infos are read only for the types whose byte size this module knows (F32, F16, BF16, Q8_0, Q4_0); any other
  *   type is UNSUPPORTED_TENSOR_TYPE, named. `metadataOnly` stops after the metadata (no tensor infos read).
  * - The streaming reader reads the header one item (the preamble, one key/value pair, one tensor info) at a time;
  *   it holds the item being read and reads past the header's end by at most one refill (64 KiB or the size of
@@ -47,6 +47,7 @@ export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
 export const GgmlType = {
   F32: 0,
   F16: 1,
+  Q4_0: 2,
   Q8_0: 8,
   BF16: 30,
 } as const;
@@ -62,9 +63,13 @@ export const GGML_TYPE_NAMES: Readonly<Record<number, string>> = {
 /** Q8_0: blocks of 32 values, each an f16 scale followed by 32 int8 quants (34 bytes). */
 export const Q8_0_BLOCK = 32;
 export const Q8_0_BLOCK_BYTES = 34;
+/** Q4_0: blocks of 32 values, an f16 scale and 16 bytes: element j in the low nibble of byte j, j + 16 in its high
+ *  nibble, each stored + 8 (18 bytes). */
+export const Q4_0_BLOCK = 32;
+export const Q4_0_BLOCK_BYTES = 18;
 
 export function isSupportedGgmlType(type: number): type is GgmlType {
-  return type === GgmlType.F32 || type === GgmlType.F16 || type === GgmlType.Q8_0 || type === GgmlType.BF16;
+  return type === GgmlType.F32 || type === GgmlType.F16 || type === GgmlType.Q8_0 || type === GgmlType.Q4_0 || type === GgmlType.BF16;
 }
 
 /** Bytes occupied by `count` values of `type` (count a multiple of the block size for block types). */
@@ -77,6 +82,8 @@ export function ggmlTensorBytes(type: GgmlType, count: number): number {
       return count * 2;
     case GgmlType.Q8_0:
       return (count / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
+    case GgmlType.Q4_0:
+      return (count / Q4_0_BLOCK) * Q4_0_BLOCK_BYTES;
     default:
       throw new FormatError("UNREACHABLE_CASE", `unreachable ggml type ${String(type satisfies never)}`);
   }
@@ -230,11 +237,11 @@ function readTensorInfo(reader: ByteReader, state: HeaderState, index: number): 
   const offset = reader.u64Number(`tensor ${name} offset`);
   if (!isSupportedGgmlType(type)) {
     const typeName = GGML_TYPE_NAMES[type] ?? `unknown type ${type}`;
-    throw new GgufFormatError("UNSUPPORTED_TENSOR_TYPE", `tensor ${name} has ggml type ${typeName}; supported are F32, F16, BF16 and Q8_0`);
+    throw new GgufFormatError("UNSUPPORTED_TENSOR_TYPE", `tensor ${name} has ggml type ${typeName}; supported are F32, F16, BF16, Q8_0 and Q4_0`);
   }
   const elementCount = dims.reduce((a, b) => a * b, 1);
-  if (type === GgmlType.Q8_0 && dims[0] % Q8_0_BLOCK !== 0) {
-    throw new GgufFormatError("BAD_TENSOR_INFO", `tensor ${name}: Q8_0 needs ne0 (${dims[0]}) to be a multiple of ${Q8_0_BLOCK}`);
+  if ((type === GgmlType.Q8_0 || type === GgmlType.Q4_0) && dims[0] % Q8_0_BLOCK !== 0) {
+    throw new GgufFormatError("BAD_TENSOR_INFO", `tensor ${name}: ${GGML_TYPE_NAMES[type]} needs ne0 (${dims[0]}) to be a multiple of ${Q8_0_BLOCK}`);
   }
   if (offset % alignment !== 0) {
     throw new GgufFormatError("BAD_ALIGNMENT", `tensor ${name} offset ${offset} is not a multiple of the alignment ${alignment}`);

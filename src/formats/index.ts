@@ -15,6 +15,8 @@ export {
   GgmlType,
   GgufFormatError,
   GgufValueType,
+  Q4_0_BLOCK,
+  Q4_0_BLOCK_BYTES,
   Q8_0_BLOCK,
   Q8_0_BLOCK_BYTES,
   ggmlTensorBytes,

@@ -2,7 +2,8 @@
  * @module engine/decode
  * Decoding: guided combination of base and ARM log-probs (PARM / GenARM) shaped as LogitsProcessors, next-token
  * choice (greedy, temperature, top-k, top-p, seeded), stop criteria (EOS, stop strings, max new tokens), the shared
- * vocabulary rule, KV caches with prefill/step graphs in shape buckets, and guided α-batched generation
+ * vocabulary rule, KV caches with prefill/step graphs in shape buckets, the fast path on onnxruntime's LLM kernels
+ * (`FastDecoder`, the generator's default), and guided α-batched generation
  * (`createGenerator`). No I/O besides onnxruntime sessions.
  */
 export {
@@ -81,3 +82,4 @@ export {
   type TokenEvent,
 } from "./generate.ts";
 export { decodeAdapterFromFile } from "./generate-adapter.ts";
+export { FastDecoder, FastKvCache, type FastDecoderOptions, type FastDecodeModel } from "./fast-decoder.ts";

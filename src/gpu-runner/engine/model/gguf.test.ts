@@ -193,9 +193,9 @@ test("bad input is rejected with typed errors naming the problem", async () => {
   assert.throws(() => parseGguf(modelBytes.subarray(0, modelBytes.byteLength - 4)), (e: unknown) => isCode("TENSOR_OUT_OF_BOUNDS")(e) && /output\.weight/.test((e as Error).message));
 
   const q4 = writeGguf({ version: 3, metadata: [], tensors: [{ name: "w", shape: [32], data: new Float32Array(32), type: "F32" }] });
-  // v3 header (4+4+8+8) + name (8+1) + n_dims (4) + ne0 (8) = 45: the tensor's type; patch it to Q4_0 (2).
-  new DataView(q4.buffer).setUint32(45, 2, true);
-  assert.throws(() => parseGguf(q4), (e: unknown) => isCode("UNSUPPORTED_TENSOR_TYPE")(e) && /Q4_0/.test((e as Error).message));
+  // v3 header (4+4+8+8) + name (8+1) + n_dims (4) + ne0 (8) = 45: the tensor's type; patch it to Q4_K (12).
+  new DataView(q4.buffer).setUint32(45, 12, true);
+  assert.throws(() => parseGguf(q4), (e: unknown) => isCode("UNSUPPORTED_TENSOR_TYPE")(e) && /Q4_K/.test((e as Error).message));
 
   const base = await shippedModelAsInput();
   const extra = writeGguf({ version: 3, metadata: base.metadata, tensors: [...base.tensors, { name: "blk.0.mystery", shape: [4], data: new Float32Array(4), type: "F32" }] });

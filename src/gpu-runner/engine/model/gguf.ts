@@ -3,7 +3,7 @@
  * weight names.
  *
  * Container: read by formats/gguf.ts (the one GGUF header reader; `loadGguf` streams the header from the file),
- * its errors rethrown as GgufError with the same code. Tensor types F32, F16, BF16 and Q8_0 decode to
+ * its errors rethrown as GgufError with the same code. Tensor types F32, F16, BF16, Q8_0 and Q4_0 decode to
  * Float32Array; every tensor must lie inside the file (TENSOR_OUT_OF_BOUNDS).
  *
  * Mapping (architectures `llama` and `qwen2`): GGUF dims are [ne0 = in, ne1 = out], so a 2-D tensor reads
@@ -22,6 +22,8 @@ import {
   GgmlType,
   isSupportedGgmlType,
   parseGgufHeader as parseGgufHeaderBytes,
+  Q4_0_BLOCK,
+  Q4_0_BLOCK_BYTES,
   Q8_0_BLOCK,
   Q8_0_BLOCK_BYTES,
   readExactly,
@@ -56,7 +58,7 @@ export class GgufError extends EngineError<GgufErrorCode> {
 }
 
 /** Runs `read` and turns a format error (header codes, TRUNCATED) into a GgufError with the same code. */
-async function asGgufError<T>(read: () => Promise<T> | T, label?: string): Promise<T> {
+export async function asGgufError<T>(read: () => Promise<T> | T, label?: string): Promise<T> {
   try {
     return await read();
   } catch (error) {
@@ -105,6 +107,21 @@ export function decodeGgufTensor(info: GgufTensorInfo, raw: Uint8Array): Float32
       }
       return out;
     }
+    case GgmlType.Q4_0: {
+      const out = new Float32Array(info.elementCount);
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const blocks = info.elementCount / Q4_0_BLOCK;
+      for (let b = 0; b < blocks; b++) {
+        const base = b * Q4_0_BLOCK_BYTES;
+        const scale = f16ToF32(view.getUint16(base, true));
+        for (let j = 0; j < 16; j++) {
+          const byte = raw[base + 2 + j];
+          out[b * Q4_0_BLOCK + j] = scale * ((byte & 0x0f) - 8);
+          out[b * Q4_0_BLOCK + j + 16] = scale * ((byte >> 4) - 8);
+        }
+      }
+      return out;
+    }
     default:
       throw new UnreachableCaseError(type);
   }
@@ -124,7 +141,7 @@ export function parseGguf(bytes: Uint8Array): GgufFile {
   };
 }
 
-function checkTensorBounds(header: GgufHeader, info: GgufTensorInfo, fileLength: number): void {
+export function checkTensorBounds(header: GgufHeader, info: GgufTensorInfo, fileLength: number): void {
   const end = header.dataOffset + info.offset + info.byteLength;
   if (end > fileLength) {
     throw new GgufError("TENSOR_OUT_OF_BOUNDS", `tensor ${info.name} ends at byte ${end}, past the end of the file (${fileLength} bytes)`);
@@ -257,12 +274,27 @@ export function canonicalGgufName(name: string): string {
 }
 
 /** Reads raw tensor bytes; `parseGguf` and `loadGguf` supply in-memory and file-backed versions. */
-type TensorBytesSource = (info: GgufTensorInfo) => Promise<Uint8Array> | Uint8Array;
+export type TensorBytesSource = (info: GgufTensorInfo) => Promise<Uint8Array> | Uint8Array;
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Config and tokenizer of a llama GGUF; embeddings are tied when `output.weight` is absent or byte-identical to
+ *  `token_embd.weight`. */
+export async function ggufConfigAndTokenizer(header: GgufHeader, readTensor: TensorBytesSource): Promise<{ config: LlamaConfig; tokenizer: Tokenizer; tied: boolean }> {
+  const tokenizer = ggufTokenizer(header.metadata);
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  const output = byName.get("output.weight");
+  const embedding = byName.get("token_embd.weight");
+  if (!embedding) throw new GgufError("MISSING_KEY", "tensor token_embd.weight is missing");
+  let tied = output === undefined;
+  if (output && output.type === embedding.type && output.byteLength === embedding.byteLength) {
+    tied = bytesEqual(await readTensor(output), await readTensor(embedding));
+  }
+  return { config: ggufLlamaConfig(header, tokenizer, tied), tokenizer, tied };
 }
 
 export interface GgufModel {
@@ -273,16 +305,7 @@ export interface GgufModel {
 
 /** Maps a parsed GGUF to config, canonical weights and tokenizer, validating every shape. */
 export async function ggufToModel(header: GgufHeader, readTensor: TensorBytesSource): Promise<GgufModel> {
-  const tokenizer = ggufTokenizer(header.metadata);
-  const byName = new Map(header.tensors.map((t) => [t.name, t]));
-  const output = byName.get("output.weight");
-  const embedding = byName.get("token_embd.weight");
-  if (!embedding) throw new GgufError("MISSING_KEY", "tensor token_embd.weight is missing");
-  let tied = output === undefined;
-  if (output && output.type === embedding.type && output.byteLength === embedding.byteLength) {
-    tied = bytesEqual(await readTensor(output), await readTensor(embedding));
-  }
-  const config = ggufLlamaConfig(header, tokenizer, tied);
+  const { config, tokenizer, tied } = await ggufConfigAndTokenizer(header, readTensor);
   const weights = new Map<string, WeightTensor>();
   for (const info of header.tensors) {
     const name = canonicalGgufName(info.name);

@@ -9,7 +9,15 @@ export { expectedWeightShapes, ModelWeightsError, validateLlamaConfig, validateM
 export { loadGguf, parseGguf, parseGgufHeader, ggufToModel, ggufTokenizer, GgufError } from "./gguf.ts";
 export { tokenizerFromGgufMetadata } from "./gguf-tokenizer.ts";
 export type { GgufFile, GgufHeader, GgufTensorInfo, GgufValue } from "./gguf.ts";
-export { writeGguf } from "./gguf-writer.ts";
+export { writeGguf, llamaGgufInput, ggufTensorName } from "./gguf-writer.ts";
+export { loadGgufForDecode, ggufToDecodeModel, DequantizedWeights } from "./gguf-quantized.ts";
+export type { DecodeLoadedModel, GgufDecodeOptions } from "./gguf-quantized.ts";
+export { decodeWeightsFromModel, decodeWeightBytes, validateDecodeWeights } from "./decode-weights.ts";
+export type { DecodeMatrix, DecodeWeights, FloatMatrix, WeightQuantization } from "./decode-weights.ts";
+export { QUANT_BLOCK, QuantizedWeightsError, quantizeBlockwise, dequantizeBlockwise, repackGgufBlocks, quantizedBytes } from "./quantized-weights.ts";
+export type { BlockQuantized, QuantBits, QuantizedWeightsErrorCode } from "./quantized-weights.ts";
+export { buildLlmDecodeGraph, llmDecodeUnsupported, LLM_IO } from "./llm-decode-graph.ts";
+export type { LlmAdapter, LlmDecodeGraphOptions } from "./llm-decode-graph.ts";
 export type { GgufTensorInput, GgufTypedValue, GgufWriteInput } from "./gguf-writer.ts";
 
 export { loadHfFolder, hfLlamaConfig, HfModelError } from "./hf.ts";
