@@ -198,6 +198,21 @@ test("seeded sampling: same seed, same tokens (batched or not); another seed dif
   await generator.release();
 });
 
+test("rowSeedOffsets: repeated α rows with offsets 0, 1 are the runs seeded seed and seed + 1; malformed offsets are refused", async () => {
+  const generator = createGenerator({ base, arm: { model: base, adapter: parmAdapter }, threads: 1 });
+  const request = { prompt: { tokenIds: prompt }, maxNewTokens: 16, eosTokenIds: [] };
+  const sampling = (seed: number) => ({ kind: "sample" as const, temperature: 4, topK: 20, topP: 0.98, seed });
+  const alpha = [0.4, 0.6];
+  const batch = await generator.generate({ ...request, alphas: [alpha, alpha], rowSeedOffsets: [0, 1], sampling: sampling(42) });
+  const first = await generator.generate({ ...request, alphas: [alpha], sampling: sampling(42) });
+  const second = await generator.generate({ ...request, alphas: [alpha], sampling: sampling(43) });
+  assert.deepEqual(batch.outputs[0].tokenIds, first.outputs[0].tokenIds);
+  assert.deepEqual(batch.outputs[1].tokenIds, second.outputs[0].tokenIds);
+  assert.notDeepEqual(batch.outputs[0].tokenIds, batch.outputs[1].tokenIds, "two independent samples");
+  await assert.rejects(generator.generate({ ...request, alphas: [alpha, alpha], rowSeedOffsets: [0], sampling: sampling(42) }), /rowSeedOffsets must hold one safe integer per row \(2\)/);
+  await generator.release();
+});
+
 test("stop strings, EOS, max new tokens and the context limit end rows; streamed text equals the output", async () => {
   const generator = createGenerator({ base, threads: 1 });
   const reference = await generator.generate({ prompt: { tokenIds: prompt }, maxNewTokens: 20, eosTokenIds: [] });

@@ -86,6 +86,15 @@ function makeDecoder(model: DecodeModel, adapter: DecodeAdapter | undefined, opt
 
 export type GuidanceMode = "none" | "parm" | "genarm";
 
+/** The per-row seed offsets of a request (zeros when not given); GenerateRequestError when malformed. */
+function rowSeedOffsets(offsets: readonly number[] | undefined, rows: number): readonly number[] {
+  if (offsets === undefined) return new Array<number>(rows).fill(0);
+  if (offsets.length !== rows || !offsets.every((o) => Number.isSafeInteger(o))) {
+    throw new GenerateRequestError("INVALID_REQUEST", `rowSeedOffsets must hold one safe integer per row (${rows}), got ${JSON.stringify(offsets)}`);
+  }
+  return offsets;
+}
+
 export interface GenerateRequest {
   /** Text (encoded with the base tokenizer, BOS prepended unless addBos is false) or token ids used as given. */
   readonly prompt: string | { readonly tokenIds: readonly number[] };
@@ -101,6 +110,9 @@ export interface GenerateRequest {
   readonly beta?: number;
   /** Default greedy. */
   readonly sampling?: SamplingConfig;
+  /** Added to the sampling seed per row (one per α, safe integers; default 0 for every row, so a row of a batch
+   *  equals a separate run with its α): repeated α with offsets 0, 1, … give independent samples. */
+  readonly rowSeedOffsets?: readonly number[];
   readonly stop?: readonly string[];
   readonly maxNewTokens: number;
   /** true: a prompt that leaves fewer than maxNewTokens positions in the context is PROMPT_TOO_LONG (generation
@@ -293,12 +305,13 @@ class GuidedGenerator implements Generator {
     }
     const budget = Math.min(request.maxNewTokens, this.context - prompt.length);
     const eos = request.eosTokenIds ?? [this.#base.tokenizer.eosId];
-    const rowState = alphas.map((alpha) => {
+    const seedOffsets = rowSeedOffsets(request.rowSeedOffsets, rows);
+    const rowState = alphas.map((alpha, index) => {
       const decoder = this.#base.tokenizer.createStreamDecoder();
       decoder.push(prompt[prompt.length - 1]); // context for the first piece (e.g. no leading space after BOS)
       return {
         alpha,
-        sampler: new TokenSampler(sampling),
+        sampler: new TokenSampler(sampling.kind === "sample" ? { ...sampling, seed: sampling.seed + seedOffsets[index]! } : sampling),
         stop: new StopCriteria({ eosTokenIds: eos, maxNewTokens: budget, stopStrings: request.stop ?? [] }),
         decoder,
         tokenIds: [] as number[],
