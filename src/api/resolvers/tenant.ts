@@ -18,36 +18,22 @@ import {
   SuspendTenantSuccess,
   Tenant,
   TenantConnection,
-  NotFoundError,
   UpdateTenantInput,
   UpdateTenantPayload,
   UpdateTenantSuccess,
-  ValidationError,
   paginate,
   toGlobalId,
   type ConnectionResult,
 } from "../../schema/index.ts";
-import { DEFAULT_JOB_LIMITS, JOB_LIMITS, tenantJobLimits, type JobLimits as JobLimitsValues } from "../../contracts/index.ts";
-import type { Prisma } from "../db/index.ts";
-import { generateTenantKey } from "../auth/index.ts";
+import { DEFAULT_JOB_LIMITS, tenantJobLimits, type JobLimits as JobLimitsValues } from "../../contracts/index.ts";
+import type { Tenant as TenantRow } from "../db/index.ts";
 import { requireAdmin, type ApiContext } from "../context.ts";
-import { UnreachableCaseError, isUniqueViolation } from "../errors/index.ts";
+import { UnreachableCaseError } from "../errors/index.ts";
 import type { NodeTypeRegistration } from "./node-registry.ts";
-import { decodeIdInput } from "./node-ids.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { inputId } from "./dataset.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { deleteTenant, suspendTenant, type TenantAdminDeps } from "../services/tenant-lifecycle.ts";
-
-export interface TenantRow {
-  id: string;
-  name: string;
-  maxConcurrentJobs: number;
-  maxDatasetBytes: bigint;
-  maxModelBytes: bigint;
-  jobLimits: unknown;
-  mutationsPerMinute: number;
-  suspendedAt: Date | null;
-  createdAt: Date;
-}
+import { createTenant, updateTenant } from "../services/tenants.ts";
 
 async function tenantKeyIds(ctx: ApiContext, tenantId: string): Promise<string[]> {
   return (await ctx.db.system.apiKey.findMany({ where: { tenantId }, select: { id: true } })).map((key) => key.id);
@@ -69,35 +55,6 @@ function tenantAdminDeps(ctx: ApiContext): TenantAdminDeps {
     pubSub: ctx.pubSub,
     modelFiles: ctx.services.modelFiles,
     snapshots: ctx.services.datasetSnapshots,
-  };
-}
-
-/**
- * The tenant's own job limits after `input` (its fields over `current`), or a ValidationError naming the first one
- * outside its contract bounds (contracts/job-limits.ts JOB_LIMITS).
- */
-function jobLimitsData(input: CreateTenantInput | UpdateTenantInput, current: unknown): { jobLimits?: Prisma.InputJsonObject } | ValidationError {
-  if (!input.jobLimits) return {};
-  const merged: Record<string, number> = { ...((current ?? {}) as Record<string, number>) };
-  for (const key of Object.keys(JOB_LIMITS) as (keyof JobLimitsValues)[]) {
-    const value = input.jobLimits[key];
-    if (value === null || value === undefined) continue;
-    const spec = JOB_LIMITS[key];
-    if (!Number.isInteger(value) || value < spec.min || value > spec.max) {
-      return new ValidationError({ field: `input.jobLimits.${key}`, message: `must be an integer in [${spec.min}, ${spec.max}], got ${value}` });
-    }
-    merged[key] = value;
-  }
-  return { jobLimits: merged };
-}
-
-/** The quota columns an input sets (null or omitted: default / unchanged). */
-function quotaData(input: CreateTenantInput | UpdateTenantInput) {
-  return {
-    ...(input.maxConcurrentJobs != null ? { maxConcurrentJobs: input.maxConcurrentJobs } : {}),
-    ...(input.maxDatasetBytes != null ? { maxDatasetBytes: BigInt(Math.floor(input.maxDatasetBytes)) } : {}),
-    ...(input.maxModelBytes != null ? { maxModelBytes: BigInt(Math.floor(input.maxModelBytes)) } : {}),
-    ...(input.mutationsPerMinute != null ? { mutationsPerMinute: input.mutationsPerMinute } : {}),
   };
 }
 
@@ -151,42 +108,11 @@ export class TenantResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof CreateTenantPayload> {
     requireAdmin(ctx);
-    const taken = () =>
-      new ValidationError({ field: "input.name", message: `a tenant named "${input.name}" already exists` });
-    if (await ctx.db.system.tenant.findUnique({ where: { name: input.name }, select: { id: true } })) return taken();
-    const limits = jobLimitsData(input, null);
-    if (limits instanceof ValidationError) return limits;
-    const generated = generateTenantKey();
-    try {
-      const { tenant, apiKey } = await ctx.db.system.$transaction(async (tx) => {
-        const tenant = await tx.tenant.create({
-          data: {
-            name: input.name,
-            ...quotaData(input),
-            ...limits,
-          },
-        });
-        const apiKey = await tx.apiKey.create({
-          data: {
-            tenantId: tenant.id,
-            name: input.adminKeyName ?? "admin",
-            prefix: generated.prefix,
-            secretHash: generated.secretHash,
-            role: "TENANT_ADMIN",
-          },
-        });
-        return { tenant, apiKey };
-      });
-      ctx.log.info("tenant created", { tenantId: tenant.id, keyId: apiKey.id });
-      return new CreateTenantSuccess({
-        tenant: tenant as unknown as Tenant,
-        apiKey: apiKey as unknown as CreateTenantSuccess["apiKey"],
-        secret: generated.key,
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) return taken();
-      throw error;
-    }
+    return asPayload<typeof CreateTenantPayload>(async () => {
+      const { tenant, apiKey, secret } = await createTenant(tenantAdminDeps(ctx), input);
+      // the rows are the roots of Tenant and ApiKey, whose differing fields their field resolvers compute
+      return new CreateTenantSuccess({ tenant: tenant as unknown as Tenant, apiKey: apiKey as unknown as CreateTenantSuccess["apiKey"], secret });
+    });
   }
 
   @Mutation(() => UpdateTenantPayload, { description: "Platform admin: change a tenant's quotas." })
@@ -195,21 +121,10 @@ export class TenantResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof UpdateTenantPayload> {
     requireAdmin(ctx);
-    const decoded = decodeIdInput(input.id, "Tenant", "input.id");
-    if (!decoded.ok) return decoded.error;
-    const existing = await ctx.db.system.tenant.findUnique({ where: { id: decoded.uuid }, select: { id: true, jobLimits: true } });
-    if (!existing) return new NotFoundError({ id: input.id, message: `no tenant with id "${input.id}"` });
-    const limits = jobLimitsData(input, existing.jobLimits);
-    if (limits instanceof ValidationError) return limits;
-    const tenant = await ctx.db.system.tenant.update({
-      where: { id: existing.id },
-      data: {
-        ...quotaData(input),
-        ...limits,
-      },
+    return asPayload<typeof UpdateTenantPayload>(async () => {
+      const tenant = await updateTenant(tenantAdminDeps(ctx), inputId(input.id, "Tenant", "input.id"), input);
+      return new UpdateTenantSuccess({ tenant: tenant as unknown as Tenant });
     });
-    ctx.log.info("tenant updated", { tenantId: tenant.id });
-    return new UpdateTenantSuccess({ tenant: tenant as unknown as Tenant });
   }
 
   @Mutation(() => SuspendTenantPayload, {
@@ -217,15 +132,12 @@ export class TenantResolver {
   })
   async suspendTenant(@Arg("input", () => SuspendTenantInput) input: SuspendTenantInput, @Ctx() ctx: ApiContext): Promise<typeof SuspendTenantPayload> {
     requireAdmin(ctx);
-    const decoded = decodeIdInput(input.id, "Tenant", "input.id");
-    if (!decoded.ok) return decoded.error;
-    try {
-      const { tenant, cancelledJobIds } = await suspendTenant(tenantAdminDeps(ctx), decoded.uuid, input.suspended);
-      if (input.suspended) await closeTenantSockets(ctx, await tenantKeyIds(ctx, decoded.uuid), "Forbidden: tenant suspended");
+    return asPayload<typeof SuspendTenantPayload>(async () => {
+      const tenantId = inputId(input.id, "Tenant", "input.id");
+      const { tenant, cancelledJobIds } = await suspendTenant(tenantAdminDeps(ctx), tenantId, input.suspended);
+      if (input.suspended) await closeTenantSockets(ctx, await tenantKeyIds(ctx, tenantId), "Forbidden: tenant suspended");
       return new SuspendTenantSuccess({ tenant: tenant as unknown as Tenant, cancelledJobIds: cancelledJobIds.map((id) => toGlobalId("Job", id)) });
-    } catch (error) {
-      return toPayloadError(error) as typeof SuspendTenantPayload;
-    }
+    });
   }
 
   @Mutation(() => DeleteTenantPayload, {
@@ -233,15 +145,12 @@ export class TenantResolver {
   })
   async deleteTenant(@Arg("input", () => DeleteTenantInput) input: DeleteTenantInput, @Ctx() ctx: ApiContext): Promise<typeof DeleteTenantPayload> {
     requireAdmin(ctx);
-    const decoded = decodeIdInput(input.id, "Tenant", "input.id");
-    if (!decoded.ok) return decoded.error;
-    try {
-      const keyIds = await tenantKeyIds(ctx, decoded.uuid);
-      await deleteTenant(tenantAdminDeps(ctx), decoded.uuid);
+    return asPayload<typeof DeleteTenantPayload>(async () => {
+      const tenantId = inputId(input.id, "Tenant", "input.id");
+      const keyIds = await tenantKeyIds(ctx, tenantId);
+      await deleteTenant(tenantAdminDeps(ctx), tenantId);
       await closeTenantSockets(ctx, keyIds, "Forbidden: tenant deleted");
       return new DeleteTenantSuccess({ deletedId: input.id });
-    } catch (error) {
-      return toPayloadError(error) as typeof DeleteTenantPayload;
-    }
+    });
   }
 }

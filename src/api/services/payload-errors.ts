@@ -134,11 +134,13 @@ export function toPayloadError(error: unknown): ErrorInterface {
   }
 }
 
-/** Runs a service call, turning expected failures into union members. */
-export async function asPayload<T>(run: () => Promise<T>): Promise<T | ErrorInterface> {
+/** Runs a mutation's service call and returns its success, or the union member for an expected failure
+ *  (toPayloadError; anything else is rethrown). `Payload` is the mutation's payload union: the error types a
+ *  service may raise must be members of it (graphql-js refuses any other type when it resolves the union). */
+export async function asPayload<Payload>(run: () => Promise<Payload>): Promise<Payload> {
   try {
     return await run();
   } catch (error) {
-    return toPayloadError(error);
+    return toPayloadError(error) as Payload;
   }
 }
