@@ -15,6 +15,7 @@
 import { AutodiffError, UnreachableCaseError } from "./errors.ts";
 import {
   type ContribOpType,
+  type InferenceOpType,
   isFloat,
   shapeEquals,
   sizeOf,
@@ -74,7 +75,7 @@ const unary = (f: (ctx: VjpContext, x: Value, y: Value, g: Value) => Value): Vjp
 
 /** One vector-Jacobian rule per standard op type (contrib ops are for inference graphs and have none). Rules
  *  emit only ops that themselves have rules here. */
-export const vjpRules: Record<Exclude<OpType, ContribOpType>, VjpRule> = {
+export const vjpRules: Record<Exclude<OpType, ContribOpType | InferenceOpType>, VjpRule> = {
   Add: broadcastBinary((ctx, _a, _b, _y, g) => [ctx.needs(0) ? g : undefined, ctx.needs(1) ? g : undefined]),
   Sub: broadcastBinary((ctx, _a, _b, _y, g) => [ctx.needs(0) ? g : undefined, ctx.needs(1) ? ctx.b.neg(g) : undefined]),
   Mul: broadcastBinary((ctx, a, b, _y, g) => [

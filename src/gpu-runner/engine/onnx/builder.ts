@@ -58,7 +58,10 @@ export type OpType =
   | "Add" | "Sub" | "Mul" | "Div" | "Neg" | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Sigmoid" | "Softplus"
   | "Relu" | "Abs" | "Sign" | "Identity" | "Cast" | "MatMul" | "Transpose" | "Reshape" | "Squeeze" | "Unsqueeze"
   | "Concat" | "Split" | "Gather" | "GatherElements" | "ScatterElements" | "ReduceSum" | "ReduceMean"
-  | "Softmax" | "LogSoftmax" | "Expand" | "ConstantOfShape" | "Shape" | "Dropout" | ContribOpType;
+  | "Softmax" | "LogSoftmax" | "Expand" | "ConstantOfShape" | "Shape" | "Dropout" | ContribOpType | InferenceOpType;
+
+/** Standard ops for inference graphs only (no VJP rule): selection and max reductions (decode/guidance-graph.ts). */
+export type InferenceOpType = "ReduceMax" | "TopK";
 
 /** onnxruntime's com.microsoft operators the engine emits (inference graphs only; autodiff has no rules for them). */
 export type ContribOpType =
@@ -599,7 +602,7 @@ export class GraphBuilder {
 
   // ---------------------------------------------------------------- reductions and normalizers
 
-  private reduce(op: "ReduceSum" | "ReduceMean", x: Value, axes: readonly number[], keepdims: boolean): Value {
+  private reduce(op: "ReduceSum" | "ReduceMean" | "ReduceMax", x: Value, axes: readonly number[], keepdims: boolean): Value {
     this.requireFloat(op, x);
     if (axes.length === 0) throw new GraphShapeError(`${op}: axes must not be empty`);
     const ax = [...new Set(axes.map((a) => normalizeAxis(a, x.shape.length, op)))].sort((u, v) => u - v);
@@ -608,6 +611,23 @@ export class GraphBuilder {
   }
   reduceSum(x: Value, axes: readonly number[], keepdims = true): Value { return this.reduce("ReduceSum", x, axes, keepdims); }
   reduceMean(x: Value, axes: readonly number[], keepdims = true): Value { return this.reduce("ReduceMean", x, axes, keepdims); }
+  /** Inference only (no gradient). */
+  reduceMax(x: Value, axes: readonly number[], keepdims = true): Value { return this.reduce("ReduceMax", x, axes, keepdims); }
+
+  /** The k largest entries along `axis`, sorted descending, and their int64 indices (ties: the lower index first,
+   *  as onnxruntime's TopK). Inference only (no gradient). */
+  topK(x: Value, k: number, axis = -1): [values: Value, indices: Value] {
+    this.requireFloat("TopK", x);
+    const a = normalizeAxis(axis, x.shape.length, "TopK");
+    if (!Number.isInteger(k) || k < 1 || k > x.shape[a]) throw new GraphShapeError(`TopK: k must be an integer in [1, ${x.shape[a]}], got ${k}`);
+    const shape = x.shape.map((d, i) => (i === a ? k : d));
+    const [values, indices] = this.emit("TopK", [x, this.int64s([k])], [{ dtype: x.dtype, shape }, { dtype: "int64", shape }], {
+      axis: { kind: "int", value: a },
+      largest: { kind: "int", value: 1 },
+      sorted: { kind: "int", value: 1 },
+    });
+    return [values, indices];
+  }
 
   softmax(x: Value, axis = -1): Value {
     const a = normalizeAxis(axis, x.shape.length, "Softmax");

@@ -15,6 +15,7 @@ export {
   sizeOf,
   type AttributeValue,
   type ContribOpType,
+  type InferenceOpType,
   type DType,
   type ExternalDataFile,
   type FloatDType,

@@ -4,6 +4,7 @@
  */
 export {
   createEngineSession,
+  DeviceTensor,
   EngineSession,
   expectTensor,
   SessionCreateError,

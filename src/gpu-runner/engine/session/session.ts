@@ -43,6 +43,10 @@ export interface EngineSessionOptions {
   /** Dumps the optimized graph (debugging). */
   readonly optimizedModelFilePath?: string;
   readonly logger?: SessionLogger;
+  /** Outputs kept where the provider computed them, returned by `runKeeping` as {@link DeviceTensor}s that later
+   *  runs take as feeds (WebGPU: GPU buffers, so KV caches, logits and weights need not cross to the host; other
+   *  providers: host memory, so the same code runs everywhere). `run` refuses to fetch them. */
+  readonly deviceOutputs?: readonly string[];
   /** Session factory seam (tests inject failures); defaults to onnxruntime-node's InferenceSession.create. */
   readonly createSession?: (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
 }
@@ -73,7 +77,31 @@ const ORT_TYPE: Record<DType, "float32" | "float64" | "int64" | "bool" | "int32"
   bool: "bool",
 };
 
-function toOrtTensor(name: string, t: HostTensor): ort.Tensor {
+/**
+ * An output a session kept on its device (`deviceOutputs`): a handle to feed to later runs of any session of this
+ * process, never read on the host (onnxruntime-node cannot download a WebGPU buffer: reading one aborts the
+ * process). `dispose` frees the device memory; a disposed tensor must not be fed again.
+ */
+export class DeviceTensor {
+  /** @internal */
+  constructor(readonly tensor: ort.Tensor) {}
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+  get dtype(): string {
+    return this.tensor.type;
+  }
+  /** "gpu-buffer" on WebGPU, "cpu" elsewhere. */
+  get location(): string {
+    return this.tensor.location;
+  }
+  dispose(): void {
+    this.tensor.dispose();
+  }
+}
+
+function toOrtTensor(name: string, t: HostTensor | DeviceTensor): ort.Tensor {
+  if (t instanceof DeviceTensor) return t.tensor;
   if (t.data.length !== sizeOf(t.shape)) {
     throw new SessionRunError(`feed "${name}": ${t.data.length} elements for shape [${t.shape.join(",")}]`);
   }
@@ -81,6 +109,7 @@ function toOrtTensor(name: string, t: HostTensor): ort.Tensor {
 }
 
 function fromOrtTensor(name: string, t: ort.Tensor): HostTensor {
+  if (t.location !== "cpu") throw new SessionRunError(`output "${name}" is on the device (${t.location}): fetch it with runKeeping`);
   const shape = t.dims.map(Number);
   switch (t.type) {
     case "float32":
@@ -107,6 +136,7 @@ export class EngineSession {
   constructor(
     private readonly session: ort.InferenceSession,
     readonly provider: ExecutionProviderName,
+    readonly deviceOutputs: ReadonlySet<string> = new Set(),
   ) {}
 
   get inputNames(): readonly string[] {
@@ -125,7 +155,7 @@ export class EngineSession {
    * array (a copy of the whole tensor per run, docs/engine.md §7), so decoding does not use this for its cache.
    */
   async run(
-    feeds: Readonly<Record<string, HostTensor>>,
+    feeds: Readonly<Record<string, HostTensor | DeviceTensor>>,
     fetches?: readonly string[],
     into?: Readonly<Record<string, HostTensor>>,
   ): Promise<Record<string, HostTensor>> {
@@ -157,6 +187,33 @@ export class EngineSession {
     return out;
   }
 
+  /** Runs like `run` (every graph input fed, host or device tensors) and returns the host outputs among `fetches`
+   *  (default: every output) and the `deviceOutputs` among them as DeviceTensors, which the caller disposes. */
+  async runKeeping(
+    feeds: Readonly<Record<string, HostTensor | DeviceTensor>>,
+    fetches: readonly string[] = this.session.outputNames,
+  ): Promise<{ host: Record<string, HostTensor>; device: Record<string, DeviceTensor> }> {
+    const missing = this.session.inputNames.filter((n) => !(n in feeds));
+    if (missing.length > 0) throw new SessionRunError(`missing feeds: ${missing.join(", ")}`);
+    const unknown = [...Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n)), ...fetches.filter((n) => !this.session.outputNames.includes(n))];
+    if (unknown.length > 0) throw new SessionRunError(`unknown feeds or fetches: ${unknown.join(", ")}`);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(name, t);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await this.session.run(ortFeeds, [...fetches]);
+    } catch (cause) {
+      throw new SessionRunError(`session run failed: ${(cause as Error).message}`, { cause });
+    }
+    const host: Record<string, HostTensor> = {};
+    const device: Record<string, DeviceTensor> = {};
+    for (const [name, t] of Object.entries(result)) {
+      if (this.deviceOutputs.has(name)) device[name] = new DeviceTensor(t);
+      else host[name] = fromOrtTensor(name, t);
+    }
+    return { host, device };
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
@@ -184,8 +241,13 @@ export async function createEngineSession(model: SerializedModel, options: Engin
   const choice = options.executionProvider ?? "cpu";
   // WebGPU sessions log at "error": onnxruntime warns at every session that some nodes run on the CPU (int64 shape
   // ops always do); gpu-runner/device's nodePlacement reports which.
+  const deviceOutputs = new Set(options.deviceOutputs ?? []);
+  const onGpu = (provider: ExecutionProviderName): Partial<ort.InferenceSession.SessionOptions> =>
+    provider === "webgpu"
+      ? { logSeverityLevel: 3, ...(deviceOutputs.size > 0 ? { preferredOutputLocation: Object.fromEntries([...deviceOutputs].map((n) => [n, "gpu-buffer" as const])) } : {}) }
+      : {};
   const tryCreate = async (provider: ExecutionProviderName): Promise<EngineSession> =>
-    new EngineSession(await create(model.modelBytes, { ...base, executionProviders: [provider], ...(provider === "webgpu" ? { logSeverityLevel: 3 as const } : {}) }), provider);
+    new EngineSession(await create(model.modelBytes, { ...base, executionProviders: [provider], ...onGpu(provider) }), provider, deviceOutputs);
   switch (choice) {
     case "cpu":
       try {
