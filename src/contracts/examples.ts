@@ -110,6 +110,7 @@ export function exampleGeneratePayload(): GeneratePayload {
     ],
     beta: 1,
     sampling: { temperature: 0.7, topK: 40, topP: 0.95, seed: 1, stop: ["\n\n"] },
+    samplesPerAlpha: 1,
     maxTokens: 64,
   };
 }

@@ -266,18 +266,28 @@ export type TrainEvaluatorPayload = z.infer<typeof TrainEvaluatorPayloadSchema>;
  * Guided generation: one output per α in `alphas` (α-batched); each α is checked against the ARM's dimensions.
  * `arm` null = plain base-model decoding, and then `alphas` must be `[[]]` (one unguided output).
  */
+/** Most samples of one α in a generation (OpenAI's `n` with sampling). */
+export const MAX_SAMPLES_PER_ALPHA = 16;
+/** Most decoded rows of one generation (α × samples). */
+export const MAX_GENERATION_ROWS = 256;
+
 export const GeneratePayloadSchema = z
   .object({
     base: ModelRefSchema,
     arm: AdapterRefSchema.nullable(),
     prompt: z.string().min(1),
-    alphas: z.array(z.array(z.number())).min(1).max(256),
+    alphas: z.array(z.array(z.number())).min(1).max(MAX_GENERATION_ROWS),
     /** Guidance strength: log p = log_softmax(base) + (1/β)·log_softmax(ARM(α)). */
     beta: z.number().positive(),
     sampling: SamplingSchema,
     maxTokens: PositiveInt.max(8192),
+    /** Outputs per α (default 1): sample j of an α is decoded with seed + j; outputs are α-major (output v·s + j). */
+    samplesPerAlpha: PositiveInt.max(MAX_SAMPLES_PER_ALPHA).default(1),
   })
   .superRefine((p, ctx) => {
+    if (p.alphas.length * p.samplesPerAlpha > MAX_GENERATION_ROWS) {
+      ctx.addIssue({ code: "custom", path: ["samplesPerAlpha"], message: `alphas × samplesPerAlpha must be at most ${MAX_GENERATION_ROWS} rows` });
+    }
     if (p.arm === null) {
       if (p.alphas.length !== 1 || p.alphas[0].length !== 0) {
         ctx.addIssue({ code: "custom", path: ["alphas"], message: "without an ARM, alphas must be [[]] (one unguided output)" });

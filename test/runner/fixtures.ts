@@ -94,6 +94,7 @@ export function generateEnvelope(options: { adapterKey: string | null; adapterSh
       beta: 1,
       sampling: { temperature: 0, topK: 0, topP: 1, seed: null, stop: [] },
       maxTokens: options.maxTokens ?? 12,
+      samplesPerAlpha: 1,
     },
   };
 }

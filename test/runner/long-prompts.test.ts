@@ -109,7 +109,7 @@ describe("runner: prompts longer than the model's context", () => {
       [midPrompt, 513 - midTokens, new RegExp(`^PROMPT_TOO_LONG: the prompt has ${midTokens} tokens and maxNewTokens is ${513 - midTokens}: together more than the context of 512`)],
     ];
     for (const [prompt, maxTokens, reason] of cases) {
-      const job = envelope("generate", { base: storiesModelRef(), arm: null, prompt, alphas: [[]], beta: 1, sampling: { temperature: 0, topK: 0, topP: 1, seed: null, stop: [] }, maxTokens });
+      const job = envelope("generate", { base: storiesModelRef(), arm: null, prompt, alphas: [[]], beta: 1, sampling: { temperature: 0, topK: 0, topP: 1, seed: null, stop: [] }, maxTokens, samplesPerAlpha: 1 });
       await h.bus.publishJob(job);
       const events = (await waitForEvents(h.bus, job.jobId, isTerminal, 60_000)).map((d) => d.event);
       const failed = events.at(-1) as JobEventOf<"failed">;

@@ -16,59 +16,13 @@ import { enqueueJob, type JobRow } from "./jobs.ts";
 import { assertSameVocabulary, modelRef, requireModel, type ModelRow } from "./models.ts";
 import { adapterPromptTemplate } from "./prompt-templates.ts";
 import { readyDatasetRef } from "./training.ts";
+import type { Adapter, Evaluation, Generation } from "../db/index.ts";
 
-export interface AdapterRow {
-  id: string;
-  tenantId: string;
-  name: string;
-  method: "PARM" | "GENARM";
-  baseModelId: string;
-  dimensionIds: string[];
-  dimensionNames: string[];
-  r1: number;
-  r2: number;
-  loraAlpha: number;
-  targets: string[];
-  trainingConfig: unknown;
-  metrics: unknown;
-  artifactDigest: string | null;
-  artifactKey: string | null;
-  jobId: string | null;
-  createdAt: Date;
-}
+export type AdapterRow = Adapter;
 
-export interface GenerationRow {
-  id: string;
-  tenantId: string;
-  jobId: string;
-  baseModelId: string;
-  adapterId: string | null;
-  prompt: string;
-  alphas: unknown;
-  beta: number;
-  sampling: unknown;
-  maxTokens: number;
-  outputs: unknown;
-  status: JobRow["status"];
-  createdAt: Date;
-}
+export type GenerationRow = Generation;
 
-export interface EvaluationRow {
-  id: string;
-  tenantId: string;
-  jobId: string;
-  adapterId: string;
-  gridStep: number;
-  split: "TRAIN" | "VALIDATION" | "TEST";
-  promptCount: number;
-  evaluatorIds: string[];
-  referencePoint: number[];
-  hypervolume: number | null;
-  mip: number | null;
-  report: unknown;
-  status: JobRow["status"];
-  createdAt: Date;
-}
+export type EvaluationRow = Evaluation;
 
 export interface SamplingCommand {
   temperature?: number | null;
@@ -198,6 +152,7 @@ export async function generate(deps: TenantServiceDeps, command: GenerateCommand
     beta: command.beta,
     sampling,
     maxTokens: command.maxTokens,
+    samplesPerAlpha: 1,
   };
   const { job, attached } = await enqueueJob(deps, "generate", payload, async (tx, job) =>
     (await tx.generation.create({

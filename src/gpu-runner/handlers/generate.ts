@@ -26,6 +26,7 @@ export const generateHandler: JobHandler<"generate"> = {
         arm,
         prompt: payload.prompt,
         alphas: payload.alphas,
+        samplesPerAlpha: payload.samplesPerAlpha,
         beta: payload.beta,
         sampling: payload.sampling,
         stop: payload.sampling.stop,

@@ -277,12 +277,14 @@ export class EngineTaskRunner {
     const base = await this.#load(task.base, signal);
     const arm = task.arm ? guidance(await this.#load(task.arm.model, signal), task.arm) : undefined;
     const generator = decode.createGenerator({ base, ...(arm ? { arm } : {}), threads: task.runtime.threads, executionProvider: task.runtime.provider });
-    const positions = task.alphas.map(() => 0);
+    const samples = task.samplesPerAlpha;
+    const rows = task.alphas.flatMap((alpha) => new Array<readonly number[]>(samples).fill(alpha));
+    const positions = rows.map(() => 0);
     try {
       const result = await generator.generate(
         {
           prompt: task.prompt,
-          ...(task.arm ? { alphas: task.alphas } : {}),
+          ...(task.arm || samples > 1 ? { alphas: rows, rowSeedOffsets: rows.map((_, r) => r % samples) } : {}),
           beta: task.beta,
           sampling: samplingOf(task.sampling, Math.floor(Math.random() * 2 ** 31)),
           stop: task.stop,
@@ -298,7 +300,7 @@ export class EngineTaskRunner {
       return {
         kind: "generate",
         outputs: result.outputs.map((o, i) => ({
-          alpha: task.arm ? [...task.alphas[i]] : [],
+          alpha: task.arm ? [...rows[i]!] : [],
           text: o.text,
           tokenCount: o.tokenIds.length,
           finishReason: o.finishReason === "max-new-tokens" || o.finishReason === "context-length" ? "length" : "stop",

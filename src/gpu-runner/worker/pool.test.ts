@@ -23,6 +23,7 @@ function generateTask(maxTokens: number): GenerateTask {
     sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
     stop: [],
     maxTokens,
+    samplesPerAlpha: 1,
     runtime: { provider: "cpu", threads: 1 },
   };
 }
@@ -58,5 +59,30 @@ describe("worker pool: cancellation", () => {
     assert.ok(latencyMs < 1000, `the worker answered the cancel after ${latencyMs.toFixed(0)} ms`);
     const result = (await pool.run(generateTask(5), () => {})) as GenerateTaskResult;
     assert.equal(result.outputs[0].tokenCount, 5);
+  });
+});
+
+describe("worker pool: samples per α", () => {
+  const pool = createWorkerPool(1);
+  after(() => pool.close());
+
+  it("samplesPerAlpha 3 with a seed: three outputs, streamed on their own output index, sample j equal to a run seeded seed + j", async () => {
+    const sampled = (seed: number, samplesPerAlpha: number): GenerateTask => ({
+      ...generateTask(12),
+      sampling: { temperature: 1.5, topK: 0, topP: 1, seed },
+      samplesPerAlpha,
+    });
+    const streamed = new Map<number, string>();
+    const result = (await pool.run(sampled(7, 3), (m) => {
+      if (m.type === "token") streamed.set(m.outputIndex, (streamed.get(m.outputIndex) ?? "") + m.text);
+    })) as GenerateTaskResult;
+    assert.equal(result.outputs.length, 3);
+    assert.deepEqual([...streamed.keys()].sort(), [0, 1, 2]);
+    result.outputs.forEach((o, i) => assert.equal(streamed.get(i), o.text));
+    assert.equal(new Set(result.outputs.map((o) => o.text)).size, 3, "three different samples");
+    for (const j of [1, 2]) {
+      const single = (await pool.run(sampled(7 + j, 1), () => {})) as GenerateTaskResult;
+      assert.equal(single.outputs[0].text, result.outputs[j]!.text, `sample ${j} = the run seeded 7 + ${j}`);
+    }
   });
 });

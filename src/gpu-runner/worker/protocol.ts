@@ -62,6 +62,8 @@ export interface GenerateTask {
   readonly arm: { readonly model: ModelFileRef; readonly method: "PARM" | "GENARM"; readonly adapters: readonly Uint8Array[] } | null;
   readonly prompt: string;
   readonly alphas: readonly (readonly number[])[];
+  /** Outputs per α: sample j is decoded with seed + j; outputs (and token events' outputIndex) are α-major. */
+  readonly samplesPerAlpha: number;
   readonly beta: number;
   readonly sampling: { readonly temperature: number; readonly topK: number; readonly topP: number; readonly seed: number | null };
   readonly stop: readonly string[];
