@@ -8,8 +8,9 @@
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { KvWatchInclude, Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Objm, type ObjectInfo, type ObjectResult, type ObjectStore } from "@nats-io/obj";
+import type { RunnerHeartbeat } from "../contracts/index.ts";
 import type { StoreNames } from "./names.ts";
 import {
   BusArgumentError,
@@ -20,10 +21,14 @@ import {
   checkKeyToken,
   type ArtifactBucket,
   type ArtifactInfo,
+  type ArtifactSource,
   type BusLogger,
   type BusWatch,
   type JobCancels,
+  type RunnerHeartbeatChange,
+  type RunnerHeartbeatEntry,
   type RunnerHeartbeats,
+  type StoredArtifact,
 } from "./types.ts";
 
 export interface JetStreamStores {
@@ -70,224 +75,317 @@ function lazy<T>(open: () => Promise<T>): () => Promise<T> {
 
 const decoder = new TextDecoder();
 
+const byKey = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+
 export function jetStreamStores(context: StoreContext): JetStreamStores {
   const { nc, names, log, ensureOpen } = context;
   const kvm = new Kvm(nc);
   const cancelsKv = lazy(() => kvm.create(names.cancelsBucket, { ttl: CANCEL_REQUEST_TTL_MS, history: 1 }));
   const runnersKv = lazy(() => kvm.create(names.runnersBucket, { ttl: context.heartbeatTtlMs, history: 1 }));
   const objectStore = lazy((): Promise<ObjectStore> => new Objm(nc).create(names.artifactsStore));
-  const watches = new Set<BusWatch>();
+  const watches = new KvWatches(log);
   const jsm = lazy(() => jetstreamManager(nc));
-
-  /**
-   * The keys with a stored value in a KV bucket, from its stream's per-subject counts (a stream info request).
-   * `kv.keys()` iterates an ordered consumer instead, which can wait forever when an entry expires while it runs
-   * (heartbeats expire all the time).
-   */
-  const liveKeys = async (bucket: string): Promise<string[]> => {
-    const prefix = `$KV.${bucket}.`;
-    const info = await (await jsm()).streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
-    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  return {
+    cancels: new JetStreamCancels(cancelsKv, watches, ensureOpen),
+    runners: new JetStreamRunners({ kv: runnersKv, liveKeys: () => liveKeys(jsm, names.runnersBucket), watches, log, ensureOpen }),
+    artifacts: new JetStreamArtifacts(objectStore, ensureOpen),
+    async stopWatches() {
+      await watches.stopAll();
+    },
   };
+}
+
+/**
+ * The keys with a stored value in a KV bucket, from its stream's per-subject counts (a stream info request).
+ * `kv.keys()` iterates an ordered consumer instead, which can wait forever when an entry expires while it runs
+ * (heartbeats expire all the time).
+ */
+async function liveKeys(jsm: () => Promise<JetStreamManager>, bucket: string): Promise<string[]> {
+  const prefix = `$KV.${bucket}.`;
+  const info = await (await jsm()).streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+  return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+}
+
+type KvWatchIterator = Awaited<ReturnType<KV["watch"]>>;
+
+/** The open KV watches of the stores, stopped together before the connection drains. */
+class KvWatches {
+  readonly #log: BusLogger;
+  readonly #watches = new Set<BusWatch>();
+
+  constructor(log: BusLogger) {
+    this.#log = log;
+  }
 
   /** A KV watch calling `onEntry` for each entry until stopped (or until the connection ends it). */
-  const watchKv = async (kv: KV, include: KvWatchInclude, what: string, onEntry: (entry: KvWatchEntry) => void): Promise<BusWatch> => {
+  async watch(kv: KV, include: KvWatchInclude, what: string, onEntry: (entry: KvWatchEntry) => void): Promise<BusWatch> {
     const iterator = await kv.watch({ include });
-    let stopped = false;
-    const loop = (async () => {
-      for await (const entry of iterator) {
-        if (stopped) break;
-        try {
-          onEntry(entry);
-        } catch (error) {
-          log.warn(`${what} watch handler failed: ${String(error)}`);
-        }
-      }
-    })().catch((error: unknown) => {
-      if (!stopped) log.warn(`${what} watch ended: ${String(error)}`);
-    });
-    const watch: BusWatch = {
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        watches.delete(watch);
-        iterator.stop();
-        await loop;
-      },
-    };
-    watches.add(watch);
+    const watch = new KvWatch(iterator, what, this.#log, onEntry, () => this.#watches.delete(watch));
+    this.#watches.add(watch);
     return watch;
-  };
+  }
 
-  const cancels: JobCancels = {
-    async request(jobId) {
-      ensureOpen();
-      checkKeyToken("jobId", jobId);
-      await guarded(`requesting the cancellation of job ${jobId}`, async () => {
-        await (await cancelsKv()).put(jobId, JSON.stringify({ at: new Date().toISOString() }));
-      });
-    },
-    async isRequested(jobId) {
-      ensureOpen();
-      checkKeyToken("jobId", jobId);
-      return guarded(`reading the cancellation of job ${jobId}`, async () => {
-        const entry = await (await cancelsKv()).get(jobId);
-        return entry !== null && entry.operation === "PUT";
-      });
-    },
-    async watch(handler) {
-      ensureOpen();
-      return guarded("watching cancellations", async () =>
-        watchKv(await cancelsKv(), KvWatchInclude.LastValue, "cancel", (entry) => {
-          if (entry.operation === "PUT") handler(entry.key);
-        }),
-      );
-    },
-  };
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#watches].map((w) => w.stop()));
+  }
+}
 
-  const parseValue = (runnerId: string, bytes: Uint8Array): unknown => {
+/** One KV watch: its entries go to `onEntry`, one at a time, until `stop()`. */
+class KvWatch implements BusWatch {
+  readonly #iterator: KvWatchIterator;
+  readonly #onStop: () => void;
+  readonly #loop: Promise<void>;
+  #stopped = false;
+
+  constructor(iterator: KvWatchIterator, what: string, log: BusLogger, onEntry: (entry: KvWatchEntry) => void, onStop: () => void) {
+    this.#iterator = iterator;
+    this.#onStop = onStop;
+    this.#loop = this.#run(what, log, onEntry).catch((error: unknown) => {
+      if (!this.#stopped) log.warn(`${what} watch ended: ${String(error)}`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#onStop();
+    this.#iterator.stop();
+    await this.#loop;
+  }
+
+  async #run(what: string, log: BusLogger, onEntry: (entry: KvWatchEntry) => void): Promise<void> {
+    for await (const entry of this.#iterator) {
+      if (this.#stopped) break;
+      try {
+        onEntry(entry);
+      } catch (error) {
+        log.warn(`${what} watch handler failed: ${String(error)}`);
+      }
+    }
+  }
+}
+
+/** `cancels` on KV bucket `job_cancels`. */
+class JetStreamCancels implements JobCancels {
+  readonly #kv: () => Promise<KV>;
+  readonly #watches: KvWatches;
+  readonly #ensureOpen: () => void;
+
+  constructor(kv: () => Promise<KV>, watches: KvWatches, ensureOpen: () => void) {
+    this.#kv = kv;
+    this.#watches = watches;
+    this.#ensureOpen = ensureOpen;
+  }
+
+  async request(jobId: string): Promise<void> {
+    this.#ensureOpen();
+    checkKeyToken("jobId", jobId);
+    await guarded(`requesting the cancellation of job ${jobId}`, async () => {
+      await (await this.#kv()).put(jobId, JSON.stringify({ at: new Date().toISOString() }));
+    });
+  }
+
+  async isRequested(jobId: string): Promise<boolean> {
+    this.#ensureOpen();
+    checkKeyToken("jobId", jobId);
+    return guarded(`reading the cancellation of job ${jobId}`, async () => {
+      const entry = await (await this.#kv()).get(jobId);
+      return entry !== null && entry.operation === "PUT";
+    });
+  }
+
+  async watch(handler: (jobId: string) => void): Promise<BusWatch> {
+    this.#ensureOpen();
+    return guarded("watching cancellations", async () =>
+      this.#watches.watch(await this.#kv(), KvWatchInclude.LastValue, "cancel", (entry) => {
+        if (entry.operation === "PUT") handler(entry.key);
+      }),
+    );
+  }
+}
+
+interface RunnersParts {
+  readonly kv: () => Promise<KV>;
+  /** The runner ids with a stored heartbeat. */
+  readonly liveKeys: () => Promise<string[]>;
+  readonly watches: KvWatches;
+  readonly log: BusLogger;
+  readonly ensureOpen: () => void;
+}
+
+/** `runners` on KV bucket `runners` (max_age = the heartbeat TTL). */
+class JetStreamRunners implements RunnerHeartbeats {
+  readonly #parts: RunnersParts;
+
+  constructor(parts: RunnersParts) {
+    this.#parts = parts;
+  }
+
+  async put(runnerId: string, heartbeat: RunnerHeartbeat): Promise<void> {
+    this.#parts.ensureOpen();
+    checkKeyToken("runnerId", runnerId);
+    await guarded(`writing the heartbeat of runner ${runnerId}`, async () => {
+      await (await this.#parts.kv()).put(runnerId, JSON.stringify(heartbeat));
+    });
+  }
+
+  async delete(runnerId: string): Promise<void> {
+    this.#parts.ensureOpen();
+    checkKeyToken("runnerId", runnerId);
+    await guarded(`removing the heartbeat of runner ${runnerId}`, async () => {
+      await (await this.#parts.kv()).delete(runnerId);
+    });
+  }
+
+  async list(): Promise<RunnerHeartbeatEntry[]> {
+    this.#parts.ensureOpen();
+    return guarded("listing runner heartbeats", async () => {
+      const kv = await this.#parts.kv();
+      const out = [];
+      for (const key of await this.#parts.liveKeys()) {
+        const entry = await kv.get(key);
+        if (!entry || entry.operation !== "PUT") continue;
+        out.push({ runnerId: key, heartbeat: this.#parseValue(key, entry.value) });
+      }
+      return out.sort((a, b) => byKey(a.runnerId, b.runnerId));
+    });
+  }
+
+  async watch(handler: (change: RunnerHeartbeatChange) => void): Promise<BusWatch> {
+    this.#parts.ensureOpen();
+    return guarded("watching runner heartbeats", async () =>
+      this.#parts.watches.watch(await this.#parts.kv(), KvWatchInclude.UpdatesOnly, "heartbeat", (entry) => {
+        handler({ runnerId: entry.key, heartbeat: entry.operation === "PUT" ? this.#parseValue(entry.key, entry.value) : null });
+      }),
+    );
+  }
+
+  #parseValue(runnerId: string, bytes: Uint8Array): unknown {
     try {
       return JSON.parse(decoder.decode(bytes));
     } catch {
-      log.warn(`runner heartbeat ${runnerId} is not JSON`);
+      this.#parts.log.warn(`runner heartbeat ${runnerId} is not JSON`);
       return null;
     }
-  };
+  }
+}
 
-  const runners: RunnerHeartbeats = {
-    async put(runnerId, heartbeat) {
-      ensureOpen();
-      checkKeyToken("runnerId", runnerId);
-      await guarded(`writing the heartbeat of runner ${runnerId}`, async () => {
-        await (await runnersKv()).put(runnerId, JSON.stringify(heartbeat));
-      });
-    },
-    async delete(runnerId) {
-      ensureOpen();
-      checkKeyToken("runnerId", runnerId);
-      await guarded(`removing the heartbeat of runner ${runnerId}`, async () => {
-        await (await runnersKv()).delete(runnerId);
-      });
-    },
-    async list() {
-      ensureOpen();
-      return guarded("listing runner heartbeats", async () => {
-        const kv = await runnersKv();
-        const out = [];
-        for (const key of await liveKeys(names.runnersBucket)) {
-          const entry = await kv.get(key);
-          if (!entry || entry.operation !== "PUT") continue;
-          out.push({ runnerId: key, heartbeat: parseValue(key, entry.value) });
+const toInfo = (info: ObjectInfo): ArtifactInfo => ({ key: info.name, sizeBytes: info.size, modified: new Date(info.mtime) });
+
+/** `artifacts` on object store `artifacts`, streamed both ways. */
+class JetStreamArtifacts implements ArtifactBucket {
+  readonly #store: () => Promise<ObjectStore>;
+  readonly #ensureOpen: () => void;
+
+  constructor(store: () => Promise<ObjectStore>, ensureOpen: () => void) {
+    this.#store = store;
+    this.#ensureOpen = ensureOpen;
+  }
+
+  async put(key: string, data: ArtifactSource): Promise<StoredArtifact> {
+    this.#ensureOpen();
+    checkArtifactKey(key);
+    return guarded(`storing artifact ${key}`, async () => {
+      const store = await this.#store();
+      const hashed = new HashingSource(data);
+      await store.put({ name: key }, hashed.stream);
+      return { key, ...hashed.digest() };
+    });
+  }
+
+  async get(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    this.#ensureOpen();
+    checkArtifactKey(key);
+    const result = await guarded(`reading artifact ${key}`, async () => (await this.#store()).get(key));
+    if (result === null) return null;
+    result.error.catch(() => undefined); // surfaced by the stream below
+    return objectChunks(key, result);
+  }
+
+  async info(key: string): Promise<ArtifactInfo | null> {
+    this.#ensureOpen();
+    checkArtifactKey(key);
+    return guarded(`reading artifact ${key}`, async () => {
+      const info = await (await this.#store()).info(key);
+      return info === null || info.deleted ? null : toInfo(info);
+    });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#ensureOpen();
+    checkArtifactKey(key);
+    return guarded(`deleting artifact ${key}`, async () => {
+      const store = await this.#store();
+      const info = await store.info(key);
+      if (info === null || info.deleted) return false;
+      await store.delete(key);
+      return true;
+    });
+  }
+
+  async list(prefix = ""): Promise<ArtifactInfo[]> {
+    this.#ensureOpen();
+    return guarded("listing artifacts", async () => {
+      const infos = await (await this.#store()).list();
+      return infos
+        .filter((info) => !info.deleted && info.name.startsWith(prefix))
+        .map(toInfo)
+        .sort((a, b) => byKey(a.key, b.key));
+    });
+  }
+}
+
+/** An artifact source as the ReadableStream the object store reads, hashing and counting the chunks it hands out. */
+class HashingSource {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #hash = createHash("sha256");
+  #sizeBytes = 0;
+
+  constructor(data: ArtifactSource) {
+    const chunks = artifactChunks(data);
+    this.stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const next = await chunks.next();
+        if (next.done) {
+          controller.close();
+          return;
         }
-        return out.sort((a, b) => (a.runnerId < b.runnerId ? -1 : a.runnerId > b.runnerId ? 1 : 0));
-      });
-    },
-    async watch(handler) {
-      ensureOpen();
-      return guarded("watching runner heartbeats", async () =>
-        watchKv(await runnersKv(), KvWatchInclude.UpdatesOnly, "heartbeat", (entry) => {
-          handler({ runnerId: entry.key, heartbeat: entry.operation === "PUT" ? parseValue(entry.key, entry.value) : null });
-        }),
-      );
-    },
-  };
+        this.#hash.update(next.value);
+        this.#sizeBytes += next.value.byteLength;
+        controller.enqueue(next.value);
+      },
+      cancel: async () => {
+        await chunks.return(undefined);
+      },
+    });
+  }
 
-  const toInfo = (info: ObjectInfo): ArtifactInfo => ({ key: info.name, sizeBytes: info.size, modified: new Date(info.mtime) });
+  /** What was read, once the stream ended. */
+  digest(): { sha256: string; sizeBytes: number } {
+    return { sha256: this.#hash.digest("hex"), sizeBytes: this.#sizeBytes };
+  }
+}
 
-  const artifacts: ArtifactBucket = {
-    async put(key, data) {
-      ensureOpen();
-      checkArtifactKey(key);
-      return guarded(`storing artifact ${key}`, async () => {
-        const store = await objectStore();
-        const hash = createHash("sha256");
-        let sizeBytes = 0;
-        const chunks = artifactChunks(data);
-        const stream = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            const next = await chunks.next();
-            if (next.done) {
-              controller.close();
-              return;
-            }
-            hash.update(next.value);
-            sizeBytes += next.value.byteLength;
-            controller.enqueue(next.value);
-          },
-          async cancel() {
-            await chunks.return(undefined);
-          },
-        });
-        await store.put({ name: key }, stream);
-        return { key, sha256: hash.digest("hex"), sizeBytes };
-      });
-    },
-    async get(key) {
-      ensureOpen();
-      checkArtifactKey(key);
-      const result = await guarded(`reading artifact ${key}`, async () => (await objectStore()).get(key));
-      if (result === null) return null;
-      result.error.catch(() => undefined); // surfaced by the stream below
-      return (async function* () {
-        const reader = result.data.getReader();
-        let finished = false;
-        try {
-          for (;;) {
-            let next: Awaited<ReturnType<typeof reader.read>>;
-            try {
-              next = await reader.read();
-            } catch (error) {
-              finished = true;
-              throw failure(`reading artifact ${key}`, error);
-            }
-            if (next.done) break;
-            if (next.value.byteLength > 0) yield next.value;
-          }
-          finished = true;
-          const error = await result.error.catch((e: unknown) => e);
-          if (error) throw failure(`reading artifact ${key}`, error);
-        } finally {
-          if (!finished) await reader.cancel().catch(() => undefined);
-        }
-      })();
-    },
-    async info(key) {
-      ensureOpen();
-      checkArtifactKey(key);
-      return guarded(`reading artifact ${key}`, async () => {
-        const info = await (await objectStore()).info(key);
-        return info === null || info.deleted ? null : toInfo(info);
-      });
-    },
-    async delete(key) {
-      ensureOpen();
-      checkArtifactKey(key);
-      return guarded(`deleting artifact ${key}`, async () => {
-        const store = await objectStore();
-        const info = await store.info(key);
-        if (info === null || info.deleted) return false;
-        await store.delete(key);
-        return true;
-      });
-    },
-    async list(prefix = "") {
-      ensureOpen();
-      return guarded("listing artifacts", async () => {
-        const infos = await (await objectStore()).list();
-        return infos
-          .filter((info) => !info.deleted && info.name.startsWith(prefix))
-          .map(toInfo)
-          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      });
-    },
-  };
-
-  return {
-    cancels,
-    runners,
-    artifacts,
-    async stopWatches() {
-      await Promise.all([...watches].map((w) => w.stop()));
-    },
-  };
+/** The object's non-empty chunks; a read failure, or one the store reports at the end, is a BusTransportError. */
+async function* objectChunks(key: string, result: ObjectResult): AsyncGenerator<Uint8Array> {
+  const reader = result.data.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        finished = true;
+        throw failure(`reading artifact ${key}`, error);
+      }
+      if (next.done) break;
+      if (next.value.byteLength > 0) yield next.value;
+    }
+    finished = true;
+    const error = await result.error.catch((e: unknown) => e);
+    if (error) throw failure(`reading artifact ${key}`, error);
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+  }
 }
