@@ -250,6 +250,21 @@ describe("OpenAI-compatible API with the official client", () => {
     assert.equal(usage?.completion_tokens, 2 * (first.tokenCount + second.tokenCount));
   });
 
+  it("sampled completions with n = 2 per vector: n independent seeded samples per α (choice v·n + j), each its own output", async () => {
+    const request = { model: ADAPTER, prompt: "Once upon a time", max_tokens: 8, n: 2, temperature: 1.5, seed: 3, preferences: [[1, 0], [0, 1]] };
+    const completion = await client.completions.create(request as any as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.deepEqual(completion.choices.map((c) => c.index), [0, 1, 2, 3]);
+    assert.deepEqual(completion.choices.map((c) => (c as any).preference), [[1, 0], [1, 0], [0, 1], [0, 1]]);
+    const generation = await generationNode((completion as any).generation_id);
+    assert.equal(generation.outputs.length, 4, "one output per sample");
+    assert.deepEqual(completion.choices.map((c) => c.text), generation.outputs.map((o: any) => o.text));
+    assert.deepEqual(generation.outputs.map((o: any) => o.alpha), [[1, 0], [1, 0], [0, 1], [0, 1]]);
+    assert.notEqual(completion.choices[0].text, completion.choices[1].text, "two samples of one vector differ");
+    assert.equal(completion.usage!.completion_tokens, generation.outputs.reduce((sum: number, o: any) => sum + o.tokenCount, 0));
+    const again = await client.completions.create(request as any as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.deepEqual(again.choices.map((c) => c.text), completion.choices.map((c) => c.text), "the same seed, the same samples");
+  });
+
   it("chat completions with a `preference` object: HH-RLHF prompt, the turn stop, the α, an assistant message", async () => {
     const messages = [
       { role: "system" as const, content: "A story." },
@@ -339,7 +354,7 @@ describe("OpenAI-compatible API with the official client", () => {
       [{ model: ADAPTER, prompt: "x", preference: { kind: 1 } }, "preference.kind", "invalid_preference_vector"],
       [{ model: BASE, prompt: "x", preference: [1] }, "preference", null],
       [{ model: BASE, prompt: "x", max_tokens: 100_000 }, "max_tokens", null],
-      [{ model: BASE, prompt: "x", temperature: 0.5, n: 2 }, "n", null],
+      [{ model: BASE, prompt: "x", temperature: 0.5, n: 17 }, "n", null],
       [{ model: BASE, prompt: "x", temperature: 11 }, "temperature", null],
       [{ model: BASE, prompt: "" }, "prompt", null],
       [{ model: BASE, prompt: "x", logprobs: 1 }, "logprobs", null],

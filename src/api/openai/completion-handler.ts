@@ -83,7 +83,8 @@ async function followUntilEnd(s: Session, signal: AbortSignal, onToken: (outputI
 
 async function resultOf(s: Session): Promise<GenerationResult> {
   const result = await generationResult(s.follow.db, s.generation);
-  if (!result || result.outputs.length !== s.plan.vectors.length) throw new Error(`generation ${s.generation.id} succeeded without its ${s.plan.vectors.length} outputs`);
+  const expected = s.plan.vectors.length * (s.plan.command.samplesPerAlpha ?? 1);
+  if (!result || result.outputs.length !== expected) throw new Error(`generation ${s.generation.id} succeeded without its ${expected} outputs`);
   return result;
 }
 

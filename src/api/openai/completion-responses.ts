@@ -21,13 +21,13 @@ export interface Usage {
 
 type FinishReason = GenerationOutput["finishReason"];
 
-/** Choice indexes of output (α) `outputIndex`. */
+/** Choice indexes of output `outputIndex` (choice v·n + j is sample j of vector v). */
 export function choiceIndexes(plan: GenerationPlan, outputIndex: number): number[] {
-  return Array.from({ length: plan.n }, (_, j) => outputIndex * plan.n + j);
+  return Array.from({ length: plan.copies }, (_, j) => outputIndex * plan.copies + j);
 }
 
 function preferenceOf(plan: GenerationPlan, outputIndex: number): number[] | null {
-  const alpha = plan.vectors[outputIndex];
+  const alpha = plan.vectors[Math.floor(outputIndex / (plan.command.samplesPerAlpha ?? 1))];
   return alpha && alpha.length > 0 ? alpha : null;
 }
 
@@ -42,7 +42,7 @@ function envelope(plan: GenerationPlan, generation: GenerationRow, object: strin
 }
 
 export function usageOf(plan: GenerationPlan, result: GenerationResult): Usage {
-  const completion = result.outputs.reduce((sum, o) => sum + o.tokenCount, 0) * plan.n;
+  const completion = result.outputs.reduce((sum, o) => sum + o.tokenCount, 0) * plan.copies;
   return { prompt_tokens: result.promptTokens, completion_tokens: completion, total_tokens: result.promptTokens + completion };
 }
 

@@ -62,7 +62,7 @@ export function followGeneration(deps: FollowDeps, generation: GenerationRow): A
 }
 
 export interface GenerationResult {
-  /** One per α, in request order. */
+  /** One per α and sample, α-major, in request order. */
   outputs: GenerationOutput[];
   promptTokens: number;
 }

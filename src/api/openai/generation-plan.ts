@@ -8,9 +8,9 @@
  * - The α batch comes from `preference` / `preferences` (preference-vectors.ts). Each vector is one output; with
  *   `n` the choices are vector-major: choice `v·n + j` is sample `j` of vector `v`.
  * - Sampling: `temperature` (default 0, greedy — PARM's setting, not OpenAI's 1), `top_p` (1), `top_k` (0 = off),
- *   `seed`, `stop` (chat default: the template's turn stop), `beta` (1). The engine starts
- *   every batch row from the same seed, so the `n` samples of one vector would be identical: greedy decoding runs
- *   each vector once and repeats it `n` times; `n` > 1 with `temperature` > 0 is refused on `n`.
+ *   `seed`, `stop` (chat default: the template's turn stop), `beta` (1). With `n` > 1, greedy decoding runs each
+ *   vector once and repeats it `n` times; sampling decodes `n` samples per vector (`samplesPerAlpha`: sample j
+ *   with seed + j, so a seeded request is reproducible and its samples differ).
  * - `max_completion_tokens` ?? `max_tokens` ?? 16 (completions, as OpenAI) / 128 (chat), a default capped below the
  *   base model's context.
  * - Chat messages become the prompt through a template (contracts/prompt-template.ts, api/services/prompt-templates.ts):
@@ -47,6 +47,9 @@ export interface GenerationPlan {
   vectors: number[][];
   /** Choices per vector. */
   n: number;
+  /** Choices each output stands for: `n` with greedy decoding (one run per vector, repeated), else 1 (the command
+   *  decodes `n` samples per vector, `samplesPerAlpha`). */
+  copies: number;
   stream: boolean;
   includeUsage: boolean;
   paramOf: ParamOf;
@@ -120,6 +123,7 @@ function paramMapper(kind: CompletionKind, request: AnyRequest): ParamOf {
     "input.alphas": request.preferences != null ? "preferences" : "preference",
     "input.beta": "beta",
     "input.maxTokens": request.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens",
+    "input.samplesPerAlpha": "n",
     "input.sampling.temperature": "temperature",
     "input.sampling.topP": "top_p",
     "input.sampling.topK": "top_k",
@@ -136,9 +140,7 @@ export async function planGeneration(deps: TenantServiceDeps, kind: CompletionKi
   const request: AnyRequest = kind === "chat" ? parseCompletionRequest(ChatCompletionRequestSchema, body) : parseCompletionRequest(CompletionRequestSchema, body);
   const temperature = request.temperature ?? 0;
   const n = request.n ?? 1;
-  if (n > 1 && temperature > 0) {
-    throw invalidRequest("n", "n > 1 needs greedy decoding (temperature 0): every sample of a preference vector starts from the same seed; send separate requests with different seeds");
-  }
+  const sampled = temperature > 0;
   const catalog = await loadModelCatalog(deps);
   const guidance = guidanceOf(catalog, request);
   const { base, adapterId, entry } = guidance;
@@ -155,9 +157,11 @@ export async function planGeneration(deps: TenantServiceDeps, kind: CompletionKi
       beta: request.beta ?? 1,
       sampling: { temperature, topP: request.top_p ?? 1, topK: request.top_k ?? 0, seed: request.seed ?? null, stop: stopOf(request, chat?.stops ?? []) },
       maxTokens: maxTokensOf(kind, request, base),
+      samplesPerAlpha: sampled ? n : 1,
     },
     vectors,
     n,
+    copies: sampled ? 1 : n,
     stream: request.stream ?? false,
     includeUsage: request.stream_options?.include_usage ?? false,
     paramOf: paramMapper(kind, request),

@@ -6,7 +6,7 @@
  * Generation / Evaluation row in the same transaction. startEvaluation refuses, before writing anything, an
  * evaluator trained on the adapter's training pairs (see evaluator-lineage.ts).
  */
-import { simplexGridPointCount, validatePreferenceVector, type AdapterRef, type EvaluatePayload, type GeneratePayload, type Sampling } from "../../contracts/index.ts";
+import { MAX_GENERATION_ROWS, MAX_SAMPLES_PER_ALPHA, simplexGridPointCount, validatePreferenceVector, type AdapterRef, type EvaluatePayload, type GeneratePayload, type Sampling } from "../../contracts/index.ts";
 import { datasetSplitCount } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, PreferenceVectorError } from "./errors.ts";
@@ -34,7 +34,6 @@ export interface SamplingCommand {
 
 const MAX_PROMPT_CHARS = 100_000;
 const MAX_TOKENS = 8192;
-const MAX_ALPHAS = 256;
 
 /** Sampling options with defaults (greedy), validated; field names start at `field`. */
 export function resolveSampling(input: SamplingCommand | null | undefined, field: string): Sampling {
@@ -113,21 +112,30 @@ export interface GenerateCommand {
   beta: number;
   sampling?: SamplingCommand | null;
   maxTokens: number;
+  /** Outputs per α (default 1; the OpenAI routes' `n` when sampling): contracts/jobs.ts `samplesPerAlpha`. */
+  samplesPerAlpha?: number;
 }
 
 export async function generate(deps: TenantServiceDeps, command: GenerateCommand): Promise<{ generation: GenerationRow; job: JobRow }> {
   if (command.prompt.length === 0) throw new InputValidationError("input.prompt", "must not be empty");
   if (command.prompt.length > MAX_PROMPT_CHARS) throw new InputValidationError("input.prompt", `must be at most ${MAX_PROMPT_CHARS} characters`);
   if (command.alphas.length === 0) throw new InputValidationError("input.alphas", "give at least one preference vector");
-  if (command.alphas.length > MAX_ALPHAS) throw new InputValidationError("input.alphas", `at most ${MAX_ALPHAS} preference vectors per request`);
+  if (command.alphas.length > MAX_GENERATION_ROWS) throw new InputValidationError("input.alphas", `at most ${MAX_GENERATION_ROWS} preference vectors per request`);
   checkBeta(command.beta, "input.beta");
   checkMaxTokens(command.maxTokens, "input.maxTokens");
   const sampling = resolveSampling(command.sampling, "input.sampling");
   const base = await requireModel(deps, command.baseModelId);
   if (base.kind === "EVALUATOR") throw new InputValidationError("input.baseModelId", "an EVALUATOR model cannot generate");
   checkMaxTokensFit(base, command.maxTokens, "input.maxTokens");
+  const samples = command.samplesPerAlpha ?? 1;
+  if (!Number.isInteger(samples) || samples < 1 || samples > MAX_SAMPLES_PER_ALPHA) {
+    throw new InputValidationError("input.samplesPerAlpha", `must be an integer from 1 to ${MAX_SAMPLES_PER_ALPHA}`);
+  }
+  if (command.alphas.length * samples > MAX_GENERATION_ROWS) {
+    throw new InputValidationError("input.samplesPerAlpha", `preference vectors × samples must be at most ${MAX_GENERATION_ROWS}`);
+  }
   await assertWithinLimits(deps, [
-    { limit: "maxGenerationTokens", requested: command.alphas.length * command.maxTokens, field: "input.maxTokens", detail: "preference vectors × maxTokens" },
+    { limit: "maxGenerationTokens", requested: command.alphas.length * samples * command.maxTokens, field: "input.maxTokens", detail: "preference vectors × samples × maxTokens" },
   ]);
 
   let arm: AdapterRef | null = null;
@@ -152,7 +160,7 @@ export async function generate(deps: TenantServiceDeps, command: GenerateCommand
     beta: command.beta,
     sampling,
     maxTokens: command.maxTokens,
-    samplesPerAlpha: 1,
+    samplesPerAlpha: samples,
   };
   const { job, attached } = await enqueueJob(deps, "generate", payload, async (tx, job) =>
     (await tx.generation.create({
