@@ -9,6 +9,7 @@ export {
   type TenantTransactionOptions,
 } from "./tenant-scope.ts";
 export { CURRENT_TENANT_SQL } from "./rls.ts";
+export { jsonInput, storedJson } from "./json.ts";
 export type { Logger } from "./logger.ts";
 export * from "./errors.ts";
 /** The generated Prisma client: PrismaClient, Prisma namespace, model types (Tenant, Job, …) and enums. */

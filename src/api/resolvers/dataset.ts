@@ -24,9 +24,10 @@ import type { ApiContext } from "../context.ts";
 import { serviceDeps } from "../services/context.ts";
 import { createDataset, datasetDimensionMap, singleChunk, uploadDataset, type DatasetRow } from "../services/datasets.ts";
 import { InputValidationError } from "../services/errors.ts";
-import { reportToGraphQL, toPayloadError } from "../services/payload-errors.ts";
+import { asPayload, reportToGraphQL } from "../services/payload-errors.ts";
 import { decodeIdInput } from "./node-ids.ts";
 import { tenantScopedNode } from "./node-registry.ts";
+import { storedJson } from "../db/index.ts";
 
 export const datasetNode = tenantScopedNode("Dataset", "dataset");
 
@@ -69,7 +70,7 @@ export class DatasetResolver {
 
   @FieldResolver(() => SplitRatios)
   splitRatios(@Root() row: DatasetRow): SplitRatios {
-    return row.splitRatios as SplitRatios;
+    return storedJson<SplitRatios>(row.splitRatios);
   }
 
   @FieldResolver(() => SplitCounts, { nullable: true })
@@ -84,7 +85,7 @@ export class DatasetResolver {
 
   @FieldResolver(() => DatasetValidationReport, { nullable: true })
   validationReport(@Root() row: DatasetRow): DatasetValidationReport | null {
-    return row.validationReport ? reportToGraphQL(row.validationReport as ContractReport) : null;
+    return row.validationReport ? reportToGraphQL(storedJson<ContractReport>(row.validationReport)) : null;
   }
 
   @Query(() => DatasetConnection, { description: "The tenant's datasets, newest first." })
@@ -102,13 +103,11 @@ export class DatasetResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof CreateDatasetPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof CreateDatasetPayload>(async () => {
       const labels = input.labels.map((l, i) => ({ label: l.label, dimensionId: inputId(l.dimensionId, "PreferenceDimension", `input.labels[${i}].dimensionId`) }));
       const row = await createDataset(deps, { name: input.name, format: input.format, labels, splitRatios: input.splitRatios ?? null });
       return new CreateDatasetSuccess(row as unknown as Dataset);
-    } catch (error) {
-      return toPayloadError(error) as typeof CreateDatasetPayload;
-    }
+    });
   }
 
   @Mutation(() => UploadDatasetPayload, {
@@ -119,7 +118,7 @@ export class DatasetResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof UploadDatasetPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof UploadDatasetPayload>(async () => {
       const datasetId = inputId(input.datasetId, "Dataset", "input.datasetId");
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(input.contentBase64.replace(/\s+/g, ""))) {
         throw new InputValidationError("input.contentBase64", "is not base64");
@@ -134,8 +133,6 @@ export class DatasetResolver {
       }
       const outcome = await uploadDataset(deps, datasetId, singleChunk(bytes));
       return new UploadDatasetSuccess({ dataset: outcome.dataset as unknown as Dataset, report: reportToGraphQL(outcome.report) });
-    } catch (error) {
-      return toPayloadError(error) as typeof UploadDatasetPayload;
-    }
+    });
   }
 }

@@ -27,7 +27,7 @@ import type { ApiContext } from "../context.ts";
 import { serviceDeps } from "../services/context.ts";
 import { deleteAdapter, deleteDataset, deleteEvaluation, deleteGeneration, deleteModel, type DeletionOutcome } from "../services/deletion.ts";
 import type { TenantServiceDeps } from "../services/deps.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { inputId } from "./dataset.ts";
 
 type Delete = (deps: TenantServiceDeps, id: string) => Promise<DeletionOutcome>;
@@ -41,13 +41,11 @@ async function runDelete<S>(
   success: new (init: DeleteSuccessFields) => S,
 ): Promise<S | ErrorInterface> {
   const deps = serviceDeps(ctx);
-  try {
+  return asPayload<S | ErrorInterface>(async () => {
     const outcome = await remove(deps, inputId(globalId, typeName, "input.id"));
     ctx.log.info(`${typeName.toLowerCase()} deleted`, { tenantId: deps.tenantId, id: outcome.deletedId, freedBytes: Number(outcome.freedBytes) });
     return new success({ deletedId: toGlobalId(typeName, outcome.deletedId), freedBytes: Number(outcome.freedBytes) });
-  } catch (error) {
-    return toPayloadError(error);
-  }
+  });
 }
 
 @Resolver()

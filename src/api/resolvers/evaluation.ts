@@ -19,7 +19,7 @@ import { readDb, serviceDeps } from "../services/context.ts";
 import { startEvaluation, type EvaluationRow } from "../services/generations.ts";
 import type { EvaluationTopicMessage, ParetoPointRow } from "../services/job-events.ts";
 import type { JobRow } from "../services/jobs.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
 import { inputId } from "./dataset.ts";
 import { authorizeSubscription, jobStreamEnd, resumeKey } from "./job.ts";
@@ -81,7 +81,7 @@ export class EvaluationResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof StartEvaluationPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof StartEvaluationPayload>(async () => {
       const { evaluation } = await startEvaluation(deps, {
         ...input,
         adapterId: inputId(input.adapterId, "Adapter", "input.adapterId"),
@@ -91,10 +91,8 @@ export class EvaluationResolver {
         referencePoint: input.referencePoint ?? null,
         sampling: input.sampling ?? null,
       });
-      return new StartEvaluationSuccess(evaluation as unknown as Evaluation);
-    } catch (error) {
-      return toPayloadError(error) as typeof StartEvaluationPayload;
-    }
+      return new StartEvaluationSuccess(evaluation);
+    });
   }
 
   @Subscription(() => ParetoPoint, {

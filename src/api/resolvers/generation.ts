@@ -20,11 +20,12 @@ import { readDb, serviceDeps } from "../services/context.ts";
 import { generate, type GenerationRow } from "../services/generations.ts";
 import type { GenerationTokenMessage, GenerationTopicMessage } from "../services/job-events.ts";
 import type { JobRow } from "../services/jobs.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
 import { inputId } from "./dataset.ts";
 import { authorizeSubscription, jobStreamEnd } from "./job.ts";
 import { tenantScopedNode } from "./node-registry.ts";
+import { storedJson } from "../db/index.ts";
 
 export const generationNode = tenantScopedNode("Generation", "generation");
 
@@ -60,7 +61,7 @@ export class GenerationResolver {
 
   @FieldResolver(() => Sampling)
   sampling(@Root() row: GenerationRow): Sampling {
-    return row.sampling as Sampling;
+    return storedJson<Sampling>(row.sampling);
   }
 
   @FieldResolver(() => [GenerationOutput], { nullable: true })
@@ -84,7 +85,7 @@ export class GenerationResolver {
   })
   async generate(@Arg("input", () => GenerateInput) input: GenerateInput, @Ctx() ctx: ApiContext): Promise<typeof GeneratePayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof GeneratePayload>(async () => {
       const { generation } = await generate(deps, {
         baseModelId: inputId(input.baseModelId, "Model", "input.baseModelId"),
         adapterId: input.adapterId ? inputId(input.adapterId, "Adapter", "input.adapterId") : null,
@@ -95,9 +96,7 @@ export class GenerationResolver {
         maxTokens: input.maxTokens,
       });
       return new GenerateSuccess(generation as unknown as Generation);
-    } catch (error) {
-      return toPayloadError(error) as typeof GeneratePayload;
-    }
+    });
   }
 
   @Subscription(() => GenerationToken, {

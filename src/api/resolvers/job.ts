@@ -21,7 +21,7 @@ import { Topics } from "../pubsub/index.ts";
 import { readDb, serviceDeps } from "../services/context.ts";
 import type { JobEventRow, JobTopicMessage } from "../services/job-events.ts";
 import { cancelJob, isTerminal, type JobRow } from "../services/jobs.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
 import { inputId } from "./dataset.ts";
 import { tenantScopedNode } from "./node-registry.ts";
@@ -132,12 +132,10 @@ export class JobResolver {
   })
   async cancelJob(@Arg("input", () => CancelJobInput) input: CancelJobInput, @Ctx() ctx: ApiContext): Promise<typeof CancelJobPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof CancelJobPayload>(async () => {
       const job = await cancelJob(deps, inputId(input.jobId, "Job", "input.jobId"));
-      return new CancelJobSuccess(job as unknown as Job);
-    } catch (error) {
-      return toPayloadError(error) as typeof CancelJobPayload;
-    }
+      return new CancelJobSuccess(job);
+    });
   }
 
   @Subscription(() => JobEvent, {

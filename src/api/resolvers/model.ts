@@ -16,7 +16,7 @@ import type { ApiContext } from "../context.ts";
 import { serviceDeps } from "../services/context.ts";
 import { InputValidationError } from "../services/errors.ts";
 import { MAX_INLINE_MODEL_BYTES, registerModel, type ModelRow, type ModelUpload } from "../services/models.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { inputId } from "./dataset.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 
@@ -67,7 +67,7 @@ export class ModelResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof RegisterModelPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof RegisterModelPayload>(async () => {
       const dimensionId = input.dimensionId ? inputId(input.dimensionId, "PreferenceDimension", "input.dimensionId") : null;
       let upload: ModelUpload | null = null;
       if (input.upload) {
@@ -85,8 +85,6 @@ export class ModelResolver {
       }
       const row = await registerModel(deps, { name: input.name, kind: input.kind, location: input.location, upload, dimensionId, promptTemplate: input.promptTemplate ?? null });
       return new RegisterModelSuccess(row as unknown as Model);
-    } catch (error) {
-      return toPayloadError(error) as typeof RegisterModelPayload;
-    }
+    });
   }
 }

@@ -32,7 +32,7 @@ import {
   type PreferenceRecord,
   type SplitRatios,
 } from "../../contracts/index.ts";
-import type { Prisma, TenantTransactionClient } from "../db/index.ts";
+import { jsonInput, type Dataset, type Prisma, type TenantTransactionClient } from "../db/index.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import {
   DatasetRejectedError,
@@ -43,23 +43,7 @@ import {
 } from "./errors.ts";
 import { isUniqueViolation } from "../errors/index.ts";
 
-export interface DatasetRow {
-  id: string;
-  tenantId: string;
-  name: string;
-  format: DatasetFormat;
-  status: "EMPTY" | "READY" | "REJECTED";
-  dimensionMap: unknown;
-  splitRatios: unknown;
-  recordCount: number;
-  splitCounts: unknown;
-  byteSize: bigint;
-  sha256: string | null;
-  validationReport: unknown;
-  snapshotKey: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+export type DatasetRow = Dataset;
 
 export interface CreateDatasetCommand {
   name: string;
@@ -143,7 +127,7 @@ export async function createDataset(deps: TenantServiceDeps, command: CreateData
         name,
         format: command.format,
         dimensionMap: dimensionMap as Prisma.InputJsonObject,
-        splitRatios: splitRatios as unknown as Prisma.InputJsonObject,
+        splitRatios: jsonInput(splitRatios),
       },
     })) as DatasetRow;
   } catch (error) {
@@ -264,10 +248,10 @@ export async function uploadDataset(
           data: {
             status: "READY",
             recordCount: report.accepted,
-            splitCounts: report.splitCounts as unknown as Prisma.InputJsonObject,
+            splitCounts: jsonInput(report.splitCounts),
             byteSize: BigInt(report.bytes),
             sha256: hash.digest("hex"),
-            validationReport: report as unknown as Prisma.InputJsonObject,
+            validationReport: jsonInput(report),
             snapshotKey,
           },
         })) as DatasetRow;
@@ -279,7 +263,7 @@ export async function uploadDataset(
     if (error instanceof DatasetRejectedError) {
       await deps.db.dataset.update({
         where: { id: datasetId },
-        data: { status: "REJECTED", validationReport: error.report as unknown as Prisma.InputJsonObject },
+        data: { status: "REJECTED", validationReport: jsonInput(error.report) },
       });
     }
     throw error;

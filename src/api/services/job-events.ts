@@ -19,32 +19,15 @@
  */
 import { parseJobEvent, UnreachableCaseError, type JobEvent, type JobStatus, type TrainEvaluatorPayload, type TrainJobPayload } from "../../contracts/index.ts";
 import type { EventSubscription, JobBus } from "../../bus/index.ts";
-import type { Database, Prisma } from "../db/index.ts";
+import { jsonInput, type Database, type JobEvent as JobEventModel, type ParetoPoint, type Prisma } from "../db/index.ts";
 import { Topics, type ApiPubSub } from "../pubsub/index.ts";
 import type { Logger } from "../server/logger.ts";
 import { EntityNotFoundError } from "./errors.ts";
 import type { JobRow } from "./rows.ts";
 
-export interface JobEventRow {
-  id: string;
-  tenantId: string;
-  jobId: string;
-  seq: bigint;
-  type: string;
-  payload: unknown;
-  createdAt: Date;
-}
+export type JobEventRow = JobEventModel;
 
-export interface ParetoPointRow {
-  id: string;
-  tenantId: string;
-  evaluationId: string;
-  index: number;
-  alpha: number[];
-  rewards: number[];
-  onFront: boolean;
-  createdAt: Date;
-}
+export type ParetoPointRow = ParetoPoint;
 
 /** One streamed token (uuids, not global ids). */
 export interface GenerationTokenMessage {
@@ -88,7 +71,7 @@ export async function ingestJobEvent(
     const job = (await tx.job.findUnique({ where: { id: jobId } })) as JobRow | null;
     if (!job) throw new EntityNotFoundError("Job", jobId);
     const inserted = await tx.jobEvent.createManyAndReturn({
-      data: [{ tenantId: job.tenantId, jobId, seq: sequence, type: event.type, payload: event as unknown as Prisma.InputJsonObject }],
+      data: [{ tenantId: job.tenantId, jobId, seq: sequence, type: event.type, payload: jsonInput(event) }],
       skipDuplicates: true,
     });
     if (inserted.length === 0) return { ingested: false as const, job, status: job.status };
@@ -150,7 +133,7 @@ export async function ingestTokenEvents(
         jobId: item.jobId,
         seq: BigInt(item.seq),
         type: item.event.type,
-        payload: item.event as unknown as Prisma.InputJsonObject,
+        payload: jsonInput(item.event),
       })),
       skipDuplicates: true,
     })) as JobEventRow[];
@@ -229,7 +212,7 @@ async function applyEvent(tx: SystemTx, job: JobRow, event: JobEvent): Promise<E
       if (!terminal) {
         await tx.job.update({
           where: { id: job.id },
-          data: { progress: event.percent, progressDetail: event as unknown as Prisma.InputJsonObject },
+          data: { progress: event.percent, progressDetail: jsonInput(event) },
         });
       }
       break;
@@ -289,7 +272,7 @@ async function recordResult(tx: SystemTx, job: JobRow, event: Extract<JobEvent, 
   switch (job.kind) {
     case "GENERATE":
       if (effects.generationId && event.outputs) {
-        await tx.generation.update({ where: { id: effects.generationId }, data: { outputs: event.outputs as unknown as Prisma.InputJsonArray } });
+        await tx.generation.update({ where: { id: effects.generationId }, data: { outputs: jsonInput(event.outputs) } });
       }
       return;
     case "EVALUATE":
@@ -300,7 +283,7 @@ async function recordResult(tx: SystemTx, job: JobRow, event: Extract<JobEvent, 
             hypervolume: event.evaluation.hypervolume,
             mip: event.evaluation.mip,
             referencePoint: event.evaluation.referencePoint,
-            report: { ...event.evaluation, metrics: event.metrics, durationSeconds: event.durationSeconds } as unknown as Prisma.InputJsonObject,
+            report: jsonInput({ ...event.evaluation, metrics: event.metrics, durationSeconds: event.durationSeconds }),
           },
         });
         await tx.paretoPoint.updateMany({ where: { evaluationId: effects.evaluationId }, data: { onFront: false } });
@@ -326,7 +309,7 @@ async function recordResult(tx: SystemTx, job: JobRow, event: Extract<JobEvent, 
           r2: payload.r2,
           loraAlpha: payload.loraAlpha,
           targets: payload.targets,
-          trainingConfig: payload as unknown as Prisma.InputJsonObject,
+          trainingConfig: jsonInput(payload),
           metrics: event.metrics,
           artifactKey: event.artifactKey ?? null,
           artifactDigest: await artifactDigest(tx, job.id, event.artifactKey),

@@ -23,7 +23,7 @@ import {
   type JobPayloadByKind,
   type JobStatus,
 } from "../../contracts/index.ts";
-import type { Prisma, TenantTransactionClient } from "../db/index.ts";
+import { jsonInput, type TenantTransactionClient } from "../db/index.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import type { JobRow } from "./rows.ts";
 
@@ -83,7 +83,7 @@ export async function enqueueJob<K extends JobKind, T = undefined>(
         tenantId: deps.tenantId,
         kind: JOB_KIND_DB_NAMES[kind],
         status: "QUEUED",
-        payload: validated as unknown as Prisma.InputJsonObject,
+        payload: jsonInput(validated),
       },
     })) as JobRow;
     const attached = attach ? await attach(tx, job) : (undefined as T);

@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
-import type { Prisma, TenantTransactionClient } from "../db/index.ts";
+import type { Model, Prisma, TenantTransactionClient } from "../db/index.ts";
 import { checkName } from "./datasets.ts";
 import type { TenantServiceDeps } from "./deps.ts";
 import { EntityNotFoundError, InputValidationError, NameTakenError, TenantQuotaError, VocabularyMismatchError } from "./errors.ts";
@@ -39,25 +39,7 @@ import { isUniqueViolation } from "../errors/index.ts";
 
 export type ModelKindName = "BASE" | "ARM_BASE" | "EVALUATOR";
 
-export interface ModelRow {
-  id: string;
-  tenantId: string;
-  name: string;
-  kind: ModelKindName;
-  format: "GGUF" | "SAFETENSORS" | "ONNX";
-  location: string;
-  sha256: string | null;
-  sizeBytes: bigint | null;
-  storedBytes: bigint | null;
-  vocabSize: number | null;
-  tokenizerHash: string | null;
-  config: unknown;
-  /** The prompt format named at registration (prompt-templates.ts); null = the model's own template, else HH. */
-  promptTemplate: PromptTemplateName | null;
-  dimensionId: string | null;
-  jobId: string | null;
-  createdAt: Date;
-}
+export type ModelRow = Model;
 
 /** A model file sent to the api: its name, its bytes as a stream, and the fields errors name. */
 export interface ModelUpload {
