@@ -6,7 +6,10 @@
  *   - tokens/s and time to first token of the base alone, base + PARM (k = 2, 3) and base + GenARM (k = 2, 3);
  *     ratios PARM ÷ GenARM at equal k (per-token cost: PARM runs 2 forwards, GenARM 1 + k);
  *   - one ARM's decode step with PBLoRA (α input, ranks r1 + r2) ÷ plain LoRA of rank r1 + r2;
- *   - an 11-point α sweep (k = 2, step 0.1) as one batch ÷ 11 sequential runs.
+ *   - an 11-point α sweep (k = 2, step 0.1) as one batch ÷ 11 sequential runs;
+ *   - each of these on the plain-op reference graphs and on the fast path (onnxruntime's LLM kernels,
+ *     decode/fast-decoder.ts), with fast ÷ reference ratios (`--paths`), peak RSS at the end;
+ *   - `--model tinyllama`: a TinyLlama-1.1B-shaped model kept quantized (bench/decode-tinyllama.ts).
  *
  *   node --import @swc-node/register/esm-register bench/decode.ts [--model synthetic|stories|PATH.gguf]
  *     [--tokens 64] [--prompt-tokens 16] [--threads 2] [--repeats 2] [--dim 256 --layers 4 --vocab 8000]
@@ -16,7 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { createGenerator, CachedDecoder, type DecodeAdapter, type DecodeModel, type GeneratorOptions } from "../src/gpu-runner/engine/decode/index.ts";
+import { createGenerator, CachedDecoder, FastDecoder, type DecodeAdapter, type DecodeModel, type GeneratorOptions } from "../src/gpu-runner/engine/decode/index.ts";
 import { loadGguf, SentencePieceBpeTokenizer, type LlamaConfig } from "../src/gpu-runner/engine/model/index.ts";
 import { randomTinyWeights } from "../src/gpu-runner/engine/model/arm-graph-reference.ts";
 import { initAdapterTensors, pbloraSpec, type AdapterSpec } from "../src/gpu-runner/engine/model/pblora.ts";
@@ -37,8 +40,17 @@ const { values } = parseArgs({
     "adapter-as": { type: "string", default: "inputs" },
     /** onnxruntime thread pools spin-wait between runs (the engine's default is off). */
     "allow-spinning": { type: "boolean", default: false },
+    /** Decode paths to measure: reference (plain-op graphs), fast (LLM kernels), or both. */
+    paths: { type: "string", default: "reference,fast" },
+    /** Fast path: float weights as they are (none) or quantized on load (q8, q4); tinyllama: q8 or q4 blocks. */
+    quant: { type: "string", default: "none" },
   },
 });
+if (values.model === "tinyllama") {
+  const { tinyLlamaBench } = await import("./decode-tinyllama.ts");
+  await tinyLlamaBench({ tokens: Number(values.tokens), threads: Number(values.threads), quant: values.quant === "q4" ? "q4" : "q8" });
+  process.exit(0);
+}
 const tokens = Number(values.tokens);
 const promptTokens = Number(values["prompt-tokens"]);
 const threads = Number(values.threads);
@@ -46,6 +58,8 @@ const repeats = Number(values.repeats);
 const weightsAs = values["weights-as"] === "initializers" ? "initializers" : "inputs";
 const adapterAs = values["adapter-as"] === "initializers" ? "initializers" : "inputs";
 const allowSpinning = values["allow-spinning"] === true;
+const paths = (values.paths ?? "").split(",").filter((p): p is "reference" | "fast" => p === "reference" || p === "fast");
+const weightQuantization = values.quant === "q8" ? "q8" : values.quant === "q4" ? "q4" : "none";
 
 function syntheticModel(): DecodeModel {
   const dim = Number(values.dim);
@@ -120,7 +134,7 @@ const prompt = Array.from({ length: promptTokens }, (_, i) => (i === 0 ? model.c
 /** Timing of one request shape on a generator whose sessions are built first: median step time over all steps of
  *  `repeats` runs, best wall time, median time to first token. `runsPerMeasure` > 1 runs each α alone in turn. */
 async function measure(options: GeneratorOptions, alphas: number[][] | undefined, runsPerMeasure = 1): Promise<Measured> {
-  const generator = createGenerator({ ...options, threads, weightsAs, adapterAs, allowSpinning, executionProvider });
+  const generator = createGenerator({ fastDecode: false, ...options, threads, weightsAs, adapterAs, allowSpinning, executionProvider, weightQuantization });
   await generator.warm(runsPerMeasure > 1 ? 1 : (alphas?.length ?? 1), prompt.length, tokens);
   const stepMs: number[] = [];
   const ttfts: number[] = [];
@@ -214,6 +228,44 @@ record("PARM 11-α sweep, one batch", batched);
 const sequential = await measure({ base: model, arm: parm(2) }, sweep, 11);
 record("PARM 11-α sweep, 11 sequential runs", sequential);
 
+// The same measurements on the fast path (one session per model, KV buffers fed in place).
+const fastRows = new Map<string, Measured>();
+const fastArmMs: number[] = [];
+if (paths.includes("fast")) {
+  const fast = { fastDecode: true } as const;
+  await measure({ ...fast, base: model, arm: parm(2) }, uniform(2));
+  for (const [key, options, alphas, runs] of [
+    ["base", { ...fast, base: model }, undefined, 1],
+    ["parm2", { ...fast, base: model, arm: parm(2) }, uniform(2), 1],
+    ["genarm2", { ...fast, base: model, arm: genarm(2) }, uniform(2), 1],
+    ["sweep", { ...fast, base: model, arm: parm(2) }, sweep, 1],
+    ["sequential", { ...fast, base: model, arm: parm(2) }, sweep, 11],
+  ] as const) {
+    const m = await measure(options, alphas as number[][] | undefined, runs);
+    fastRows.set(key, m);
+    record(`fast: ${key}`, m);
+  }
+  const fastArms = [
+    { decoder: new FastDecoder(model, randomAdapter(model.config, pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 }), 31), { threads, allowSpinning, executionProvider, weightQuantization }), alpha: [[0.5, 0.5]], steps: [] as number[] },
+    { decoder: new FastDecoder(model, randomAdapter(model.config, loraSpec, 32), { threads, allowSpinning, executionProvider, weightQuantization }), alpha: undefined, steps: [] as number[] },
+  ];
+  for (let r = 0; r < repeats; r++) {
+    for (const v of fastArms) {
+      const { cache } = await v.decoder.prefill([prompt], v.alpha);
+      for (let s = 0; s < tokens; s++) {
+        const t = performance.now();
+        await v.decoder.step(cache, [3 + s], v.alpha);
+        v.steps.push(performance.now() - t);
+      }
+    }
+  }
+  for (const v of fastArms) {
+    fastArmMs.push(median(v.steps));
+    await v.decoder.release();
+  }
+  console.log(`fast ARM step alone: PBLoRA r1=r2=4 (α input) ${fastArmMs[0].toFixed(3)} ms, plain LoRA r=8 ${fastArmMs[1].toFixed(3)} ms (medians)`);
+}
+
 console.log("\nratios (same run, same model):");
 for (const k of [2, 3]) {
   const p = results.get(`parm${k}`)!;
@@ -222,5 +274,15 @@ for (const k of [2, 3]) {
 }
 console.log(`  base + PARM ÷ base alone tokens/s (k=2):   ${(results.get("parm2")!.tokensPerSecond / baseOnly.tokensPerSecond).toFixed(2)}×`);
 console.log(`  PBLoRA-with-α ÷ plain LoRA step time:      ${(pbloraMs / loraMs).toFixed(2)}× (same total rank 8)`);
+if (fastRows.size > 0) {
+  const f = (k: string) => fastRows.get(k)!.tokensPerSecond;
+  console.log(`  fast ÷ reference tokens/s, base alone:     ${(f("base") / baseOnly.tokensPerSecond).toFixed(2)}×`);
+  console.log(`  fast ÷ reference tokens/s, base + PARM k=2: ${(f("parm2") / results.get("parm2")!.tokensPerSecond).toFixed(2)}×`);
+  console.log(`  fast ÷ reference tokens/s, base + GenARM k=2: ${(f("genarm2") / results.get("genarm2")!.tokensPerSecond).toFixed(2)}×`);
+  console.log(`  fast: base + PARM ÷ base alone (k=2):      ${(f("parm2") / f("base")).toFixed(2)}×`);
+  console.log(`  fast: PBLoRA-with-α ÷ plain LoRA step:     ${(fastArmMs[0] / fastArmMs[1]).toFixed(2)}×`);
+  console.log(`  fast: 11-α batch ÷ 11 sequential tokens/s: ${(fastRows.get("sweep")!.wallTokensPerSecond / fastRows.get("sequential")!.wallTokensPerSecond).toFixed(2)}×`);
+}
+console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 console.log(`  11-α sweep batched ÷ sequential tokens/s:  ${(batched.tokensPerSecond / sequential.tokensPerSecond).toFixed(2)}× by step time, ${(batched.wallTokensPerSecond / sequential.wallTokensPerSecond).toFixed(2)}× by wall time (${batched.totalMs.toFixed(0)} vs ${sequential.totalMs.toFixed(0)} ms)`);
 console.log(`  time to first token: base ${baseOnly.ttftMs.toFixed(1)} ms, PARM ${results.get("parm2")!.ttftMs.toFixed(1)} ms, GenARM k=2 ${results.get("genarm2")!.ttftMs.toFixed(1)} ms, k=3 ${results.get("genarm3")!.ttftMs.toFixed(1)} ms`);
