@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
+import type { RunnerHeartbeat } from "../contracts/index.ts";
 import {
   CANCEL_REQUEST_TTL_MS,
   artifactChunks,
@@ -23,6 +24,7 @@ import {
   type BusWatch,
   type JobCancels,
   type RunnerHeartbeatChange,
+  type RunnerHeartbeatEntry,
   type RunnerHeartbeats,
   type StoredArtifact,
 } from "./types.ts";
@@ -94,100 +96,137 @@ const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 export function inProcessStores(context: StoreContext): InProcessStores {
   const { log, ensureOpen } = context;
-
-  // ---- cancellation requests --------------------------------------------------------------------------------
-  const cancelled = new Map<string, number>();
   const cancelWatchers = new Watchers<string>("cancel", log);
-  const liveCancels = () => {
-    const now = Date.now();
-    for (const [jobId, at] of cancelled) if (now - at > CANCEL_REQUEST_TTL_MS) cancelled.delete(jobId);
-    return cancelled;
-  };
-  const cancels: JobCancels = {
-    async request(jobId) {
-      ensureOpen();
-      checkKeyToken("jobId", jobId);
-      liveCancels().delete(jobId);
-      cancelled.set(jobId, Date.now());
-      cancelWatchers.notify(jobId);
-    },
-    async isRequested(jobId) {
-      ensureOpen();
-      checkKeyToken("jobId", jobId);
-      return liveCancels().has(jobId);
-    },
-    async watch(handler) {
-      ensureOpen();
-      return cancelWatchers.add(handler, [...liveCancels().keys()]);
-    },
-  };
-
-  // ---- runner heartbeats ------------------------------------------------------------------------------------
-  const heartbeats = new Map<string, { value: unknown; at: number }>();
   const heartbeatWatchers = new Watchers<RunnerHeartbeatChange>("heartbeat", log);
-  const runners: RunnerHeartbeats = {
-    async put(runnerId, heartbeat) {
-      ensureOpen();
-      checkKeyToken("runnerId", runnerId);
-      const value = roundTrip(heartbeat);
-      heartbeats.set(runnerId, { value, at: Date.now() });
-      heartbeatWatchers.notify({ runnerId, heartbeat: roundTrip(value) });
-    },
-    async delete(runnerId) {
-      ensureOpen();
-      checkKeyToken("runnerId", runnerId);
-      heartbeats.delete(runnerId);
-      heartbeatWatchers.notify({ runnerId, heartbeat: null });
-    },
-    async list() {
-      ensureOpen();
-      const now = Date.now();
-      const out = [];
-      for (const [runnerId, entry] of heartbeats) {
-        if (now - entry.at >= context.heartbeatTtlMs) heartbeats.delete(runnerId);
-        else out.push({ runnerId, heartbeat: roundTrip(entry.value) });
-      }
-      return out.sort((a, b) => compare(a.runnerId, b.runnerId));
-    },
-    async watch(handler) {
-      ensureOpen();
-      return heartbeatWatchers.add(handler);
-    },
-  };
-
   const store = context.artifactsDir === undefined ? memoryArtifactStore() : folderArtifactStore(context.artifactsDir);
-  const artifacts: ArtifactBucket = {
-    async put(key, data) {
-      ensureOpen();
-      return store.put(checkArtifactKey(key), data);
-    },
-    async get(key) {
-      ensureOpen();
-      return store.get(checkArtifactKey(key));
-    },
-    async info(key) {
-      ensureOpen();
-      return store.info(checkArtifactKey(key));
-    },
-    async delete(key) {
-      ensureOpen();
-      return store.delete(checkArtifactKey(key));
-    },
-    async list(prefix = "") {
-      ensureOpen();
-      return (await store.list(prefix)).sort((a, b) => compare(a.key, b.key));
-    },
-  };
-
   return {
-    cancels,
-    runners,
-    artifacts,
+    cancels: new InProcessCancels(cancelWatchers, ensureOpen),
+    runners: new InProcessRunners(context.heartbeatTtlMs, heartbeatWatchers, ensureOpen),
+    artifacts: new CheckedArtifacts(store, ensureOpen),
     stopWatches() {
       cancelWatchers.stopAll();
       heartbeatWatchers.stopAll();
     },
   };
+}
+
+/** Cancellation requests, kept CANCEL_REQUEST_TTL_MS. */
+class InProcessCancels implements JobCancels {
+  readonly #requested = new Map<string, number>();
+  readonly #watchers: Watchers<string>;
+  readonly #ensureOpen: () => void;
+
+  constructor(watchers: Watchers<string>, ensureOpen: () => void) {
+    this.#watchers = watchers;
+    this.#ensureOpen = ensureOpen;
+  }
+
+  async request(jobId: string): Promise<void> {
+    this.#ensureOpen();
+    checkKeyToken("jobId", jobId);
+    this.#live().delete(jobId);
+    this.#requested.set(jobId, Date.now());
+    this.#watchers.notify(jobId);
+  }
+
+  async isRequested(jobId: string): Promise<boolean> {
+    this.#ensureOpen();
+    checkKeyToken("jobId", jobId);
+    return this.#live().has(jobId);
+  }
+
+  async watch(handler: (jobId: string) => void): Promise<BusWatch> {
+    this.#ensureOpen();
+    return this.#watchers.add(handler, [...this.#live().keys()]);
+  }
+
+  /** The requests, once those past their TTL are dropped. */
+  #live(): Map<string, number> {
+    const now = Date.now();
+    for (const [jobId, at] of this.#requested) if (now - at > CANCEL_REQUEST_TTL_MS) this.#requested.delete(jobId);
+    return this.#requested;
+  }
+}
+
+/** Runner heartbeats, each gone `heartbeatTtlMs` after its last write. */
+class InProcessRunners implements RunnerHeartbeats {
+  readonly #heartbeats = new Map<string, { value: unknown; at: number }>();
+  readonly #heartbeatTtlMs: number;
+  readonly #watchers: Watchers<RunnerHeartbeatChange>;
+  readonly #ensureOpen: () => void;
+
+  constructor(heartbeatTtlMs: number, watchers: Watchers<RunnerHeartbeatChange>, ensureOpen: () => void) {
+    this.#heartbeatTtlMs = heartbeatTtlMs;
+    this.#watchers = watchers;
+    this.#ensureOpen = ensureOpen;
+  }
+
+  async put(runnerId: string, heartbeat: RunnerHeartbeat): Promise<void> {
+    this.#ensureOpen();
+    checkKeyToken("runnerId", runnerId);
+    const value = roundTrip(heartbeat);
+    this.#heartbeats.set(runnerId, { value, at: Date.now() });
+    this.#watchers.notify({ runnerId, heartbeat: roundTrip(value) });
+  }
+
+  async delete(runnerId: string): Promise<void> {
+    this.#ensureOpen();
+    checkKeyToken("runnerId", runnerId);
+    this.#heartbeats.delete(runnerId);
+    this.#watchers.notify({ runnerId, heartbeat: null });
+  }
+
+  async list(): Promise<RunnerHeartbeatEntry[]> {
+    this.#ensureOpen();
+    const now = Date.now();
+    const out = [];
+    for (const [runnerId, entry] of this.#heartbeats) {
+      if (now - entry.at >= this.#heartbeatTtlMs) this.#heartbeats.delete(runnerId);
+      else out.push({ runnerId, heartbeat: roundTrip(entry.value) });
+    }
+    return out.sort((a, b) => compare(a.runnerId, b.runnerId));
+  }
+
+  async watch(handler: (change: RunnerHeartbeatChange) => void): Promise<BusWatch> {
+    this.#ensureOpen();
+    return this.#watchers.add(handler);
+  }
+}
+
+/** The bus's `artifacts`: a store behind the closed check and the key check, listed in key order. */
+class CheckedArtifacts implements ArtifactBucket {
+  readonly #store: ArtifactBucket;
+  readonly #ensureOpen: () => void;
+
+  constructor(store: ArtifactBucket, ensureOpen: () => void) {
+    this.#store = store;
+    this.#ensureOpen = ensureOpen;
+  }
+
+  async put(key: string, data: ArtifactSource): Promise<StoredArtifact> {
+    this.#ensureOpen();
+    return this.#store.put(checkArtifactKey(key), data);
+  }
+
+  async get(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    this.#ensureOpen();
+    return this.#store.get(checkArtifactKey(key));
+  }
+
+  async info(key: string): Promise<ArtifactInfo | null> {
+    this.#ensureOpen();
+    return this.#store.info(checkArtifactKey(key));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#ensureOpen();
+    return this.#store.delete(checkArtifactKey(key));
+  }
+
+  async list(prefix = ""): Promise<ArtifactInfo[]> {
+    this.#ensureOpen();
+    return (await this.#store.list(prefix)).sort((a, b) => compare(a.key, b.key));
+  }
 }
 
 /** Copies `bytes` out in chunks of at most ARTIFACT_CHUNK_BYTES. */
@@ -199,42 +238,61 @@ async function* chunked(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
 
 /** Artifacts in a Map: a put becomes visible once all of its bytes arrived. */
 export function memoryArtifactStore(): ArtifactBucket {
-  const objects = new Map<string, { bytes: Uint8Array; modified: Date }>();
-  const info = (key: string, object: { bytes: Uint8Array; modified: Date }): ArtifactInfo => ({ key, sizeBytes: object.bytes.byteLength, modified: new Date(object.modified) });
-  return {
-    async put(key, data) {
-      const hash = createHash("sha256");
-      const parts: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of artifactChunks(data)) {
-        hash.update(chunk);
-        parts.push(chunk.slice());
-        size += chunk.byteLength;
-      }
-      const bytes = new Uint8Array(size);
-      let offset = 0;
-      for (const part of parts) {
-        bytes.set(part, offset);
-        offset += part.byteLength;
-      }
-      objects.set(key, { bytes, modified: new Date() });
-      return { key, sha256: hash.digest("hex"), sizeBytes: size };
-    },
-    async get(key) {
-      const object = objects.get(key);
-      return object ? chunked(object.bytes) : null;
-    },
-    async info(key) {
-      const object = objects.get(key);
-      return object ? info(key, object) : null;
-    },
-    async delete(key) {
-      return objects.delete(key);
-    },
-    async list(prefix = "") {
-      return [...objects].filter(([key]) => key.startsWith(prefix)).map(([key, object]) => info(key, object));
-    },
-  };
+  return new MemoryArtifacts();
+}
+
+interface MemoryObject {
+  readonly bytes: Uint8Array;
+  readonly modified: Date;
+}
+
+class MemoryArtifacts implements ArtifactBucket {
+  readonly #objects = new Map<string, MemoryObject>();
+
+  async put(key: string, data: ArtifactSource): Promise<StoredArtifact> {
+    const hash = createHash("sha256");
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of artifactChunks(data)) {
+      hash.update(chunk);
+      parts.push(chunk.slice());
+      size += chunk.byteLength;
+    }
+    this.#objects.set(key, { bytes: concat(parts, size), modified: new Date() });
+    return { key, sha256: hash.digest("hex"), sizeBytes: size };
+  }
+
+  async get(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    const object = this.#objects.get(key);
+    return object ? chunked(object.bytes) : null;
+  }
+
+  async info(key: string): Promise<ArtifactInfo | null> {
+    const object = this.#objects.get(key);
+    return object ? memoryInfo(key, object) : null;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#objects.delete(key);
+  }
+
+  async list(prefix = ""): Promise<ArtifactInfo[]> {
+    return [...this.#objects].filter(([key]) => key.startsWith(prefix)).map(([key, object]) => memoryInfo(key, object));
+  }
+}
+
+function memoryInfo(key: string, object: MemoryObject): ArtifactInfo {
+  return { key, sizeBytes: object.bytes.byteLength, modified: new Date(object.modified) };
+}
+
+function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return bytes;
 }
 
 const SUFFIX = ".artifact";
@@ -242,107 +300,136 @@ const encodeSegment = (segment: string) => encodeURIComponent(segment).replace(/
 
 /** Artifacts as files under `root` (see the module comment for the layout). */
 export function folderArtifactStore(root: string): ArtifactBucket {
-  const base = resolve(root);
-  const pathOf = (key: string) => {
-    const segments = key.split("/").map(encodeSegment);
-    segments[segments.length - 1] += SUFFIX;
-    return join(base, ...segments);
-  };
-  const keyOf = (relativePath: string): string | null => {
-    if (!relativePath.endsWith(SUFFIX)) return null;
+  return new FolderArtifacts(resolve(root));
+}
+
+class FolderArtifacts implements ArtifactBucket {
+  readonly #base: string;
+
+  constructor(base: string) {
+    this.#base = base;
+  }
+
+  async put(key: string, data: ArtifactSource): Promise<StoredArtifact> {
+    const path = this.#pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    const handle = await open(temporary, "w");
     try {
-      return relativePath.slice(0, -SUFFIX.length).split(sep).map(decodeURIComponent).join("/");
-    } catch {
-      return null;
+      const written = await writeChunks(handle, data);
+      await rename(temporary, path);
+      return { key, ...written };
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
     }
-  };
-  const statOf = async (path: string) => {
-    const found = await stat(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT" || error.code === "ENOTDIR") return null;
+  }
+
+  async get(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.#pathOf(key), "r");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return null;
+      throw error;
+    }
+    return fileChunks(handle);
+  }
+
+  async info(key: string): Promise<ArtifactInfo | null> {
+    const found = await fileStat(this.#pathOf(key));
+    return found ? { key, sizeBytes: found.size, modified: found.mtime } : null;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const path = this.#pathOf(key);
+    if (!(await fileStat(path))) return false;
+    await rm(path, { force: true });
+    await this.#pruneEmptyParents(dirname(path));
+    return true;
+  }
+
+  async list(prefix = ""): Promise<ArtifactInfo[]> {
+    const entries = await readdir(this.#base, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [] as string[];
       throw error;
     });
-    return found?.isFile() ? found : null;
-  };
-  const pruneEmptyParents = async (dir: string) => {
-    for (let current = dir; current.startsWith(base + sep); current = dirname(current)) {
+    const out: ArtifactInfo[] = [];
+    for (const entry of entries) {
+      const key = keyOf(entry);
+      if (key === null || !key.startsWith(prefix)) continue;
+      const found = await fileStat(join(this.#base, entry));
+      if (found) out.push({ key, sizeBytes: found.size, modified: found.mtime });
+    }
+    return out;
+  }
+
+  #pathOf(key: string): string {
+    const segments = key.split("/").map(encodeSegment);
+    segments[segments.length - 1] += SUFFIX;
+    return join(this.#base, ...segments);
+  }
+
+  /** Removes the folders above a deleted file that became empty, up to (not including) the root. */
+  async #pruneEmptyParents(dir: string): Promise<void> {
+    for (let current = dir; current.startsWith(this.#base + sep); current = dirname(current)) {
       try {
         await rmdir(current);
       } catch {
         return;
       }
     }
-  };
+  }
+}
 
-  return {
-    async put(key, data: ArtifactSource): Promise<StoredArtifact> {
-      const path = pathOf(key);
-      await mkdir(dirname(path), { recursive: true });
-      const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-      const hash = createHash("sha256");
-      let sizeBytes = 0;
-      let handle: FileHandle | null = await open(temporary, "w");
-      try {
-        for await (const chunk of artifactChunks(data)) {
-          hash.update(chunk);
-          sizeBytes += chunk.byteLength;
-          await handle.write(chunk);
-        }
-        await handle.close();
-        handle = null;
-        await rename(temporary, path);
-      } catch (error) {
-        await handle?.close().catch(() => undefined);
-        await rm(temporary, { force: true });
-        throw error;
-      }
-      return { key, sha256: hash.digest("hex"), sizeBytes };
-    },
-    async get(key) {
-      let handle: FileHandle;
-      try {
-        handle = await open(pathOf(key), "r");
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return null;
-        throw error;
-      }
-      return (async function* () {
-        try {
-          for (;;) {
-            const buffer = new Uint8Array(ARTIFACT_CHUNK_BYTES);
-            const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
-            if (bytesRead === 0) return;
-            yield bytesRead === buffer.byteLength ? buffer : buffer.slice(0, bytesRead);
-          }
-        } finally {
-          await handle.close().catch(() => undefined);
-        }
-      })();
-    },
-    async info(key) {
-      const found = await statOf(pathOf(key));
-      return found ? { key, sizeBytes: found.size, modified: found.mtime } : null;
-    },
-    async delete(key) {
-      const path = pathOf(key);
-      if (!(await statOf(path))) return false;
-      await rm(path, { force: true });
-      await pruneEmptyParents(dirname(path));
-      return true;
-    },
-    async list(prefix = "") {
-      const entries = await readdir(base, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === "ENOENT") return [] as string[];
-        throw error;
-      });
-      const out: ArtifactInfo[] = [];
-      for (const entry of entries) {
-        const key = keyOf(entry);
-        if (key === null || !key.startsWith(prefix)) continue;
-        const found = await statOf(join(base, entry));
-        if (found) out.push({ key, sizeBytes: found.size, modified: found.mtime });
-      }
-      return out;
-    },
-  };
+/** The key of a file's path relative to the root, or null when it is not an artifact file. */
+function keyOf(relativePath: string): string | null {
+  if (!relativePath.endsWith(SUFFIX)) return null;
+  try {
+    return relativePath.slice(0, -SUFFIX.length).split(sep).map(decodeURIComponent).join("/");
+  } catch {
+    return null;
+  }
+}
+
+/** The file's stats, or null when there is no file at `path`. */
+async function fileStat(path: string) {
+  const found = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") return null;
+    throw error;
+  });
+  return found?.isFile() ? found : null;
+}
+
+/** Writes the chunks to `handle` and closes it (on failure too); their sha256 and size. */
+async function writeChunks(handle: FileHandle, data: ArtifactSource): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash("sha256");
+  let sizeBytes = 0;
+  try {
+    for await (const chunk of artifactChunks(data)) {
+      hash.update(chunk);
+      sizeBytes += chunk.byteLength;
+      await handle.write(chunk);
+    }
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return { sha256: hash.digest("hex"), sizeBytes };
+}
+
+/** The file's bytes in chunks of at most ARTIFACT_CHUNK_BYTES; the file is closed at the end or on a break. */
+async function* fileChunks(handle: FileHandle): AsyncGenerator<Uint8Array> {
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(ARTIFACT_CHUNK_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      if (bytesRead === 0) return;
+      yield bytesRead === buffer.byteLength ? buffer : buffer.slice(0, bytesRead);
+    }
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
 }
