@@ -5,7 +5,6 @@ import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
 import type { EvaluatorPooling as ContractEvaluatorPooling } from "../../contracts/index.ts";
 import {
   EvaluatorPooling,
-  Job,
   StartTrainingInput,
   StartTrainingPayload,
   StartTrainingSuccess,
@@ -15,7 +14,7 @@ import {
 } from "../../schema/job/index.ts";
 import type { ApiContext } from "../context.ts";
 import { serviceDeps } from "../services/context.ts";
-import { toPayloadError } from "../services/payload-errors.ts";
+import { asPayload } from "../services/payload-errors.ts";
 import { startTraining, trainEvaluator } from "../services/training.ts";
 import { UnreachableCaseError } from "../errors/index.ts";
 import { inputId } from "./dataset.ts";
@@ -42,7 +41,7 @@ export class TrainingResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof StartTrainingPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof StartTrainingPayload>(async () => {
       const job = await startTraining(deps, {
         ...input,
         baseModelId: inputId(input.baseModelId, "Model", "input.baseModelId"),
@@ -52,10 +51,8 @@ export class TrainingResolver {
           betaR: d.betaR ?? null,
         })),
       });
-      return new StartTrainingSuccess(job as unknown as Job);
-    } catch (error) {
-      return toPayloadError(error) as typeof StartTrainingPayload;
-    }
+      return new StartTrainingSuccess(job);
+    });
   }
 
   @Mutation(() => TrainEvaluatorPayload, { description: "Queues training of an EVALUATOR (reward model) for one dimension." })
@@ -64,7 +61,7 @@ export class TrainingResolver {
     @Ctx() ctx: ApiContext,
   ): Promise<typeof TrainEvaluatorPayload> {
     const deps = serviceDeps(ctx);
-    try {
+    return asPayload<typeof TrainEvaluatorPayload>(async () => {
       const job = await trainEvaluator(deps, {
         ...input,
         dimensionId: inputId(input.dimensionId, "PreferenceDimension", "input.dimensionId"),
@@ -72,9 +69,7 @@ export class TrainingResolver {
         datasetId: inputId(input.datasetId, "Dataset", "input.datasetId"),
         pooling: contractPooling(input.pooling),
       });
-      return new TrainEvaluatorSuccess(job as unknown as Job);
-    } catch (error) {
-      return toPayloadError(error) as typeof TrainEvaluatorPayload;
-    }
+      return new TrainEvaluatorSuccess(job);
+    });
   }
 }
