@@ -31,7 +31,7 @@ import {
   type PublicApiKey,
 } from "../services/api-keys.ts";
 import { asPayload } from "../services/payload-errors.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import type { NodeTypeRegistration } from "./node-registry.ts";
 
 /**

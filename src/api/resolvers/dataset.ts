@@ -25,7 +25,7 @@ import { serviceDeps } from "../services/context.ts";
 import { createDataset, datasetDimensionMap, singleChunk, uploadDataset, type DatasetRow } from "../services/datasets.ts";
 import { InputValidationError } from "../services/errors.ts";
 import { asPayload, reportToGraphQL } from "../services/payload-errors.ts";
-import { decodeIdInput } from "./node-ids.ts";
+import { inputId } from "./node-ids.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 import { storedJson } from "../db/index.ts";
 
@@ -38,13 +38,6 @@ export const MAX_GRAPHQL_UPLOAD_BYTES = 8 * 1024 * 1024;
 class DatasetsArgs extends ConnectionArgs {
   @Field(() => DatasetStatus, { nullable: true })
   status?: DatasetStatus | null;
-}
-
-/** Decodes a global id of `typeName` in a mutation input or throws InputValidationError on `field`. */
-export function inputId(globalId: string, typeName: string, field: string): string {
-  const decoded = decodeIdInput(globalId, typeName, field);
-  if (!decoded.ok) throw new InputValidationError(field, decoded.error.message);
-  return decoded.uuid;
 }
 
 function splitCounts(value: unknown): SplitCounts | null {

@@ -28,7 +28,7 @@ import { serviceDeps } from "../services/context.ts";
 import { deleteAdapter, deleteDataset, deleteEvaluation, deleteGeneration, deleteModel, type DeletionOutcome } from "../services/deletion.ts";
 import type { TenantServiceDeps } from "../services/deps.ts";
 import { asPayload } from "../services/payload-errors.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 
 type Delete = (deps: TenantServiceDeps, id: string) => Promise<DeletionOutcome>;
 

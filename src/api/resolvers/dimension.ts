@@ -25,7 +25,7 @@ import { Topics } from "../pubsub/index.ts";
 import { serviceDeps } from "../services/context.ts";
 import { createDimension, deleteDimension, listDimensions, updateDimension, type DimensionChangeEvent } from "../services/dimensions.ts";
 import { asPayload } from "../services/payload-errors.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import { tenantScopedNode, type NodeTypeRegistration } from "./node-registry.ts";
 
 export const dimensionNode: NodeTypeRegistration = tenantScopedNode("PreferenceDimension", "preferenceDimension");

@@ -21,7 +21,7 @@ import type { EvaluationTopicMessage, ParetoPointRow } from "../services/job-eve
 import type { JobRow } from "../services/jobs.ts";
 import { asPayload } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import { authorizeSubscription, jobStreamEnd, resumeKey } from "./job.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 

@@ -22,7 +22,7 @@ import type { GenerationTokenMessage, GenerationTopicMessage } from "../services
 import type { JobRow } from "../services/jobs.ts";
 import { asPayload } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import { authorizeSubscription, jobStreamEnd } from "./job.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 import { storedJson } from "../db/index.ts";

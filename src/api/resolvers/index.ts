@@ -66,4 +66,4 @@ export const httpRoutes: HttpRouteMount[] = [mountDatasetRecordsRoute, mountMode
 export const serviceFactories: ServiceFactory[] = [domainServiceFactory, datasetLimitsServiceFactory, jobLimitsServiceFactory, runnersServiceFactory];
 
 export { tenantScopedNode, type NodeTypeRegistration, type TenantModelDelegate } from "./node-registry.ts";
-export { decodeIdInput, type DecodedIdInput } from "./node-ids.ts";
+export { inputId } from "./node-ids.ts";

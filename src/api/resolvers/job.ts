@@ -23,7 +23,7 @@ import type { JobEventRow, JobTopicMessage } from "../services/job-events.ts";
 import { cancelJob, isTerminal, type JobRow } from "../services/jobs.ts";
 import { asPayload } from "../services/payload-errors.ts";
 import { replayThenLive } from "../services/streams.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 
 export const jobNode = tenantScopedNode("Job", "job");

@@ -17,7 +17,7 @@ import { serviceDeps } from "../services/context.ts";
 import { InputValidationError } from "../services/errors.ts";
 import { MAX_INLINE_MODEL_BYTES, registerModel, type ModelRow, type ModelUpload } from "../services/models.ts";
 import { asPayload } from "../services/payload-errors.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import { tenantScopedNode } from "./node-registry.ts";
 
 export const modelNode = tenantScopedNode("Model", "model");

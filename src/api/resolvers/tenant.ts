@@ -30,7 +30,7 @@ import type { Tenant as TenantRow } from "../db/index.ts";
 import { requireAdmin, type ApiContext } from "../context.ts";
 import { UnreachableCaseError } from "../errors/index.ts";
 import type { NodeTypeRegistration } from "./node-registry.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 import { asPayload } from "../services/payload-errors.ts";
 import { deleteTenant, suspendTenant, type TenantAdminDeps } from "../services/tenant-lifecycle.ts";
 import { createTenant, updateTenant } from "../services/tenants.ts";
