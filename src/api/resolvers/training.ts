@@ -17,7 +17,7 @@ import { serviceDeps } from "../services/context.ts";
 import { asPayload } from "../services/payload-errors.ts";
 import { startTraining, trainEvaluator } from "../services/training.ts";
 import { UnreachableCaseError } from "../errors/index.ts";
-import { inputId } from "./dataset.ts";
+import { inputId } from "./node-ids.ts";
 
 /** The GraphQL EvaluatorPooling value → the job contract's pooling. */
 function contractPooling(pooling: EvaluatorPooling): ContractEvaluatorPooling {
