@@ -2,9 +2,9 @@
  * @module gpu-runner/worker/engine-worker — the entry of an engine worker thread: receives `run`/`cancel`
  * messages (worker/protocol.ts), runs one task at a time with EngineTaskRunner and posts its progress, tokens,
  * checkpoints and outcome. Errors are posted as {name, code, message, category} (task-error.ts); the thread
- * itself survives them. On `close`
- * it stops its tasks at their next step, awaits them and closes its port, so the thread ends on its own (never
- * terminated inside an onnxruntime call, which aborts the process with "terminate called … Napi::Error").
+ * itself survives them. On `close` it stops its tasks at their next step, awaits them and closes its port, so the
+ * thread ends on its own (never terminated inside an onnxruntime call, which aborts the process with
+ * "terminate called … Napi::Error").
  */
 import { parentPort } from "node:worker_threads";
 import { EngineTaskRunner } from "./engine-tasks.ts";
