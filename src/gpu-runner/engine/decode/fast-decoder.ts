@@ -17,7 +17,7 @@
 import type { HostTensor } from "../onnx/index.ts";
 import type { LlamaConfig, ModelWeights } from "../model/config.ts";
 import { decodeWeightsFromModel, matrixRow, type DecodeWeights, type WeightQuantization } from "../model/decode-weights.ts";
-import { buildLlmDecodeGraph, LLM_IO } from "../model/llm-decode-graph.ts";
+import { buildLlmDecodeGraph, LLM_IO, type MatMulNBitsAccuracy } from "../model/llm-decode-graph.ts";
 import { adapterObjectives } from "../model/pblora.ts";
 import { createEngineSession, type EngineSession, type ExecutionProviderChoice, type GraphOptimizationLevel } from "../session/index.ts";
 import { adapterTensorFeeds, alphaFeed, checkPromptRows, checkTokenIds, DecoderInputError, type DecodeAdapter, type DecoderLogits } from "./decode-graph.ts";
@@ -32,6 +32,8 @@ export interface FastDecoderOptions {
   readonly minCacheBucket?: number;
   /** Float weights as they are (default) or quantized on load for MatMulNBits. */
   readonly weightQuantization?: WeightQuantization;
+  /** Quantized matrices: float32 or int8 activations (default int8, model/llm-decode-graph.ts). */
+  readonly matMulNBitsAccuracy?: MatMulNBitsAccuracy;
 }
 
 /** What the fast path needs of a model: float weights, or decode weights (e.g. a quantized GGUF kept quantized). */
@@ -239,7 +241,8 @@ export class FastDecoder {
     if (!this.#session) {
       const started = performance.now();
       const tensors = this.adapter ? this.adapter : undefined;
-      const model = buildLlmDecodeGraph(this.config, this.weights, tensors ? { adapter: tensors } : {});
+      const accuracy = this.#options.matMulNBitsAccuracy ?? "int8";
+      const model = buildLlmDecodeGraph(this.config, this.weights, tensors ? { adapter: tensors, matMulNBitsAccuracy: accuracy } : { matMulNBitsAccuracy: accuracy });
       this.#session = createEngineSession(model, {
         executionProvider: this.#options.executionProvider ?? "cpu",
         ...(this.#options.threads !== undefined ? { intraOpNumThreads: this.#options.threads } : {}),

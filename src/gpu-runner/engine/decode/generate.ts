@@ -26,7 +26,7 @@ import { StopCriteria, type StopReason } from "./stop.ts";
 import { CachedDecoder, type CachedDecoderOptions, type DecodeAdapter, type DecoderLogits } from "./decode-graph.ts";
 import { assertSharedVocabulary } from "./vocabulary.ts";
 import { FastDecoder, type FastDecodeModel } from "./fast-decoder.ts";
-import { llmDecodeUnsupported } from "../model/llm-decode-graph.ts";
+import { llmDecodeUnsupported, type MatMulNBitsAccuracy } from "../model/llm-decode-graph.ts";
 import type { DecodeWeights, WeightQuantization } from "../model/decode-weights.ts";
 
 /** What generation needs of a loaded model (a `LoadedModel` fits). `decodeWeights`, when present, is what the fast
@@ -60,6 +60,8 @@ export interface GeneratorOptions extends CachedDecoderOptions {
   readonly fastDecode?: boolean;
   /** Fast path: float weights as they are (default) or quantized on load (`q8`, `q4`, MatMulNBits). */
   readonly weightQuantization?: WeightQuantization;
+  /** Fast path, quantized matrices: float32 or int8 activations (default int8). */
+  readonly matMulNBitsAccuracy?: MatMulNBitsAccuracy;
 }
 
 /** What the generator drives: CachedDecoder (reference) or FastDecoder, each with its own cache type. */

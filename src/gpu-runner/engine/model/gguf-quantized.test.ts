@@ -5,9 +5,10 @@
  * as Q8_0, Q4_0 and F16 decodes through the fast path with logits equal to the float32 reference path on the same
  * values (the file dequantized), greedy tokens identical; and the weights hold the expected fraction of float32 bytes.
  *
- * Tolerance: both paths compute with the same weight values (MatMulNBits dequantizes each block to float32 and
- * accumulates in float32 at accuracy_level 0), so they differ only by float32 summation order, as the float path
- * does (decode/fast-decoder.test.ts: ≈ 5e-7 relative); the bound is 1e-5 of the largest logit.
+ * Tolerance: with float32 activations (matMulNBitsAccuracy "float32") both paths compute with the same weight values
+ * (MatMulNBits dequantizes each block to float32 and accumulates in float32 at accuracy_level 0), so they differ
+ * only by float32 summation order, as the float path does (decode/fast-decoder.test.ts: ≈ 5e-7 relative); the bound
+ * is 1e-5 of the largest logit. The default int8 activations are checked at 3 % (see the test).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -81,7 +82,7 @@ for (const type of ["Q8_0", "Q4_0", "F16"] as const satisfies readonly GgufTenso
       // Reference: the same values in float32 (Q8_0/Q4_0: the file dequantized by loadGguf; F16: the 8-bit values).
       const reference = type === "F16" ? { config: quantized.config, weights: quantized.weights } : await loadGguf(path);
       const ref = new CachedDecoder(reference, undefined, { threads: 1 });
-      const fast = new FastDecoder(quantized, undefined, { threads: 1 });
+      const fast = new FastDecoder(quantized, undefined, { threads: 1, matMulNBitsAccuracy: "float32" });
       try {
         const rows = [[1, 300, 301, 302, 303], [1, 42]];
         const r0 = await ref.prefill(rows);
@@ -95,6 +96,18 @@ for (const type of ["Q8_0", "Q4_0", "F16"] as const satisfies readonly GgufTenso
           assert.ok(relativeDiff(f, r) < 1e-5, `step ${step} differs by ${relativeDiff(f, r)}`);
           tokens = argmax(r);
           assert.deepEqual(argmax(f), tokens);
+        }
+        // Int8 activations (the default, accuracy_level 4): each 32-block of a matrix input is rounded to int8
+        // (error ≤ 1/254 of the block's largest value per element), compounding over 2 layers and the head;
+        // measured 0.4–1.2 % of the largest logit (F16→q8, Q8_0, Q4_0), bound 3 %, and the argmax must not move.
+        const int8 = new FastDecoder(quantized, undefined, { threads: 1 });
+        try {
+          const i0 = await int8.prefill(rows);
+          const rel = relativeDiff(i0.logits, r0.logits);
+          assert.ok(rel < 3e-2, `int8 activations move the logits by ${rel}`);
+          assert.deepEqual(argmax(i0.logits), argmax(r0.logits));
+        } finally {
+          await int8.release();
         }
       } finally {
         await ref.release();

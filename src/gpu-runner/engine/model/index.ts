@@ -17,7 +17,7 @@ export type { DecodeMatrix, DecodeWeights, FloatMatrix, WeightQuantization } fro
 export { QUANT_BLOCK, QuantizedWeightsError, quantizeBlockwise, dequantizeBlockwise, repackGgufBlocks, quantizedBytes } from "./quantized-weights.ts";
 export type { BlockQuantized, QuantBits, QuantizedWeightsErrorCode } from "./quantized-weights.ts";
 export { buildLlmDecodeGraph, llmDecodeUnsupported, LLM_IO } from "./llm-decode-graph.ts";
-export type { LlmAdapter, LlmDecodeGraphOptions } from "./llm-decode-graph.ts";
+export type { LlmAdapter, LlmDecodeGraphOptions, MatMulNBitsAccuracy } from "./llm-decode-graph.ts";
 export type { GgufTensorInput, GgufTypedValue, GgufWriteInput } from "./gguf-writer.ts";
 
 export { loadHfFolder, hfLlamaConfig, HfModelError } from "./hf.ts";

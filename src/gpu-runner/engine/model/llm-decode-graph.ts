@@ -51,8 +51,15 @@ export interface LlmAdapter {
   readonly tensors: ReadonlyMap<string, Float32Array>;
 }
 
+/** How MatMulNBits multiplies: "float32" (accuracy_level 0: blocks dequantized, float32 products) or "int8"
+ *  (accuracy_level 4: activations quantized per block to int8, integer dot products, as llama.cpp does for Q8_0 /
+ *  Q4_0). On onnxruntime 1.30's CPU provider only "int8" has a fast 8-bit kernel (docs/engine.md §7). */
+export type MatMulNBitsAccuracy = "float32" | "int8";
+
 export interface LlmDecodeGraphOptions {
   readonly adapter?: LlmAdapter;
+  /** Default "int8". */
+  readonly matMulNBitsAccuracy?: MatMulNBitsAccuracy;
   /** Initializers of at least this many bytes go to external data (default 1 MiB). */
   readonly externalDataMinBytes?: number;
 }
@@ -91,7 +98,7 @@ export function stackRows(parts: readonly DecodeMatrix[]): DecodeMatrix {
 }
 
 /** x [..., cols] times Wᵀ for W [rows, cols] → [..., rows]. */
-function project(b: GraphBuilder, x: Value, w: DecodeMatrix, hint: string): Value {
+function projectWith(b: GraphBuilder, x: Value, w: DecodeMatrix, hint: string, accuracy: MatMulNBitsAccuracy): Value {
   const outShape = [...x.shape.slice(0, -1), w.rows];
   if (w.kind === "float32") {
     const t = new Float32Array(w.rows * w.cols);
@@ -107,7 +114,7 @@ function project(b: GraphBuilder, x: Value, w: DecodeMatrix, hint: string): Valu
       N: { kind: "int", value: w.rows },
       bits: { kind: "int", value: w.bits },
       block_size: { kind: "int", value: w.blockSize },
-      accuracy_level: { kind: "int", value: 0 },
+      accuracy_level: { kind: "int", value: accuracy === "int8" ? 4 : 0 },
     },
   );
   return y;
@@ -205,6 +212,8 @@ export function buildLlmDecodeGraph(config: LlamaConfig, weights: DecodeWeights,
   if (unsupported) throw new ModelWeightsError("INVALID_CONFIG", `the fast decode graph cannot run this model: ${unsupported}`);
   checkAdapter(config, options.adapter);
   const { dim, nHeads, nKvHeads, headDim: hd, nLayers, vocabSize, normEps } = config;
+  const accuracy = options.matMulNBitsAccuracy ?? "int8";
+  const project = (x: Value, w: DecodeMatrix, hint: string): Value => projectWith(b, x, w, hint, accuracy);
   const qDim = nHeads * hd;
   const kvDim = nKvHeads * hd;
   const b = new GraphBuilder("llm-decode");
@@ -241,7 +250,7 @@ export function buildLlmDecodeGraph(config: LlamaConfig, weights: DecodeWeights,
   const newKv: { k: Value; v: Value }[] = [];
   for (let l = 0; l < nLayers; l++) {
     const p = `layers.${l}.`;
-    const qkv = project(b, x, stackRows([matrix(`${p}wq`), matrix(`${p}wk`), matrix(`${p}wv`)]), `${p}wqkv`);
+    const qkv = project(x, stackRows([matrix(`${p}wq`), matrix(`${p}wk`), matrix(`${p}wv`)]), `${p}wqkv`);
     let [q, k, v] = b.split(qkv, -1, [qDim, kvDim, kvDim]);
     if (config.qkvBias) {
       q = b.add(q, vector(`${p}bq`));
@@ -259,21 +268,21 @@ export function buildLlmDecodeGraph(config: LlamaConfig, weights: DecodeWeights,
       { dtype: "float32", shape: [REP.B, nKvHeads, REP.P + REP.S, hd] },
       { dtype: "float32", shape: [REP.B, nKvHeads, REP.P + REP.S, hd] },
     ], { num_heads: { kind: "int", value: nHeads }, kv_num_heads: { kind: "int", value: nKvHeads } });
-    const o = adapted(project(b, attn, matrix(`${p}wo`), `${p}wo`), attn, l, "o");
+    const o = adapted(project(attn, matrix(`${p}wo`), `${p}wo`), attn, l, "o");
     const mid = skipNorm(b, o, residual, vector(`${p}ffn_norm`), normEps);
     const xf = mid.normed;
-    const gu = project(b, xf, stackRows([matrix(`${p}w_gate`), matrix(`${p}w_up`)]), `${p}w_gate_up`);
+    const gu = project(xf, stackRows([matrix(`${p}w_gate`), matrix(`${p}w_up`)]), `${p}w_gate_up`);
     const [g0, u0] = b.split(gu, -1, [config.ffnDim, config.ffnDim]);
     const g = adapted(g0, xf, l, "gate");
     const u = adapted(u0, xf, l, "up");
     const m = b.mul(b.mul(g, b.sigmoid(g)), u);
-    const down = adapted(project(b, m, matrix(`${p}w_down`), `${p}w_down`), m, l, "down");
+    const down = adapted(project(m, matrix(`${p}w_down`), `${p}w_down`), m, l, "down");
     const next = skipNorm(b, down, mid.sum, vector(l + 1 < nLayers ? `layers.${l + 1}.attn_norm` : "norm"), normEps);
     x = next.normed;
     residual = next.sum;
   }
   const rows = b.gather(b.reshape(x, [-1, dim]), logitRows, 0);
-  const logits = project(b, rows, headMatrix(weights), "output");
+  const logits = project(rows, headMatrix(weights), "output");
   if (logits.shape[1] !== vocabSize) throw new ModelWeightsError("SHAPE_MISMATCH", `head has ${logits.shape[1]} rows, vocabulary ${vocabSize}`);
   b.output(logits, LLM_IO.logits, ["logit_rows", undefined]);
   newKv.forEach(({ k, v }, l) => {
