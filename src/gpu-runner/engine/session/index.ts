@@ -11,6 +11,7 @@ export {
   SessionRunError,
   type EngineSessionOptions,
   type ExecutionProviderChoice,
+  type ExecutionProviderName,
   type GraphOptimizationLevel,
   type HostTensor,
   type SessionLogger,
