@@ -8,6 +8,9 @@
  *   parm2    base + PARM ARM (PBLoRA r1 = r2 = 4, k = 2, the base as backbone), batch 1
  *   genarm2  base + 2 GenARM ARMs (LoRA r 8), batch 1;  genarm3: 3 ARMs
  *   sweep11  PARM with 11 α (k = 2, step 0.1) in one batch (compare its tokens/s with parm2's: batched ÷ sequential)
+ *   parm2-device  (not in the default list) parm2 on the reference graphs with float weights as initializers, both
+ *            models' KV caches on the device (decode/device-kv-cache.ts) and guidance + greedy choice on the device
+ *            (decode/guidance-graph.ts): per step only token ids cross (issue 15 item 2)
  * Prints one JSON line per workload: { workload, provider, shape, quant, rows, tokens, tokensPerSecond (all rows),
  * ttftMs, msPerToken, weightBytesPerModel, weightBytesPerSecond (batch-1 rows: bytes of every model's weights read
  * per step × steps/s) }.
@@ -15,7 +18,11 @@
  *   node bench/gpu/decode-step.ts [--shape tinyllama|small] [--quant q4] [--tokens 16] [--workloads base,parm2,…]
  */
 import { parseArgs } from "node:util";
-import { createGenerator, type DecodeAdapter, type DecodeModel, type GeneratorOptions } from "../../src/gpu-runner/engine/decode/index.ts";
+import { adapterTensorFeeds, createGenerator, KvCache, type DecodeAdapter, type DecodeModel, type GeneratorOptions } from "../../src/gpu-runner/engine/decode/index.ts";
+import { DeviceKvCache, newKvNames } from "../../src/gpu-runner/engine/decode/device-kv-cache.ts";
+import { buildGuidanceGraph, GUIDANCE_GRAPH } from "../../src/gpu-runner/engine/decode/guidance-graph.ts";
+import { buildDecodeStepGraph, buildPrefillGraph } from "../../src/gpu-runner/engine/model/llama-graph.ts";
+import { createEngineSession, type DeviceTensor, type HostTensor } from "../../src/gpu-runner/engine/session/index.ts";
 import { decodeWeightBytes, decodeWeightsFromModel, vocabularyDigest, type LlamaConfig, type Tokenizer } from "../../src/gpu-runner/engine/model/index.ts";
 import { initAdapterTensors, pbloraSpec, type AdapterSpec } from "../../src/gpu-runner/engine/model/pblora.ts";
 import { mulberry32 } from "../../src/gpu-runner/engine/onnx/index.ts";
@@ -75,7 +82,76 @@ const workloads: Record<string, { arm?: GeneratorOptions["arm"]; alphas?: number
   sweep11: { arm: { model, adapter: adapter(pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 })) }, alphas: sweep, models: 2 },
 };
 
+/** parm2-device: prefill on the device with host outputs, then steps with caches, logits and the choice on the device. */
+async function parmOnDevice(): Promise<void> {
+  const parm = adapter(pbloraSpec({ r1: 4, r2: 4, numObjectives: 2, loraAlpha: 8 }));
+  const seqLen = 1 << Math.ceil(Math.log2(prompt.length));
+  const capacity = 1 << Math.ceil(Math.log2(prompt.length + tokens + 1));
+  const alpha: HostTensor = { dtype: "float32", shape: [1, 2], data: Float32Array.of(0.5, 0.5) };
+  const arms = [
+    { adapter: undefined, feeds: {} as Record<string, HostTensor> },
+    { adapter: { spec: parm.spec, placement: { as: "inputs" as const } }, feeds: { ...adapterTensorFeeds(config, parm, "float32"), alpha } as Record<string, HostTensor> },
+  ];
+  const t0 = performance.now();
+  const models = await Promise.all(
+    arms.map(async (m) => {
+      const prefillGraph = buildPrefillGraph(config, weights, { batch: 1, seqLen, positions: 1, dtype: "float32", weightsAs: "initializers", adapter: m.adapter });
+      const stepGraph = buildDecodeStepGraph(config, weights, { batch: 1, cacheLen: capacity, dtype: "float32", weightsAs: "initializers", adapter: m.adapter });
+      return { prefill: await createEngineSession(prefillGraph, { executionProvider: provider }), step: await createEngineSession(stepGraph, { executionProvider: provider, deviceOutputs: ["logits", ...newKvNames(config)] }), prefillGraph, stepGraph };
+    }),
+  );
+  const select = await createEngineSession(buildGuidanceGraph({ batch: 1, vocab: config.vocabSize, guides: 1, topK: 1 }), { executionProvider: provider });
+  const buildMs = performance.now() - t0;
+  const weight: HostTensor = { dtype: "float32", shape: [1, 1], data: Float32Array.of(1) };
+  const choose = async (base: HostTensor | DeviceTensor, arm: HostTensor | DeviceTensor) =>
+    Number((await select.runKeeping({ [GUIDANCE_GRAPH.baseLogits]: base, [GUIDANCE_GRAPH.guideLogits(0)]: arm, [GUIDANCE_GRAPH.guideWeights]: weight }, [GUIDANCE_GRAPH.topIds])).host[GUIDANCE_GRAPH.topIds].data[0]);
+  const once = async (count: number) => {
+    const ids = new BigInt64Array(seqLen);
+    prompt.forEach((id, t) => (ids[t] = BigInt(id)));
+    const started = performance.now();
+    const caches: DeviceKvCache[] = [];
+    const first: HostTensor[] = [];
+    for (const [i, m] of models.entries()) {
+      const out = await m.prefill.run({ ...m.prefillGraph.frozenFeeds, ...arms[i].feeds, input_ids: { dtype: "int64", shape: [1, seqLen], data: ids }, positions: { dtype: "int64", shape: [1, 1], data: BigInt64Array.of(BigInt(prompt.length - 1)) } });
+      caches.push(await DeviceKvCache.fromHost(config, KvCache.fromPrefill(config, out, [prompt.length], capacity, "float32"), [prompt.length], provider));
+      first.push({ dtype: "float32", shape: [1, config.vocabSize], data: out.logits.data as Float32Array });
+    }
+    const out = [await choose(first[0], first[1])];
+    const ttft = performance.now() - started;
+    while (out.length < count) {
+      const logits: DeviceTensor[] = [];
+      for (const [i, m] of models.entries()) {
+        const { device } = await m.step.runKeeping({ ...m.stepGraph.frozenFeeds, ...arms[i].feeds, ...caches[i].stepFeeds(), input_ids: { dtype: "int64", shape: [1, 1], data: BigInt64Array.of(BigInt(out.at(-1)!)) } });
+        const { logits: l, ...kv } = device;
+        await caches[i].append(kv);
+        logits.push(l);
+      }
+      out.push(await choose(logits[0], logits[1]));
+      for (const l of logits) l.dispose();
+    }
+    for (const c of caches) await c.release();
+    const totalMs = performance.now() - started;
+    return { ttft, msPerToken: count > 1 ? (totalMs - ttft) / (count - 1) : null, totalMs };
+  };
+  try {
+    await once(2);
+    const m = await once(tokens);
+    const weightBytesPerModel = [...weights.values()].reduce((n, t) => n + t.data.byteLength, 0);
+    console.log(JSON.stringify({ workload: "parm2-device", provider, shape: values.shape, quant: "none", rows: 1, tokens, tokensPerSecond: (tokens * 1000) / m.totalMs, ttftMs: m.ttft, msPerToken: m.msPerToken, buildMs, weightBytesPerModel, weightBytesPerSecond: m.msPerToken ? (2 * weightBytesPerModel * 1000) / m.msPerToken : null }));
+  } finally {
+    for (const m of models) {
+      await m.prefill.release();
+      await m.step.release();
+    }
+    await select.release();
+  }
+}
+
 for (const name of values.workloads!.split(",")) {
+  if (name === "parm2-device") {
+    await parmOnDevice();
+    continue;
+  }
   const w = workloads[name];
   if (!w) throw new Error(`unknown workload ${JSON.stringify(name)}; workloads are ${Object.keys(workloads).join(", ")}`);
   const generator = createGenerator({ base: model, ...(w.arm ? { arm: w.arm } : {}), fastDecode: true, executionProvider: provider });

@@ -42,7 +42,8 @@ run() {
   echo "$name exit $?" >>"$log"
 }
 
-run providers 60 auto providers
+# Time limits add up to under 5 minutes (280 s) whatever hangs.
+run providers 30 auto providers
 gpu=$("${node[@]}" -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").pop() || "{}");
   const soft = process.env.ALLOW_SOFTWARE === "1";
@@ -50,18 +51,18 @@ gpu=$("${node[@]}" -e '
 ' "$out/providers.jsonl" 2>>"$log")
 
 if [ -n "$gpu" ]; then
-  run decode-gpu 110 "$gpu" decode-step --shape "$shape" --quant "$quant" --tokens "$tokens"
-  [ "$gpu" = cuda ] && run decode-webgpu 70 webgpu decode-step --shape "$shape" --quant "$quant" --tokens "$tokens" --workloads base,parm2
+  run decode-gpu 80 "$gpu" decode-step --shape "$shape" --quant "$quant" --tokens "$tokens"
+  run decode-gpu-device 45 "$gpu" decode-step --shape "$shape" --tokens "$tokens" --workloads parm2-device
 fi
-run decode-cpu 70 cpu decode-step --shape "$shape" --quant "$quant" --tokens $((tokens / 2)) --workloads base,parm2,genarm2,sweep11
-[ -n "$gpu" ] && run train-gpu 45 "$gpu" train-step --shape "$shape" --pairs 1 --seq 64 --steps 2
-run train-cpu 45 cpu train-step --shape "$shape" --pairs 1 --seq 64 --steps 1
+run decode-cpu 55 cpu decode-step --shape "$shape" --quant "$quant" --tokens $((tokens / 2)) --workloads base,parm2,genarm2,sweep11
+[ -n "$gpu" ] && run train-gpu 35 "$gpu" train-step --shape "$shape" --pairs 1 --seq 64 --steps 2
+run train-cpu 35 cpu train-step --shape "$shape" --pairs 1 --seq 64 --steps 1
 
 "${node[@]}" -e '
   const fs = require("fs");
   const [out, gpu, started, shape, quant] = process.argv.slice(1);
   const lines = (name) => { try { return fs.readFileSync(`${out}/${name}.jsonl`, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)); } catch { return []; } };
-  const decode = { gpu: lines("decode-gpu"), webgpu: lines("decode-webgpu"), cpu: lines("decode-cpu") };
+  const decode = { gpu: lines("decode-gpu"), gpuDeviceResident: lines("decode-gpu-device"), cpu: lines("decode-cpu") };
   const train = { gpu: lines("train-gpu")[0] ?? null, cpu: lines("train-cpu")[0] ?? null };
   const tps = (rows, w) => rows.find((r) => r.workload === w)?.tokensPerSecond;
   const ratio = (a, b) => (a && b ? a / b : null);
@@ -73,6 +74,7 @@ run train-cpu 45 cpu train-step --shape "$shape" --pairs 1 --seq 64 --steps 1
       "base+PARM gpu/cpu": ratio(tps(decode.gpu, "parm2"), tps(decode.cpu, "parm2")),
       "GenARM k=2 gpu/cpu": ratio(tps(decode.gpu, "genarm2"), tps(decode.cpu, "genarm2")),
       "11-α batch / sequential PARM (gpu)": ratio(tps(decode.gpu, "sweep11"), tps(decode.gpu, "parm2")),
+      "PARM device-resident (float) / fast path (gpu)": ratio(tps(decode.gpuDeviceResident, "parm2-device"), tps(decode.gpu, "parm2")),
       "train step gpu/cpu": ratio(train.gpu?.tokensPerSecond, train.cpu?.tokensPerSecond),
     },
     weightBytesPerSecondGpuBase: decode.gpu.find((r) => r.workload === "base")?.weightBytesPerSecond ?? null,
