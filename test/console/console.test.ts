@@ -312,6 +312,7 @@ describe("admin console in Chromium", { skip }, () => {
     await form.getByLabel("Learning rate").fill("0.005");
     await form.getByLabel("Epochs").fill("1");
     await form.getByLabel("Batch size").fill("2");
+    await form.getByLabel("Gradient accumulation").fill("1"); // one 2-pair micro-batch per step (the default is the reference's 4 × 8)
     await form.getByLabel("Warm-up steps").fill("0");
     await form.getByLabel("Checkpoint every N steps").fill("10");
     await form.getByLabel("Max length (tokens)").fill("4096");
@@ -486,6 +487,7 @@ describe("admin console in Chromium", { skip }, () => {
     await form.getByLabel("r1 (shared rank)").fill("2");
     await form.getByLabel("Learning rate").fill("0.005");
     await form.getByLabel("Batch size").fill("2");
+    await form.getByLabel("Gradient accumulation").fill("1"); // one 2-pair micro-batch per step (the default is the reference's 4 × 8)
     await form.getByLabel("Warm-up steps").fill("0");
     await form.getByLabel("Max length (tokens)").fill("48");
     await form.getByLabel("Max prompt length").fill("24");
@@ -524,6 +526,7 @@ describe("admin console in Chromium", { skip }, () => {
     await form.getByLabel("Train helpful (α[0])").check();
     await form.getByLabel("Dataset for helpful").selectOption({ label: "helpful-base" });
     await form.getByLabel("Batch size").fill("2");
+    await form.getByLabel("Gradient accumulation").fill("1"); // one 2-pair micro-batch per step (the default is the reference's 4 × 8)
     await form.getByLabel("Max length (tokens)").fill("48");
     await form.getByLabel("Max prompt length").fill("24");
     await form.getByLabel("Max optimizer steps").fill("5000");
@@ -687,6 +690,7 @@ describe("admin console in Chromium", { skip }, () => {
       await form.getByLabel(`Dataset for ${dim.split(" ")[0]}`).selectOption({ label: dataset });
     }
     await form.getByLabel("Batch size").fill("2");
+    await form.getByLabel("Gradient accumulation").fill("1"); // one 2-pair micro-batch per step (the default is the reference's 4 × 8)
     await form.getByLabel("Warm-up steps").fill("0");
     await form.getByLabel("Max length (tokens)").fill("48");
     await form.getByLabel("Max prompt length").fill("24");
