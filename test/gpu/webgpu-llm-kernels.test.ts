@@ -21,7 +21,7 @@ async function greedy(provider: "cpu" | "webgpu", weightQuantization: "none" | "
   try {
     const { logits, cache } = await decoder.prefill([model.tokenizer.encode("Once upon a time")]);
     const ids = [argmax(logits.data.subarray(0, logits.vocab) as Float32Array)];
-    while (ids.length < 12) {
+    while (ids.length < 6) {
       const next = await decoder.step(cache, [ids.at(-1)!]);
       ids.push(argmax(next.data.subarray(0, next.vocab) as Float32Array));
     }
