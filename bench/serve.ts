@@ -11,19 +11,23 @@
  *   - SSE: 1, 8 and 32 concurrent `POST /v1/completions` streams through the official `openai` client, repeated
  *     until at least 32 requests ran: time to first token (request sent → first text chunk) p50/p99 and aggregate
  *     tokens/s;
- * and once, with one runner: token fan-out of one generation (`--fanout-tokens` tokens) to `--subscribers`
- * graphql-ws subscriptions of `generationTokens` on as many sockets, against the same generation with one
+ * and once, after the last runner count: token fan-out of one generation (`--fanout-tokens` tokens at
+ * `--fanout-rate` tokens/s, default 50: a served model's pace; stories260K alone makes over 1000/s) to
+ * `--subscribers` graphql-ws subscriptions of `generationTokens` on as many sockets, against the same with one
  * subscriber: per token and subscriber, receipt over the socket − receipt of the token event from NATS here; the
- * added latency is the 500-subscriber p99 minus the 1-subscriber p99. The subscribing sockets live in this process,
- * so their own parsing is part of the figure.
+ * added latency is the wide p99 minus the 1-subscriber p99. The runners are stopped (SIGSTOP) while the generation is
+ * queued and the subscriptions are set up; this process then publishes the generation's events as a runner would,
+ * paced to the rate, so only streaming is measured. The subscribing
+ * sockets live in this process, so their own parsing is part of the figure; the CPU of the api and of this process
+ * over the wide run is printed.
  * Prints the machine, load average and every figure; bench/README.md has measured ones.
  *
  * Usage: npm run bench:serve -- [--runners 1,2] [--pickup 30] [--burst 50] [--max-tokens 16] [--streams 1,8,32]
- *                                [--subscribers 500] [--fanout-tokens 200] [--keep-logs]
+ *                                [--subscribers 500] [--fanout-tokens 200] [--fanout-rate 50] [--keep-logs]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, chmodSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, chmodSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -49,6 +53,7 @@ const { values: args } = parseArgs({
     streams: { type: "string", default: "1,8,32" },
     subscribers: { type: "string", default: "500" },
     "fanout-tokens": { type: "string", default: "200" },
+    "fanout-rate": { type: "string", default: "50" },
     "keep-logs": { type: "boolean", default: false },
   },
 });
@@ -64,6 +69,7 @@ const [MAX_TOKENS] = positiveInts("max-tokens", args["max-tokens"]);
 const STREAMS = positiveInts("streams", args.streams);
 const [SUBSCRIBERS] = positiveInts("subscribers", args.subscribers);
 const [FANOUT_TOKENS] = positiveInts("fanout-tokens", args["fanout-tokens"]);
+const [FANOUT_RATE] = positiveInts("fanout-rate", args["fanout-rate"]);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const uuidOf = (id: string) => Buffer.from(id, "base64").toString("utf8").split(":")[1]!;
@@ -92,6 +98,10 @@ async function freePort(): Promise<number> {
 
 interface Platform {
   readonly baseUrl: string;
+  /** CPU seconds the api process has used so far (user + system, from /proc). */
+  apiCpuSeconds(): number;
+  /** Stops (SIGSTOP) or resumes (SIGCONT) every runner process; keep pauses well below the heartbeat TTL. */
+  pauseRunners(paused: boolean): void;
   readonly natsUrl: string;
   readonly adminKey: string;
   startRunner(index: number): Promise<ChildProcess>;
@@ -110,6 +120,12 @@ function spawnLogged(name: string, entry: string, env: Record<string, string>): 
   });
   closeSync(out);
   return child;
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks of 100 Hz). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -151,6 +167,10 @@ async function startPlatform(): Promise<Platform> {
   const runners: ChildProcess[] = [];
   return {
     baseUrl,
+    apiCpuSeconds: () => processCpuSeconds(api.pid!),
+    pauseRunners: (paused) => {
+      for (const runner of runners) runner.kill(paused ? "SIGSTOP" : "SIGCONT");
+    },
     natsUrl: nats.url,
     adminKey,
     async startRunner(index) {
@@ -209,7 +229,18 @@ async function submitGeneration(platform: Platform, tenant: Tenant, maxTokens: n
     input: { baseModelId: tenant.modelId, prompt: PROMPT, alphas: [[]], maxTokens, sampling: { temperature: 0 } },
   });
   if (data.generate.__typename !== "GenerateSuccess") throw new Error(`generate: ${JSON.stringify(data.generate)}`);
-  return { id: data.generate.generation.id, jobId: uuidOf(data.generate.generation.jobId) };
+  const { id, jobId } = data.generate.generation;
+  return { id, jobId: uuidOf(jobId) };
+}
+
+/** Resolves once the api process used under 2 % of a core over 250 ms (its subscriptions are set up). */
+async function apiIdle(platform: Platform, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const before = platform.apiCpuSeconds();
+    await sleep(250);
+    if (platform.apiCpuSeconds() - before < 0.005 || Date.now() > until) return;
+  }
 }
 
 // ---- what NATS says: publish, started, completed, token receipts ------------------------------------------------
@@ -227,7 +258,7 @@ class Observer {
   private waiters = new Map<string, () => void>();
   private constructor(
     private readonly nc: NatsConnection,
-    private readonly bus: JobBus,
+    readonly bus: JobBus,
     private readonly events: EventSubscription,
   ) {}
 
@@ -347,8 +378,34 @@ function wsClient(platform: Platform, key: string): Promise<Client> {
   });
 }
 
-/** Per token position and subscriber: socket receipt − NATS receipt (ms), for one generation with `clients`. */
-async function fanOut(platform: Platform, tenant: Tenant, observer: Observer, clients: Client[]): Promise<number[]> {
+/**
+ * Per token position and subscriber: socket receipt − NATS receipt (ms), for one generation with `clients`. The
+ * subscriptions are set up while the runners are stopped, so the figure is the streaming alone (setting up 500
+ * subscriptions costs the api seconds of database work).
+ */
+/** Publishes a generation's events as a runner would — `started`, `tokens` token events at `rate` per second, paced
+ *  against the clock, `completed` — so the fan-out is measured at a chosen token rate. */
+async function streamTokens(bus: JobBus, jobId: string, tokens: number, rate: number): Promise<void> {
+  await bus.publishEvent(jobId, { type: "started", runnerId: "bench-serve", attempt: 1, device: "cpu", resumedFromStep: 0 });
+  const start = performance.now();
+  for (let position = 0; position < tokens; position++) {
+    const due = start + (position * 1000) / rate;
+    if (due > performance.now()) await sleep(due - performance.now());
+    await bus.publishEvent(jobId, { type: "token", outputIndex: 0, position, tokenId: 1, text: " x" });
+  }
+  const text = " x".repeat(tokens);
+  await bus.publishEvent(jobId, { type: "completed", durationSeconds: (performance.now() - start) / 1000, metrics: {}, outputs: [{ alpha: [], text, tokenCount: tokens, finishReason: "length" }] });
+}
+
+interface FanOut {
+  /** Socket receipt − NATS receipt per token and subscriber (ms). */
+  readonly latencies: number[];
+  /** From the runners' resumption to the last token: wall, api CPU and this process's CPU (s). */
+  readonly streaming: { readonly wallS: number; readonly apiS: number; readonly subscribersS: number };
+}
+
+async function fanOut(platform: Platform, tenant: Tenant, observer: Observer, clients: Client[]): Promise<FanOut> {
+  platform.pauseRunners(true); // the generation waits in the queue while the subscriptions are set up
   const { id, jobId } = await submitGeneration(platform, tenant, FANOUT_TOKENS);
   const receipts = clients.map(() => new Map<number, number>());
   const done = clients.map(
@@ -367,18 +424,25 @@ async function fanOut(platform: Platform, tenant: Tenant, observer: Observer, cl
         );
       }),
   );
+  await apiIdle(platform);
+  await sleep(2000); // the last subscriptions' database reads
+  const apiCpu = platform.apiCpuSeconds();
+  const ownCpu = process.cpuUsage();
+  const started = performance.now();
+  await streamTokens(observer.bus, jobId, FANOUT_TOKENS, FANOUT_RATE);
   const t = await observer.ended(jobId);
   await Promise.all(done);
+  platform.pauseRunners(false); // the runner finds the job finished and acknowledges it
+  const own = process.cpuUsage(ownCpu);
+  const streaming = { wallS: (performance.now() - started) / 1000, apiS: platform.apiCpuSeconds() - apiCpu, subscribersS: (own.user + own.system) / 1e6 };
   const latencies: number[] = [];
-  // Positions a subscriber got as replay (it subscribed after the token) are left out: the first 8 of every output.
   for (const [position, natsAt] of t.tokens) {
-    if (position < 8) continue;
     for (const r of receipts) {
       const at = r.get(position);
       if (at !== undefined) latencies.push(at - natsAt);
     }
   }
-  return latencies;
+  return { latencies, streaming };
 }
 
 async function measureFanOut(platform: Platform, tenant: Tenant, observer: Observer) {
@@ -417,9 +481,11 @@ async function main(): Promise<void> {
     }
     say(`--- fan-out; load average ${load()}`);
     const f = await measureFanOut(platform, tenant, observer);
-    const added = quantile(f.wide, 0.99) - quantile(f.single, 0.99);
-    say(`fan-out, 1 subscriber: NATS → socket ${summary(f.single)}`);
-    say(`fan-out, ${SUBSCRIBERS} subscribers: NATS → socket ${summary(f.wide)}; added latency p99 ${ms(added)}`);
+    const added = quantile(f.wide.latencies, 0.99) - quantile(f.single.latencies, 0.99);
+    say(`fan-out of ${FANOUT_TOKENS} tokens at ${FANOUT_RATE} tokens/s, 1 subscriber: NATS → socket ${summary(f.single.latencies)}`);
+    say(`fan-out, ${SUBSCRIBERS} subscribers: NATS → socket ${summary(f.wide.latencies)}; added latency p99 ${ms(added)}`);
+    const { wallS, apiS, subscribersS } = f.wide.streaming;
+    say(`fan-out streaming CPU over ${wallS.toFixed(2)} s: api ${apiS.toFixed(2)} s (${((apiS / f.wide.latencies.length) * 1e6).toFixed(1)} µs per delivered token), this process's ${SUBSCRIBERS} sockets ${subscribersS.toFixed(2)} s`);
     say(`load average at the end ${load()}`);
   } finally {
     await observer.stop().catch(() => undefined);

@@ -34,8 +34,12 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
+/** How long a transaction (every tenant-scoped statement is one) may wait for a pooled connection: a burst — 500
+ *  subscribers starting at once — queues instead of failing after Prisma's default 2 s. `timeout` stays Prisma's. */
+const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 5_000 };
+
 function newClient(url: string, poolSize: number): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }) });
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }), transactionOptions: TRANSACTION_OPTIONS });
 }
 
 /**

@@ -36,6 +36,7 @@ import {
 } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
+import { coalesceWrites } from "./socket-writes.ts";
 import type { JobBus } from "../../bus/index.ts";
 import { createAuthenticator } from "../auth/index.ts";
 import { DEFAULT_LIMITS, type ApiLimits } from "../config.ts";
@@ -184,6 +185,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
 
   // ---- WebSocket (graphql-ws) -------------------------------------------------------------------------------
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: limits.bodyLimitBytes });
+  wsServer.on("connection", (socket) => coalesceWrites(socket));
   const socketAuth = new WeakMap<WebSocket, AuthState>();
   const wsHandle = useServer(
     {
