@@ -11,11 +11,10 @@
  * Usage: node --import @swc-node/register/esm-register bench/truncation.ts [--seeds 1,2,3] [--pairs 512]
  *        [--held-out 200] [--max-length 256] [--batch-pairs 4] [--grad-accum 8] [--epochs 2] [--threads 2]
  */
-import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { hashToUnitInterval, parseDataset, type PreferenceRecord } from "../src/contracts/datasets/index.ts";
-import { loadGguf, trainArm, type PreferencePair } from "../src/gpu-runner/engine/index.ts";
+import { trainArm } from "../src/gpu-runner/engine/index.ts";
+import { HH_OBJECTIVES, loadHhPairs, loadStories260k, meanSe } from "./hh-pairs.ts";
 
 const { values: argv } = parseArgs({
   options: {
@@ -32,23 +31,9 @@ const { values: argv } = parseArgs({
 const N = (name: keyof typeof argv) => Number(argv[name]);
 const log = (message: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
-const dataDir = new URL("../../shared/data/", import.meta.url);
-const model = await loadGguf(new URL("tinyllamas-stories260k/tinyllamas-stories-260k-f32.gguf", dataDir).pathname);
-const objectives = ["helpful", "harmless"] as const;
-const files = { helpful: "hh-rlhf/helpful-base.test.jsonl.gz", harmless: "hh-rlhf/harmless-base.test.jsonl.gz" };
-const train: PreferencePair[] = [];
-const heldOut: PreferencePair[] = [];
-for (const dim of objectives) {
-  const records = parseDataset(readFileSync(new URL(files[dim], dataDir)), "HH_RLHF", { splitRatios: { train: 1, validation: 0, test: 0 } }).records;
-  const pair = (r: PreferenceRecord): PreferencePair => ({
-    prompt: r.prompt,
-    responses: [r.response0, r.response1],
-    preferred: objectives.map((d) => (d === dim ? r.preferences.preferred : null)),
-  });
-  const u = (r: PreferenceRecord) => hashToUnitInterval(r.pairHash);
-  train.push(...records.filter((r) => u(r) < 0.8).slice(0, N("pairs")).map(pair));
-  heldOut.push(...records.filter((r) => u(r) >= 0.8).slice(0, N("held-out")).map(pair));
-}
+const model = await loadStories260k();
+const objectives = HH_OBJECTIVES;
+const { train, heldOut } = loadHhPairs(N("pairs"), N("held-out"));
 
 const seeds = argv.seeds!.split(",").map(Number);
 const rules = ["TRL", "PREFIX_SHARED"] as const;
@@ -91,11 +76,6 @@ for (const seed of seeds) {
   }
 }
 
-const meanSe = (xs: readonly number[]): string => {
-  const m = xs.reduce((s, x) => s + x, 0) / xs.length;
-  const se = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1) / xs.length) : NaN;
-  return `${m.toFixed(4)} ± ${se.toFixed(4)}`;
-};
 const lines = [
   `stories260K × HH-RLHF, ${train.length} train / ${heldOut.length} held-out pairs, maxLength ${N("max-length")}, ${N("batch-pairs")} pairs × ${N("grad-accum")} micro-batches per update, ${N("epochs")} epochs, seeds ${seeds.join(", ")}`,
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, load ${loadavg().map((x) => x.toFixed(1)).join(" ")}, ${((performance.now() - started) / 1000).toFixed(0)} s`,
