@@ -33,7 +33,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { connect as tcpConnect, createServer } from "node:net";
+import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -48,6 +48,7 @@ import { ModelRoots } from "../src/api/services/model-roots.ts";
 import { busNames, connectJetStreamBus, findNatsServerBinary, type JobBus } from "../src/bus/index.ts";
 import { JOB_KINDS, simplexGridPointCount } from "../src/contracts/index.ts";
 import { mulberry32 } from "../src/gpu-runner/engine/onnx/random.ts";
+import { freePort } from "./ports.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED_DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -99,16 +100,6 @@ function say(message: string): void {
   note(message);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = tcpConnect(port, "127.0.0.1", () => {

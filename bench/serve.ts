@@ -29,7 +29,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, chmodSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -38,6 +37,7 @@ import { createClient, type Client } from "graphql-ws";
 import OpenAI from "openai";
 import WebSocket from "ws";
 import { connectJetStreamBus, startLocalNatsServer, type EventSubscription, type JobBus } from "../src/bus/index.ts";
+import { freePort } from "./ports.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED_DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -82,17 +82,6 @@ function quantile(values: readonly number[], q: number): number {
 }
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const summary = (values: readonly number[]) => `p50 ${ms(quantile(values, 0.5))}, p99 ${ms(quantile(values, 0.99))}, max ${ms(quantile(values, 1))} (n ${values.length})`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- the platform --------------------------------------------------------------------------------------------------
 
