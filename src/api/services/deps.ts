@@ -14,6 +14,8 @@ export interface JobPublisher {
   publishJob(envelope: JobEnvelope): Promise<unknown>;
   /** Used to announce the cancellation of a QUEUED job on its event stream (runners check it before starting). */
   publishEvent?(jobId: string, event: JobEvent): Promise<unknown>;
+  /** Used to pass a RUNNING job's cancellation to its runner at once (ingestion's relay repeats it within a second). */
+  readonly cancels?: { request(jobId: string): Promise<void> };
 }
 
 /**

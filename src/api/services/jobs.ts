@@ -110,8 +110,9 @@ export function isTerminal(status: JobStatus): boolean {
 
 /**
  * Cancels a job. QUEUED → CANCELLED at once (a runner that later receives the message sees the job cancelled via
- * `cancelRequested` and acknowledges it without running); RUNNING → `cancelRequested` (the runner stops and
- * reports `failed` with code CANCELLED). Terminal jobs → JobNotCancellableError.
+ * `cancelRequested` and acknowledges it without running); RUNNING → `cancelRequested` and a request on the bus's
+ * `cancels` at once (the runner stops at its next step and reports `failed` with code CANCELLED; ingestion's relay
+ * repeats the request for jobs whose request did not go out). Terminal jobs → JobNotCancellableError.
  */
 export async function cancelJob(deps: TenantServiceDeps, jobId: string): Promise<JobRow> {
   const job = await deps.db.$transaction(async (tx) => {
@@ -131,6 +132,11 @@ export async function cancelJob(deps: TenantServiceDeps, jobId: string): Promise
     }
     return (await tx.job.update({ where: { id: jobId }, data: { cancelRequested: true } })) as JobRow;
   });
+  if (job.status === "RUNNING") {
+    await deps.bus.cancels?.request(jobId).catch((error: unknown) =>
+      deps.log.warn("could not pass a job cancellation to its runner now; the relay retries", { jobId, error: error instanceof Error ? error.message : String(error) }),
+    );
+  }
   if (job.status === "CANCELLED") {
     const generation = await deps.db.generation.findFirst({ where: { jobId }, select: { id: true } });
     const evaluation = await deps.db.evaluation.findFirst({ where: { jobId }, select: { id: true } });
