@@ -34,11 +34,12 @@ import {
   type FragmentDefinitionNode,
   type GraphQLSchema,
 } from "graphql";
-import { useServer } from "graphql-ws/use/ws";
+import type { Context, SubscribePayload } from "graphql-ws";
+import { useServer, type Extra } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { coalesceWrites } from "./socket-writes.ts";
 import type { JobBus } from "../../bus/index.ts";
-import { createAuthenticator } from "../auth/index.ts";
+import { createAuthenticator, type Authenticator } from "../auth/index.ts";
 import { DEFAULT_LIMITS, type ApiLimits } from "../config.ts";
 import {
   createContext,
@@ -54,7 +55,7 @@ import { bodyErrorHandler, jsonBodyParser } from "../plugins/body-limit/index.ts
 import { createErrorFormatter, formatForClient } from "../plugins/error-format/index.ts";
 import { introspectionAuthPlugin } from "../plugins/introspection-auth/index.ts";
 import { createApiMetrics, metricsAuth, registerStateMetrics, type ApiMetrics } from "../plugins/metrics/index.ts";
-import { TOKEN_LIMIT_MESSAGE, createQueryLimits } from "../plugins/query-limits/index.ts";
+import { TOKEN_LIMIT_MESSAGE, createQueryLimits, type QueryLimits } from "../plugins/query-limits/index.ts";
 import { TokenBucketLimiter, enforceMutationRate, enforceTenantRate, rateLimitPlugin } from "../plugins/rate-limit/index.ts";
 import { createApiPubSub, type ApiPubSub } from "../pubsub/index.ts";
 import {
@@ -64,7 +65,7 @@ import {
 } from "../resolvers/index.ts";
 import type { HttpRouteDeps, HttpRouteMount } from "./http-routes.ts";
 import { mountConsole } from "./console-static.ts";
-import { CLOSE_FORBIDDEN, createLiveSockets } from "./live-sockets.ts";
+import { CLOSE_FORBIDDEN, createLiveSockets, type LiveSockets } from "./live-sockets.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { buildApiSchema, type ResolverClasses } from "./schema.ts";
 
@@ -155,115 +156,43 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const log = options.log ?? silentLogger;
-  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { db, bus } = options;
-  const adminKeyHash =
-    options.adminKeyHash ?? (options.adminKey !== undefined ? createHash("sha256").update(options.adminKey, "utf8").digest("hex") : undefined);
-  if (adminKeyHash === undefined) throw new TypeError("createApiServer: adminKey or adminKeyHash is required");
-  const pubSub = options.pubSub ?? createApiPubSub();
-  const metrics = options.metrics ?? createApiMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-  registerStateMetrics(metrics.registry, { db, bus, log, tenantLabels: metrics.tenantLabels });
-  const services = {} as ApiServices;
-  for (const factory of options.serviceFactories ?? registeredServiceFactories) {
-    Object.assign(services, factory({ db, bus, pubSub, log, metricsRegistry: metrics.registry }));
-  }
-  const liveSockets = createLiveSockets({ db, log, recheckMs: options.revocationRecheckMs });
-  services.liveSockets = liveSockets;
-  const contextDeps: ContextDeps = { db, bus, pubSub, services, log };
-  const authenticator = createAuthenticator({ db, adminKeyHash, log });
-  const schema = await buildApiSchema({ resolvers: options.resolvers ?? registeredResolvers, pubSub });
-  const queryLimits = createQueryLimits(limits);
-  const limiter = new TokenBucketLimiter();
-  const onLimited = () => metrics.rateLimited.inc();
-  const formatError = createErrorFormatter(log);
+/** What the transports share, built once by createApiServer. */
+interface ServerParts {
+  readonly options: ApiServerOptions;
+  readonly log: Logger;
+  readonly limits: ApiLimits;
+  readonly db: Database;
+  readonly bus: JobBus;
+  readonly pubSub: ApiPubSub;
+  readonly metrics: ApiMetrics;
+  readonly services: ApiServices;
+  readonly liveSockets: LiveSockets;
+  readonly contextDeps: ContextDeps;
+  readonly authenticator: Authenticator;
+  readonly schema: GraphQLSchema;
+  readonly queryLimits: QueryLimits;
+  readonly limiter: TokenBucketLimiter;
+  readonly onLimited: () => void;
+  readonly formatError: ReturnType<typeof createErrorFormatter>;
+}
 
-  const app = express();
-  app.disable("x-powered-by");
-  const httpServer = createServer(app);
+/** A graphql-ws connection's context on the `ws` server. */
+type WsContext = Context<Record<string, unknown> | undefined, Extra & Partial<Record<PropertyKey, never>>>;
 
-  // ---- WebSocket (graphql-ws) -------------------------------------------------------------------------------
+/** graphql-ws on `/graphql` of `httpServer` (authentication once per socket, limits per operation). */
+function serveGraphqlWs(httpServer: Server, parts: ServerParts) {
+  const { limits, metrics, schema, formatError } = parts;
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql", maxPayload: limits.bodyLimitBytes });
   wsServer.on("connection", (socket) => coalesceWrites(socket));
   const socketAuth = new WeakMap<WebSocket, AuthState>();
   const wsHandle = useServer(
     {
       schema,
-      onConnect: async (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const header = params.authorization ?? params.Authorization;
-        let auth: AuthState;
-        try {
-          auth = await authenticator.authenticate(typeof header === "string" ? header : undefined);
-          if (auth.kind === "anonymous") throw new UnauthenticatedError();
-        } catch (error) {
-          const reason = error instanceof UnauthenticatedError ? error.message : "authentication failed";
-          if (!(error instanceof UnauthenticatedError)) log.error("websocket authentication failed", { error });
-          ctx.extra.socket.close(4401, `Unauthorized: ${reason}`.slice(0, 120));
-          return false;
-        }
-        socketAuth.set(ctx.extra.socket, auth);
-        if (auth.kind === "tenant") liveSockets.track(auth.keyId, ctx.extra.socket);
-        metrics.wsConnections.inc();
-        return true;
-      },
+      onConnect: (ctx) => authenticateSocket(parts, socketAuth, ctx),
       onDisconnect: () => {
         metrics.wsConnections.dec();
       },
-      onSubscribe: async (ctx, _id, payload) => {
-        const auth = socketAuth.get(ctx.extra.socket);
-        if (!auth) return [new UnauthenticatedError()];
-        if (!(await authenticator.isStillValid(auth))) {
-          ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: API key revoked");
-          return [new UnauthenticatedError("API key revoked")];
-        }
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, queryLimits.parseOptions);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          const tooLarge = TOKEN_LIMIT_MESSAGE.test(message);
-          return [
-            new GraphQLError(message, {
-              extensions: { code: tooLarge ? ErrorCode.QUERY_TOO_LARGE : "GRAPHQL_PARSE_FAILED" },
-            }),
-          ];
-        }
-        const errors = validate(schema, document, [...specifiedRules, ...queryLimits.validationRules]);
-        if (errors.length > 0) {
-          metrics.graphqlOperations.inc({ type: "unknown", transport: "ws", outcome: "error" });
-          return errors.map(
-            (e) =>
-              new GraphQLError(e.message, {
-                nodes: e.nodes,
-                extensions: { code: (e.extensions?.limitCode as string | undefined) ?? "GRAPHQL_VALIDATION_FAILED" },
-              }),
-          );
-        }
-        const operation = getOperationAST(document, payload.operationName ?? undefined);
-        if (!operation) {
-          return [new GraphQLError("no operation (or an ambiguous one) to execute", { extensions: { code: "BAD_REQUEST" } })];
-        }
-        const contextValue = createContext(contextDeps, auth, randomUUID(), "ws");
-        if (limits.rateLimit) {
-          const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
-          try {
-            enforceMutationRate(limiter, contextValue, operation, fragments, onLimited);
-          } catch (error) {
-            return [toGraphQLError(error)];
-          }
-        }
-        metrics.graphqlOperations.inc({ type: operation.operation, transport: "ws", outcome: "ok" });
-        return {
-          schema,
-          document,
-          operationName: payload.operationName ?? undefined,
-          variableValues: payload.variables ?? undefined,
-          contextValue,
-        };
-      },
+      onSubscribe: (ctx, id, payload) => subscriptionArgs(parts, socketAuth, ctx, id, payload),
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatForClient(formatError, e)),
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors?.length) return;
@@ -272,8 +201,89 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     wsServer,
   );
+  return { wsServer, wsHandle };
+}
 
-  // ---- Apollo ----------------------------------------------------------------------------------------------
+/** `connection_init`: the socket's key, once; a socket without a valid one is closed with 4401. */
+async function authenticateSocket(parts: ServerParts, socketAuth: WeakMap<WebSocket, AuthState>, ctx: WsContext): Promise<boolean> {
+  const { authenticator, log, liveSockets, metrics } = parts;
+  const params = ctx.connectionParams ?? {};
+  const header = params.authorization ?? params.Authorization;
+  let auth: AuthState;
+  try {
+    auth = await authenticator.authenticate(typeof header === "string" ? header : undefined);
+    if (auth.kind === "anonymous") throw new UnauthenticatedError();
+  } catch (error) {
+    const reason = error instanceof UnauthenticatedError ? error.message : "authentication failed";
+    if (!(error instanceof UnauthenticatedError)) log.error("websocket authentication failed", { error });
+    ctx.extra.socket.close(4401, `Unauthorized: ${reason}`.slice(0, 120));
+    return false;
+  }
+  socketAuth.set(ctx.extra.socket, auth);
+  if (auth.kind === "tenant") liveSockets.track(auth.keyId, ctx.extra.socket);
+  metrics.wsConnections.inc();
+  return true;
+}
+
+/** One subscribe: the key still valid, the document parsed and validated within the limits, the rate limit. */
+async function subscriptionArgs(parts: ServerParts, socketAuth: WeakMap<WebSocket, AuthState>, ctx: WsContext, _id: string, payload: SubscribePayload) {
+  const { authenticator, queryLimits, schema, metrics, contextDeps, limits, limiter, onLimited } = parts;
+  const auth = socketAuth.get(ctx.extra.socket);
+  if (!auth) return [new UnauthenticatedError()];
+  if (!(await authenticator.isStillValid(auth))) {
+    ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: API key revoked");
+    return [new UnauthenticatedError("API key revoked")];
+  }
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query, queryLimits.parseOptions);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const tooLarge = TOKEN_LIMIT_MESSAGE.test(message);
+    return [
+      new GraphQLError(message, {
+        extensions: { code: tooLarge ? ErrorCode.QUERY_TOO_LARGE : "GRAPHQL_PARSE_FAILED" },
+      }),
+    ];
+  }
+  const errors = validate(schema, document, [...specifiedRules, ...queryLimits.validationRules]);
+  if (errors.length > 0) {
+    metrics.graphqlOperations.inc({ type: "unknown", transport: "ws", outcome: "error" });
+    return errors.map(
+      (e) =>
+        new GraphQLError(e.message, {
+          nodes: e.nodes,
+          extensions: { code: (e.extensions?.limitCode as string | undefined) ?? "GRAPHQL_VALIDATION_FAILED" },
+        }),
+    );
+  }
+  const operation = getOperationAST(document, payload.operationName ?? undefined);
+  if (!operation) {
+    return [new GraphQLError("no operation (or an ambiguous one) to execute", { extensions: { code: "BAD_REQUEST" } })];
+  }
+  const contextValue = createContext(contextDeps, auth, randomUUID(), "ws");
+  if (limits.rateLimit) {
+    const fragments: Record<string, FragmentDefinitionNode> = {};
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
+    try {
+      enforceMutationRate(limiter, contextValue, operation, fragments, onLimited);
+    } catch (error) {
+      return [toGraphQLError(error)];
+    }
+  }
+  metrics.graphqlOperations.inc({ type: operation.operation, transport: "ws", outcome: "ok" });
+  return {
+    schema,
+    document,
+    operationName: payload.operationName ?? undefined,
+    variableValues: payload.variables ?? undefined,
+    contextValue,
+  };
+}
+
+/** Apollo Server for HTTP GraphQL; draining it also disposes the WebSocket server. */
+async function startApollo(httpServer: Server, parts: ServerParts, disposeWs: () => Promise<void> | void): Promise<ApolloServer<ApiContext>> {
+  const { schema, limits, queryLimits, formatError, metrics, limiter, onLimited } = parts;
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: limits.introspection,
@@ -291,7 +301,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         async serverWillStart() {
           return {
             async drainServer() {
-              await wsHandle.dispose();
+              await disposeWs();
             },
           };
         },
@@ -303,8 +313,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     ],
   });
   await apollo.start();
+  return apollo;
+}
 
-  // ---- HTTP --------------------------------------------------------------------------------------------------
+/** Request ids, request metrics, `/healthz`, `/readyz` (database and bus answer) and `/metrics`. */
+function mountProbes(app: express.Express, parts: ServerParts): void {
+  const { metrics, db, bus, options } = parts;
   app.use((req, res, next) => {
     const incoming = req.header("x-request-id");
     res.locals.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -333,7 +347,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     res.setHeader("content-type", metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });
+}
 
+/** The registry's routes, GraphQL over HTTP, the console, and the 404 / 500 answers. */
+function mountGraphqlHttp(app: express.Express, apollo: ApolloServer<ApiContext>, parts: ServerParts): void {
+  const { authenticator, contextDeps, formatError, db, bus, pubSub, services, limits, metrics, log, limiter, onLimited, options } = parts;
   const requestContext = async (req: Request, res: Response): Promise<ApiContext> => {
     const auth = await authenticator.authenticate(req.headers.authorization);
     return createContext(contextDeps, auth, (res.locals.requestId as string | undefined) ?? randomUUID(), "http");
@@ -379,6 +397,63 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     if (res.headersSent) return;
     res.status(500).json({ errors: [{ message: "internal server error", extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
   });
+}
+
+/** Calls `close()` on every service that has one, logging (not throwing) failures. */
+async function closeServices(services: ApiServices, log: Logger): Promise<void> {
+  for (const [name, service] of Object.entries(services as Record<string, unknown>)) {
+    const close = (service as { close?: unknown } | null)?.close;
+    if (typeof close === "function") {
+      await Promise.resolve(close.call(service)).catch((error: unknown) =>
+        log.error("service close failed", { service: name, error: error instanceof Error ? error : new Error(String(error)) }),
+      );
+    }
+  }
+}
+
+function listen(httpServer: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolvePromise, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(port, host, () => {
+      httpServer.off("error", reject);
+      resolvePromise();
+    });
+  });
+}
+
+export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const log = options.log ?? silentLogger;
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const { db, bus } = options;
+  const adminKeyHash =
+    options.adminKeyHash ?? (options.adminKey !== undefined ? createHash("sha256").update(options.adminKey, "utf8").digest("hex") : undefined);
+  if (adminKeyHash === undefined) throw new TypeError("createApiServer: adminKey or adminKeyHash is required");
+  const pubSub = options.pubSub ?? createApiPubSub();
+  const metrics = options.metrics ?? createApiMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  registerStateMetrics(metrics.registry, { db, bus, log, tenantLabels: metrics.tenantLabels });
+  const services = {} as ApiServices;
+  for (const factory of options.serviceFactories ?? registeredServiceFactories) {
+    Object.assign(services, factory({ db, bus, pubSub, log, metricsRegistry: metrics.registry }));
+  }
+  const liveSockets = createLiveSockets({ db, log, recheckMs: options.revocationRecheckMs });
+  services.liveSockets = liveSockets;
+  const contextDeps: ContextDeps = { db, bus, pubSub, services, log };
+  const authenticator = createAuthenticator({ db, adminKeyHash, log });
+  const schema = await buildApiSchema({ resolvers: options.resolvers ?? registeredResolvers, pubSub });
+  const queryLimits = createQueryLimits(limits);
+  const limiter = new TokenBucketLimiter();
+  const onLimited = () => metrics.rateLimited.inc();
+  const formatError = createErrorFormatter(log);
+
+  const parts: ServerParts = { options, log, limits, db, bus, pubSub, metrics, services, liveSockets, contextDeps, authenticator, schema, queryLimits, limiter, onLimited, formatError };
+
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = createServer(app);
+  const { wsServer, wsHandle } = serveGraphqlWs(httpServer, parts);
+  const apollo = await startApollo(httpServer, parts, () => wsHandle.dispose());
+  mountProbes(app, parts);
+  mountGraphqlHttp(app, apollo, parts);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -387,27 +462,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       for (const client of wsServer.clients) client.close(1001, "Going away");
       await apollo.stop();
       await new Promise<void>((r) => wsServer.close(() => r()));
-      for (const [name, service] of Object.entries(services as Record<string, unknown>)) {
-        const close = (service as { close?: unknown } | null)?.close;
-        if (typeof close === "function") {
-          await Promise.resolve(close.call(service)).catch((error: unknown) =>
-            log.error("service close failed", { service: name, error: error instanceof Error ? error : new Error(String(error)) }),
-          );
-        }
-      }
+      await closeServices(services, log);
     })();
     return stopping;
   };
 
   const host = options.host ?? "127.0.0.1";
   try {
-    await new Promise<void>((resolvePromise, reject) => {
-      httpServer.once("error", reject);
-      httpServer.listen(options.port ?? 0, host, () => {
-        httpServer.off("error", reject);
-        resolvePromise();
-      });
-    });
+    await listen(httpServer, host, options.port ?? 0);
   } catch (error) {
     await stop().catch(() => {});
     throw error;
