@@ -436,16 +436,17 @@ describe("admin console in Chromium", { skip }, () => {
     // Cancel: a long generation stops; its columns keep what streamed and the stream ends with JOB_CANCELLED. All six
     // columns decode (the job lasts until its longest row ends), so it is still running when the cancel arrives even
     // where a row reaches EOS early and the decoder is fast.
-    // Under load the whole 500-token generation can finish between the first token shown and the cancel reaching the
-    // runner; such a run ends "done" and is tried again (at most three runs, one of which must end cancelled).
+    // The cancel is sent as soon as the stream is live. Under load the whole 500-token generation can still finish
+    // before the cancel reaches the runner; such a run ends "done" and is tried again (at most three runs, one of which
+    // must end cancelled).
     await form.getByLabel("Max tokens").fill("500");
     const status = tenant.getByTestId("generation-status");
     let cancelled = false;
     for (let attempt = 1; attempt <= 3 && !cancelled; attempt++) {
       await form.getByRole("button", { name: "Generate" }).click();
       await status.getByText("streaming…").waitFor();
-      await tenant.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-testid="output-0"]')?.getAttribute("data-tokens") ?? 0) > 0, null, { timeout: 60_000 });
-      await tenant.getByRole("button", { name: "Cancel" }).click();
+      // The button goes away when the generation ends first.
+      await tenant.getByRole("button", { name: "Cancel" }).click({ timeout: 5_000 }).catch(() => undefined);
       await status.getByText(/JOB_CANCELLED|^done$/).waitFor({ timeout: 30_000 });
       cancelled = /JOB_CANCELLED/.test(await status.innerText());
     }
